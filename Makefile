@@ -1,0 +1,110 @@
+# silt: `make` builds build/silt.so, build/libsilt.a and build/silt.pc.
+# `make demo` and `make test` set the machine up first (scripts/setup.sh, idempotent).
+#
+# Sources are found by wildcard: a new .c file in core/, index/, sqlext/ or ingest/ is part of
+# the build, and a new tests/unit/test_*.c is part of the unit-test binary.
+# BUILD may point elsewhere (make BUILD=build-san ...), the dependency cache stays in build/deps.
+
+BUILD   ?= build
+DEPS    := build/deps
+SAN     ?=
+CC      ?= cc
+CXX     ?= g++
+OPT     ?= -O2
+
+WARN     := -Wall -Wextra -Werror
+BASEFLAGS := $(OPT) -g -fPIC -fvisibility=hidden -D_GNU_SOURCE -I. -Iinclude -I$(DEPS)/faiss-1.7.3 $(SAN)
+CFLAGS_ALL   := -std=c11 $(WARN) $(BASEFLAGS) $(CFLAGS)
+CXXFLAGS_ALL := -std=c++17 $(WARN) $(BASEFLAGS) -fopenmp $(CXXFLAGS)
+
+SYSLIBS := -lopenblas -lcurl -lcjson -lcsv -lutf8proc -lz -lgomp -lstdc++ -lpthread -lm -ldl
+FAISS_LIBS := $(DEPS)/libfaiss_c.a $(DEPS)/libfaiss_sel.a
+
+SRC_C   := $(sort $(wildcard core/*.c index/*.c sqlext/*.c ingest/*.c))
+SRC_CXX := $(sort $(wildcard index/*.cpp))
+HDRS    := $(wildcard include/*.h core/*.h index/*.h sqlext/*.h ingest/*.h)
+
+# Two builds of every object: for the loadable extension (sqlite3ext.h API table) and for
+# static linking into an application (SQLITE_CORE, direct calls).
+OBJ_EXT  := $(SRC_C:%.c=$(BUILD)/ext/%.o) $(SRC_CXX:%.cpp=$(BUILD)/ext/%.o)
+OBJ_CORE := $(SRC_C:%.c=$(BUILD)/core/%.o) $(SRC_CXX:%.cpp=$(BUILD)/core/%.o)
+
+TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+
+.PHONY: all setup test test-unit test-sql test-example sanitize demo bench clean
+all: $(BUILD)/silt.so $(BUILD)/libsilt.a $(BUILD)/silt.pc
+
+setup:
+	@bash scripts/setup.sh
+
+$(DEPS)/libfaiss_c.a $(DEPS)/libfaiss_sel.a:
+	@bash scripts/setup.sh
+
+$(BUILD)/ext/%.o: %.c $(HDRS) | $(DEPS)/libfaiss_c.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+$(BUILD)/ext/%.o: %.cpp $(HDRS) | $(DEPS)/libfaiss_c.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_ALL) -c $< -o $@
+$(BUILD)/core/%.o: %.c $(HDRS) | $(DEPS)/libfaiss_c.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DSQLITE_CORE -c $< -o $@
+$(BUILD)/core/%.o: %.cpp $(HDRS) | $(DEPS)/libfaiss_c.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_ALL) -DSQLITE_CORE -c $< -o $@
+
+$(BUILD)/silt.so: $(OBJ_EXT) $(FAISS_LIBS) scripts/silt.map
+	$(CXX) -shared -o $@ $(OBJ_EXT) $(FAISS_LIBS) $(SAN) $(SYSLIBS) \
+	  -Wl,-z,nodelete -Wl,--version-script=scripts/silt.map -Wl,--exclude-libs,ALL -Wl,--no-undefined
+
+# libsilt.a carries FAISS inside it, so an application needs only system libraries.
+$(BUILD)/libsilt.a: $(OBJ_CORE) $(FAISS_LIBS)
+	@rm -f $@.tmp
+	@{ echo "CREATE $@.tmp"; for o in $(OBJ_CORE); do echo "ADDMOD $$o"; done; \
+	   echo "ADDLIB $(DEPS)/libfaiss_c.a"; echo "ADDLIB $(DEPS)/libfaiss_sel.a"; \
+	   echo SAVE; echo END; } | ar -M
+	@mv $@.tmp $@
+	@echo "ar $@"
+
+$(BUILD)/silt.pc: scripts/silt.pc.in Makefile
+	@mkdir -p $(BUILD)
+	sed -e 's|@PREFIX@|$(abspath .)|' -e 's|@LIBDIR@|$(abspath $(BUILD))|' -e 's|@LIBS@|$(SYSLIBS)|' $< > $@
+
+# ---- tests ----------------------------------------------------------------------------
+$(BUILD)/test_unit: $(TEST_SRC) $(OBJ_CORE) $(FAISS_LIBS) tests/unit/testutil.h
+	$(CXX) -o $@ $(filter %.o,$(OBJ_CORE)) \
+	  $(foreach t,$(TEST_SRC),$(BUILD)/core/$(t:.c=.o)) $(FAISS_LIBS) -lcriterion -lsqlite3 $(SAN) $(SYSLIBS)
+
+$(BUILD)/core/tests/unit/%.o: tests/unit/%.c $(HDRS) tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DSQLITE_CORE -Wno-unused-parameter -c $< -o $@
+
+$(BUILD)/test_unit: $(TEST_SRC:%.c=$(BUILD)/core/%.o)
+
+$(BUILD)/example: examples/embed_app.c $(BUILD)/libsilt.a $(BUILD)/silt.pc
+	$(CC) -std=c11 -Wall -Wextra -Werror -Iinclude $(SAN) -o $@ $< \
+	  $$(PKG_CONFIG_PATH=$(BUILD) pkg-config --static --libs silt) -lsqlite3
+
+test: setup all $(BUILD)/test_unit $(BUILD)/example
+	@bash tests/run_all.sh $(BUILD)
+
+test-unit: $(BUILD)/test_unit
+	$(BUILD)/test_unit
+test-sql: $(BUILD)/silt.so
+	@bash tests/sql/run.sh $(BUILD)
+
+# Same tests under ASan+UBSan in build-san; any sanitizer report fails the run.
+sanitize: setup
+	@$(MAKE) --no-print-directory BUILD=build-san OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  build-san/silt.so build-san/libsilt.a build-san/silt.pc build-san/test_unit build-san/example
+	@bash tests/run_sanitized.sh build-san
+
+demo: setup all
+	@bash scripts/demo.sh $(BUILD)
+
+bench: setup all
+	@bash bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD)/ext $(BUILD)/core $(BUILD)/silt.so $(BUILD)/libsilt.a $(BUILD)/test_unit $(BUILD)/example build-san
