@@ -14,7 +14,10 @@ OPT     ?= -O2
 
 WARN     := -Wall -Wextra -Werror
 BASEFLAGS := $(OPT) -g -fPIC -fvisibility=hidden -D_GNU_SOURCE -I. -Iinclude -I$(DEPS)/faiss-1.7.3 $(SAN)
-CFLAGS_ALL   := -std=c11 $(WARN) $(BASEFLAGS) $(CFLAGS)
+# Where `make setup` puts the default model; the extension also looks next to silt.so and in
+# $SILT_DEFAULT_MODEL, so a moved build still finds it.
+DEFAULT_MODEL_DIR := $(abspath build/models/use-lite)
+CFLAGS_ALL   := -std=c11 $(WARN) $(BASEFLAGS) -DSILT_DEFAULT_MODEL_DIR=\"$(DEFAULT_MODEL_DIR)\" $(CFLAGS)
 CXXFLAGS_ALL := -std=c++17 $(WARN) $(BASEFLAGS) -fopenmp $(CXXFLAGS)
 
 SYSLIBS := -lopenblas -lcurl -lcjson -lcsv -lutf8proc -lz -lgomp -lstdc++ -lpthread -lm -ldl

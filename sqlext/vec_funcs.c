@@ -16,18 +16,22 @@
 #include "sqlext/register.h"
 #include "sqlext/vecarg.h"
 
-/* Reads argument i of ctx; on failure sets the SQL error and returns non-zero. */
-static int read_arg(sqlite3_context *ctx, sqlite3_value **argv, int i, silt_vecarg *a) {
+/* Reads argument i of ctx; on failure sets the SQL error and returns non-zero. With
+ * check == 0 a BLOB's values are not scanned for NaN/Inf (the caller checks its result). */
+static int read_arg_checked(sqlite3_context *ctx, sqlite3_value **argv, int i, silt_vecarg *a,
+                            int check) {
     char *err = NULL;
-    const char *fname = sqlite3_user_data(ctx);
-    char what[64];
-    sqlite3_snprintf(sizeof what, what, "%s argument %d", fname, i + 1);
-    int rc = silt_vecarg_read(argv[i], what, a, &err);
+    int rc = check ? silt_vecarg_read(argv[i], sqlite3_user_data(ctx), i + 1, a, &err)
+                   : silt_vecarg_read_unchecked(argv[i], sqlite3_user_data(ctx), i + 1, a, &err);
     if (rc == SQLITE_OK) return 0;
     if (rc == SQLITE_NOMEM) sqlite3_result_error_nomem(ctx);
     else sqlite3_result_error(ctx, err, -1);
     sqlite3_free(err);
     return 1;
+}
+
+static int read_arg(sqlite3_context *ctx, sqlite3_value **argv, int i, silt_vecarg *a) {
+    return read_arg_checked(ctx, argv, i, a, 1);
 }
 
 static int any_null(int argc, sqlite3_value **argv) {
@@ -104,34 +108,45 @@ enum { DIST_L2, DIST_COSINE, DIST_DOT };
 static void fn_distance(sqlite3_context *ctx, int argc, sqlite3_value **argv, int metric) {
     silt_vecarg a, b;
     if (any_null(argc, argv)) return;
-    if (read_arg(ctx, argv, 0, &a)) return;
-    if (read_arg(ctx, argv, 1, &b)) {
+    /* Any NaN/Inf input makes the result non-finite, so inputs are scanned only then. */
+    if (read_arg_checked(ctx, argv, 0, &a, 0)) return;
+    if (read_arg_checked(ctx, argv, 1, &b, 0)) {
         silt_vecarg_free(&a);
         return;
     }
     const char *fname = sqlite3_user_data(ctx);
+    double result = 0;
     if (a.dim != b.dim) {
         char *m = sqlite3_mprintf("%s: dimension mismatch: %d vs %d", fname, a.dim, b.dim);
         sqlite3_result_error(ctx, m ? m : "dimension mismatch", -1);
         sqlite3_free(m);
     } else {
         const silt_vec_kernels *k = silt_vec_best();
+        int zero = 0;
         if (metric == DIST_L2) {
-            sqlite3_result_double(ctx, sqrt((double)k->l2sq(a.v, b.v, (size_t)a.dim)));
+            result = sqrt((double)k->l2sq(a.v, b.v, (size_t)a.dim));
         } else if (metric == DIST_DOT) {
-            sqlite3_result_double(ctx, (double)k->dot(a.v, b.v, (size_t)a.dim));
+            result = (double)k->dot(a.v, b.v, (size_t)a.dim);
         } else {
             float d, x, y;
             k->cos_parts(a.v, b.v, (size_t)a.dim, &d, &x, &y);
-            if (x == 0 || y == 0) {
-                char *m = sqlite3_mprintf("%s: cosine distance is undefined for a zero vector",
-                                          fname);
-                sqlite3_result_error(ctx, m ? m : "zero vector", -1);
-                sqlite3_free(m);
-            } else {
-                double c = (double)d / sqrt((double)x * (double)y);
-                sqlite3_result_double(ctx, 1.0 - c);
+            result = (double)d + x + y; /* non-finite iff an input was */
+            if (isfinite(result)) {
+                if (x == 0 || y == 0) zero = 1;
+                else result = 1.0 - (double)d / sqrt((double)x * (double)y);
             }
+        }
+        if (!isfinite(result)) {
+            silt_vecarg ab[2] = {a, b};
+            char *m = silt_vecarg_explain_nonfinite(ab, 2, fname);
+            sqlite3_result_error(ctx, m ? m : "non-finite result", -1);
+            sqlite3_free(m);
+        } else if (zero) {
+            char *m = sqlite3_mprintf("%s: cosine distance is undefined for a zero vector", fname);
+            sqlite3_result_error(ctx, m ? m : "zero vector", -1);
+            sqlite3_free(m);
+        } else {
+            sqlite3_result_double(ctx, result);
         }
     }
     silt_vecarg_free(&a);
