@@ -34,8 +34,10 @@ OBJ_CORE := $(SRC_C:%.c=$(BUILD)/core/%.o) $(SRC_CXX:%.cpp=$(BUILD)/core/%.o)
 
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 
-.PHONY: all setup test test-unit test-sql test-example sanitize demo bench clean
-all: $(BUILD)/silt.so $(BUILD)/libsilt.a $(BUILD)/silt.pc
+# cluster/ programs, built where libdqlite-dev is installed (scripts/setup.sh installs it).
+CLUSTER_BINS := $(if $(wildcard /usr/include/dqlite.h),$(BUILD)/silt-node $(BUILD)/silt-sql)
+.PHONY: all setup test test-run test-unit test-sql test-example sanitize demo bench clean
+all: $(BUILD)/silt.so $(BUILD)/libsilt.a $(BUILD)/silt.pc $(CLUSTER_BINS)
 
 setup:
 	@bash scripts/setup.sh
@@ -73,6 +75,16 @@ $(BUILD)/silt.pc: scripts/silt.pc.in Makefile
 	@mkdir -p $(BUILD)
 	sed -e 's|@PREFIX@|$(abspath .)|' -e 's|@LIBDIR@|$(abspath $(BUILD))|' -e 's|@LIBS@|$(SYSLIBS)|' $< > $@
 
+# ---- cluster: silt-node (a dqlite node with silt on every connection) and silt-sql (its
+# client). Built only where libdqlite-dev is installed (CLUSTER_BINS, set above `all`).
+$(BUILD)/core/cluster/%.o: cluster/%.c cluster/dqlite_client.h $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DSQLITE_CORE -c $< -o $@
+$(BUILD)/silt-node: $(BUILD)/core/cluster/silt-node.o $(BUILD)/core/cluster/dqlite_client.o $(OBJ_CORE) $(FAISS_LIBS)
+	$(CXX) -o $@ $(filter %.o,$^) $(FAISS_LIBS) -ldqlite -lsqlite3 $(SAN) $(SYSLIBS)
+$(BUILD)/silt-sql: $(BUILD)/core/cluster/silt-sql.o $(BUILD)/core/cluster/dqlite_client.o $(BUILD)/core/core/err.o
+	$(CC) -o $@ $^ -lsqlite3 $(SAN)
+
 # ---- tests ----------------------------------------------------------------------------
 $(BUILD)/test_unit: $(TEST_SRC) $(OBJ_CORE) $(FAISS_LIBS) tests/unit/testutil.h
 	$(CXX) -o $@ $(filter %.o,$(OBJ_CORE)) \
@@ -88,7 +100,11 @@ $(BUILD)/example: examples/embed_app.c $(BUILD)/libsilt.a $(BUILD)/silt.pc
 	$(CC) -std=c11 -Wall -Wextra -Werror -Iinclude $(SAN) -o $@ $< \
 	  $$(PKG_CONFIG_PATH=$(BUILD) pkg-config --static --libs silt) -lsqlite3
 
-test: setup all $(BUILD)/test_unit $(BUILD)/example
+# setup runs first and the rest in a sub-make, so that what setup installs (e.g. dqlite.h,
+# which decides CLUSTER_BINS) is seen when the build is planned.
+test: setup
+	@$(MAKE) --no-print-directory test-run
+test-run: all $(BUILD)/test_unit $(BUILD)/example
 	@bash tests/run_all.sh $(BUILD)
 
 test-unit: $(BUILD)/test_unit
@@ -103,10 +119,12 @@ sanitize: setup
 	  build-san/silt.so build-san/libsilt.a build-san/silt.pc build-san/test_unit build-san/example
 	@bash tests/run_sanitized.sh build-san
 
-demo: setup all
+demo: setup
+	@$(MAKE) --no-print-directory all
 	@bash scripts/demo.sh $(BUILD)
 
-bench: setup all
+bench: setup
+	@$(MAKE) --no-print-directory all
 	@bash bench/run.sh $(BUILD)
 
 clean:

@@ -17,7 +17,7 @@ SUDO=""
 
 PKGS=(build-essential pkg-config cmake ninja-build dpkg-dev
       sqlite3 libsqlite3-dev libfaiss-dev libopenblas-dev libcurl4-openssl-dev
-      libcriterion-dev libcjson-dev libcsv-dev libutf8proc-dev zlib1g-dev
+      libcriterion-dev libcjson-dev libcsv-dev libutf8proc-dev zlib1g-dev libdqlite-dev go-dqlite
       ca-certificates)
 # Node.js/npm may come from elsewhere than Debian (nodesource ships npm inside nodejs):
 # ask for Debian's packages only when the commands are missing.

@@ -6,5 +6,8 @@
 #include "sqlext/sqlite.h"
 
 int silt_register_vec_funcs(sqlite3 *db, char **err);
+int silt_register_models(sqlite3 *db, char **err); /* models.c: models, embedding, chunks */
+int silt_register_ingest(sqlite3 *db, char **err); /* ingest.c: silt_ingest, silt_ingest_dir */
+int silt_register_dense(sqlite3 *db, char **err);  /* dense_vtab.c: silt_dense */
 
 #endif

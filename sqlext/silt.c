@@ -16,6 +16,9 @@ typedef int (*register_fn)(sqlite3 *db, char **err);
 
 static const register_fn modules[] = {
     silt_register_vec_funcs,
+    silt_register_models,
+    silt_register_dense,
+    silt_register_ingest,
 };
 
 __attribute__((visibility("default"))) int sqlite3_silt_init(sqlite3 *db, char **pzErrMsg,

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Ingest benchmark: silt_ingest against the sqlite3 shell's `.import --csv` of the same file
+# into the same kind of database (a new on-disk database file, default settings, one
+# transaction each), on the largest CSV files of the FiveThirtyEight lake and on a generated
+# CSV (500 MB by default, written once into BUILD/bench-ingest, never into the repository);
+# then silt_ingest of the generated file over loopback HTTP against the same from the local
+# file. Best wall time of ROUNDS runs each, interleaved; MB/s and rows/s from it; CPU seconds
+# (user+sys) alongside, since the machine is shared.
+#
+#   bash bench/ingest/run.sh build                     # what `make bench` runs
+#   SILT_BENCH_INGEST_MB=100 SILT_BENCH_ROUNDS=2 bash bench/ingest/run.sh build
+set -euo pipefail
+BUILD=$(cd "${1:-build}" && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+MB=${SILT_BENCH_INGEST_MB:-500}
+ROUNDS=${SILT_BENCH_ROUNDS:-3}
+LAKE=${SILT_LAKE:-../shared/data/lake/fivethirtyeight}
+WORK="$BUILD/bench-ingest"
+mkdir -p "$WORK"
+GEN="$WORK/generated-${MB}mb.csv"
+if [ ! -s "$GEN" ]; then
+  echo "generating $GEN ..."
+  python3 bench/ingest/gen_csv.py "$GEN.tmp" "$MB" > /dev/null
+  mv "$GEN.tmp" "$GEN"
+fi
+
+FILES=("$GEN")
+if [ -d "$LAKE" ]; then
+  while read -r f; do FILES+=("$f"); done < <(find "$LAKE" -name '*.csv' -printf '%s %p\n' | sort -rn | head -3 | cut -d' ' -f2-)
+else
+  echo "(lake $LAKE not found: generated file only)"
+fi
+
+SERVER=
+cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true; rm -f "$WORK"/*.db "$WORK"/*.db-journal "$WORK/port"; }
+trap cleanup EXIT
+
+# run_timed OUTVAR CMD...: runs CMD, sets OUTVAR to "wall cpu" in seconds, discards output.
+run_timed() {
+  local __var=$1; shift
+  /usr/bin/time -o "$WORK/time" -f '%e %U %S' "$@" > /dev/null 2> "$WORK/stderr" || true
+  if [ -s "$WORK/stderr" ]; then echo "benchmark command failed: $*"; cat "$WORK/stderr"; exit 1; fi
+  printf -v "$__var" '%s' "$(awk '{printf "%s %.2f", $1, $2 + $3}' "$WORK/time")"
+}
+best() { awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); print (a == "" || y[1] < x[1]) ? b : a }'; }
+
+SILT_LOAD=(sqlite3 -cmd ".load $BUILD/silt")
+
+printf '\n## ingest: silt_ingest vs .import (best of %d, wall time; CPU = user+sys)\n\n' "$ROUNDS"
+printf '| file | MB | rows | .import s | MB/s | rows/s | CPU s | silt_ingest s | MB/s | rows/s | CPU s | speed-up |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
+for f in "${FILES[@]}"; do
+  bytes=$(stat -c %s "$f")
+  bi=""; bs=""
+  for r in $(seq "$ROUNDS"); do
+    rm -f "$WORK/imp.db" "$WORK/silt.db"
+    run_timed ti sqlite3 "$WORK/imp.db" ".import --csv '$f' t"
+    bi=$(best "$bi" "$ti")
+    run_timed ts "${SILT_LOAD[@]}" "$WORK/silt.db" "SELECT silt_ingest('$f', 't')"
+    bs=$(best "$bs" "$ts")
+  done
+  rows_i=$(sqlite3 "$WORK/imp.db" "SELECT count(*) FROM t")
+  rows_s=$(sqlite3 "$WORK/silt.db" "SELECT count(*) FROM t")
+  [ "$rows_i" = "$rows_s" ] || echo "(row counts differ on $f: .import $rows_i, silt $rows_s)"
+  awk -v name="$(basename "$f")" -v by="$bytes" -v r="$rows_s" -v i="$bi" -v s="$bs" 'BEGIN {
+    split(i, a, " "); split(s, b, " "); mb = by / 1e6;
+    printf "| %s | %.1f | %d | %.2f | %.1f | %.0f | %.2f | %.2f | %.1f | %.0f | %.2f | %.2fx |\n",
+      name, mb, r, a[1], mb / a[1], r / a[1], a[2], b[1], mb / b[1], r / b[1], b[2], a[1] / b[1] }'
+done
+
+# Loopback HTTP: the generated file served by the test server, against the local file.
+python3 tests/shell/ingest_http_server.py --port-file "$WORK/port" --files-dir "$WORK" &
+SERVER=$!
+for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+URL="http://127.0.0.1:$(cat "$WORK/port")/files/$(basename "$GEN")"
+export no_proxy=127.0.0.1 NO_PROXY=127.0.0.1
+bf=""; bh=""
+for r in $(seq "$ROUNDS"); do
+  rm -f "$WORK/silt.db"; run_timed tf "${SILT_LOAD[@]}" "$WORK/silt.db" "SELECT silt_ingest('$GEN', 't')"; bf=$(best "$bf" "$tf")
+  rm -f "$WORK/silt.db"; run_timed th "${SILT_LOAD[@]}" "$WORK/silt.db" "SELECT silt_ingest('$URL', 't')"; bh=$(best "$bh" "$th")
+done
+bytes=$(stat -c %s "$GEN")
+printf '\n| %s via | silt_ingest s | MB/s | CPU s |\n|---|---|---|---|\n' "$(basename "$GEN")"
+awk -v by="$bytes" -v f="$bf" -v h="$bh" 'BEGIN { split(f, a, " "); split(h, b, " "); mb = by / 1e6;
+  printf "| local file | %.2f | %.1f | %.2f |\n| loopback HTTP | %.2f | %.1f | %.2f |\n", a[1], mb / a[1], a[2], b[1], mb / b[1], b[2];
+  printf "\nHTTP / file rate: %.2fx\n", a[1] / b[1] }'

@@ -1,0 +1,268 @@
+// faiss_ext.cpp: what FAISS 1.7.3's C API cannot do, behind the extern "C" functions of
+// faiss_bridge.h: filtered search (SearchParameters + IDSelectorBitmap), per-query efSearch
+// and nprobe, explicit OpenMP thread counts, and a look at the index's structure.
+//
+// The FaissIndex handles of the C API are faiss::Index objects, so this file casts them
+// back. Every entry point catches every exception: nothing thrown by FAISS or by the
+// standard library may unwind into C.
+#include "index/faiss_bridge.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string>
+
+// FAISS headers are not -Wextra clean; their warnings are not ours to fix.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include <faiss/Index.h>
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIVF.h>
+#include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexPQ.h>
+#include <faiss/IndexPreTransform.h>
+#include <faiss/IndexScalarQuantizer.h>
+#include <faiss/VectorTransform.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/impl/IDSelector.h>
+#pragma GCC diagnostic pop
+
+namespace {
+
+// Sets *err to a malloc'd copy of msg (the C side frees it with free()). FAISS messages
+// start with "Error in <function> at <file>:<line>: "; only the part after it is kept.
+int set_err(char **err, const char *msg) {
+    if (!err) return -1;
+    std::free(*err);
+    const char *m = msg ? msg : "unknown FAISS error";
+    const char *at = std::strstr(m, " at ");
+    if (std::strncmp(m, "Error in ", 9) == 0 && at) {
+        const char *colon = std::strstr(at, ": ");
+        if (colon) m = colon + 2;
+    }
+    size_t n = std::strlen(m);
+    while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' ')) n--;
+    char *s = static_cast<char *>(std::malloc(n + 1));
+    if (s) {
+        std::memcpy(s, m, n);
+        s[n] = 0;
+    }
+    *err = s;
+    return -1;
+}
+
+// Runs OpenMP parallel regions of the calling thread on n threads while in scope (the
+// thread-count ICV is per thread, so other threads of the process are not affected).
+struct ThreadScope {
+    int prev;
+    explicit ThreadScope(int n) : prev(omp_get_max_threads()) { omp_set_num_threads(n > 0 ? n : 1); }
+    ~ThreadScope() { omp_set_num_threads(prev); }
+};
+
+const faiss::Index *cidx(const FaissIndex *p) { return reinterpret_cast<const faiss::Index *>(p); }
+faiss::Index *midx(FaissIndex *p) { return reinterpret_cast<faiss::Index *>(p); }
+
+// The index under pre-transforms (PCA, OPQ, rotations), which is what decides the kind.
+const faiss::Index *core_of(const faiss::Index *ix) {
+    while (auto pt = dynamic_cast<const faiss::IndexPreTransform *>(ix)) ix = pt->index;
+    return ix;
+}
+
+silt_faiss_kind kind_of(const faiss::Index *ix) {
+    ix = core_of(ix);
+    if (dynamic_cast<const faiss::IndexFlat *>(ix)) return SILT_FAISS_FLAT;
+    if (dynamic_cast<const faiss::IndexHNSW *>(ix)) return SILT_FAISS_HNSW;
+    if (dynamic_cast<const faiss::IndexIVF *>(ix)) return SILT_FAISS_IVF;
+    return SILT_FAISS_OTHER;
+}
+
+// Whether `ix` (not looking through pre-transforms) applies SearchParameters::sel.
+bool supports_selector(const faiss::Index *ix) {
+    if (dynamic_cast<const faiss::IndexFlat *>(ix)) return true;
+    if (dynamic_cast<const faiss::IndexIVF *>(ix)) return true;
+    if (dynamic_cast<const faiss::IndexScalarQuantizer *>(ix)) return true;
+    if (auto h = dynamic_cast<const faiss::IndexHNSW *>(ix)) return h->storage != nullptr;
+    return false;
+}
+
+// Search parameters for one query batch, built for the core index and wrapped in one
+// SearchParametersPreTransform per pre-transform level (each level forwards its
+// index_params to the index below it).
+struct Params {
+    faiss::SearchParametersHNSW hnsw;
+    faiss::SearchParametersIVF ivf;
+    faiss::SearchParameters plain;
+    faiss::SearchParametersPreTransform pt[4];
+    const faiss::SearchParameters *top = nullptr;
+};
+
+// Fills prm for searching `ix` (the index actually searched); returns false when the
+// selector cannot be applied there.
+bool build_params(const faiss::Index *ix, const silt_faiss_search_params *p,
+                  faiss::IDSelector *sel, Params &prm) {
+    int depth = 0;
+    const faiss::Index *c = ix;
+    while (auto pt = dynamic_cast<const faiss::IndexPreTransform *>(c)) {
+        if (depth == 4) return false;
+        depth++;
+        c = pt->index;
+    }
+    if (sel && !supports_selector(c)) return false;
+    const faiss::SearchParameters *inner;
+    if (auto h = dynamic_cast<const faiss::IndexHNSW *>(c)) {
+        prm.hnsw.efSearch = p->ef_search > 0 ? p->ef_search : h->hnsw.efSearch;
+        prm.hnsw.sel = sel;
+        inner = &prm.hnsw;
+    } else if (auto iv = dynamic_cast<const faiss::IndexIVF *>(c)) {
+        size_t nprobe = p->nprobe > 0 ? (size_t)p->nprobe : iv->nprobe;
+        if (p->exhaustive) nprobe = iv->nlist;
+        prm.ivf.nprobe = std::min(std::max<size_t>(nprobe, 1), iv->nlist);
+        prm.ivf.max_codes = p->exhaustive ? 0 : iv->max_codes;
+        prm.ivf.sel = sel;
+        inner = &prm.ivf;
+    } else if (sel) {
+        prm.plain.sel = sel;
+        inner = &prm.plain;
+    } else {
+        inner = nullptr; // plain search: some indexes reject any params object
+    }
+    // Wrap from the innermost pre-transform outwards.
+    for (int i = depth - 1; i >= 0; i--) {
+        prm.pt[i].index_params = const_cast<faiss::SearchParameters *>(inner);
+        prm.pt[i].sel = nullptr;
+        inner = &prm.pt[i];
+    }
+    prm.top = inner;
+    return true;
+}
+
+int64_t clusters_needed(const faiss::Index *ix) {
+    int64_t c = 0;
+    if (auto pt = dynamic_cast<const faiss::IndexPreTransform *>(ix)) {
+        for (auto vt : pt->chain) {
+            if (auto pca = dynamic_cast<const faiss::PCAMatrix *>(vt)) {
+                // PCA needs about as many points as input dimensions; count them as
+                // "clusters" / 39 so that 39 * c >= d_in.
+                c = std::max<int64_t>(c, (pca->d_in + 38) / 39);
+            } else if (dynamic_cast<const faiss::OPQMatrix *>(vt)) {
+                c = std::max<int64_t>(c, 256);
+            }
+        }
+        return std::max(c, clusters_needed(pt->index));
+    }
+    if (auto ivf = dynamic_cast<const faiss::IndexIVF *>(ix)) {
+        c = (int64_t)ivf->nlist;
+        if (auto ivpq = dynamic_cast<const faiss::IndexIVFPQ *>(ix))
+            c = std::max<int64_t>(c, (int64_t)ivpq->pq.ksub);
+        return c;
+    }
+    if (auto pq = dynamic_cast<const faiss::IndexPQ *>(ix)) return (int64_t)pq->pq.ksub;
+    if (auto h = dynamic_cast<const faiss::IndexHNSW *>(ix))
+        return h->storage ? clusters_needed(h->storage) : 0;
+    if (!ix->is_trained) return 26; // unknown trainable index: about a thousand points
+    return 0;
+}
+
+} // namespace
+
+extern "C" {
+
+int silt_faiss_search(const FaissIndex *index, int64_t nq, const float *x, int64_t k,
+                      const silt_faiss_search_params *p, float *D, int64_t *I, char **err) {
+    try {
+        const faiss::Index *ix = cidx(index);
+        const faiss::Index *target = ix;
+        if (p->exhaustive) {
+            // HNSW: a brute-force pass over its storage gives the exact answer (storage
+            // ids are the HNSW ids). Looking through pre-transforms would skip them, so
+            // only a bare HNSW index takes this path.
+            if (auto h = dynamic_cast<const faiss::IndexHNSW *>(ix))
+                if (h->storage) target = h->storage;
+        }
+        faiss::IDSelectorBitmap bitmap_sel(p->bitmap_bytes, p->bitmap);
+        faiss::IDSelector *sel = p->bitmap ? &bitmap_sel : nullptr;
+        Params prm;
+        if (!build_params(target, p, sel, prm)) return SILT_FAISS_NO_SELECTOR;
+        ThreadScope threads(p->n_threads);
+        target->search(nq, x, k, D, I, prm.top);
+        return 0;
+    } catch (const std::exception &e) {
+        return set_err(err, e.what());
+    } catch (...) {
+        return set_err(err, "FAISS search failed");
+    }
+}
+
+int silt_faiss_add(FaissIndex *index, int64_t n, const float *x, int n_threads, char **err) {
+    try {
+        ThreadScope threads(n_threads);
+        midx(index)->add(n, x);
+        return 0;
+    } catch (const std::exception &e) {
+        return set_err(err, e.what());
+    } catch (...) {
+        return set_err(err, "FAISS add failed");
+    }
+}
+
+int silt_faiss_train(FaissIndex *index, int64_t n, const float *x, int n_threads, char **err) {
+    try {
+        ThreadScope threads(n_threads);
+        midx(index)->train(n, x);
+        return 0;
+    } catch (const std::exception &e) {
+        return set_err(err, e.what());
+    } catch (...) {
+        return set_err(err, "FAISS train failed");
+    }
+}
+
+int64_t silt_faiss_train_min(const FaissIndex *index) {
+    try {
+        const faiss::Index *ix = cidx(index);
+        if (ix->is_trained) return 0;
+        int64_t c = clusters_needed(ix);
+        return std::max<int64_t>(1, 39 * c);
+    } catch (...) {
+        return 1000;
+    }
+}
+
+int silt_faiss_exact_storage(const FaissIndex *index) {
+    try {
+        const faiss::Index *ix = cidx(index);
+        if (dynamic_cast<const faiss::IndexFlat *>(ix)) return 1;
+        if (auto h = dynamic_cast<const faiss::IndexHNSW *>(ix))
+            return h->storage && dynamic_cast<const faiss::IndexFlat *>(h->storage) ? 1 : 0;
+        return 0; // IVF-Flat would need a direct map; lossy codes never compare equal
+    } catch (...) {
+        return 0;
+    }
+}
+
+silt_faiss_kind silt_faiss_kind_of(const FaissIndex *index) {
+    try {
+        return kind_of(cidx(index));
+    } catch (...) {
+        return SILT_FAISS_OTHER;
+    }
+}
+
+int silt_faiss_reconstruct(const FaissIndex *index, int64_t key, float *out, char **err) {
+    try {
+        cidx(index)->reconstruct(key, out);
+        return 0;
+    } catch (const std::exception &e) {
+        return set_err(err, e.what());
+    } catch (...) {
+        return set_err(err, "FAISS reconstruct failed");
+    }
+}
+
+} // extern "C"

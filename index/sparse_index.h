@@ -1,0 +1,129 @@
+/* sparse_index.h: the in-memory learned-sparse (SPLADE) inverted index behind silt_sparse.
+ *
+ * Documents are sparse vectors (core/sparse_vec.h) keyed by an int64 rowid; the score of a
+ * document for a query is the dot product, and only documents sharing a term with the query
+ * are results. There is no cap on non-zeros or on k.
+ *
+ * Structure: new documents go to a small unsorted memtable (scored by brute force); when it
+ * holds memtable_docs documents it is sealed into an immutable segment (index/
+ * sparse_segment.h: block-max inverted lists with quantised impacts, plus an exact forward
+ * index), and segments of similar size are merged, four at a time, so that there are
+ * O(log n) of them and each document is rewritten O(log n) times. Deletes mark a document
+ * dead; merges and 'optimize' drop dead documents.
+ *
+ * Search: exact (every posting of every query term, then exact rescoring: the true top k)
+ * or fast (block-max pruning: blocks scored in decreasing order of their score bound,
+ * stopping when heap_factor * bound cannot beat the k-th best; optional query-term cut and,
+ * at build, static pruning of the lists behind the bounds). Scores are always computed
+ * exactly from the stored float weights, so both modes report identical scores for a row.
+ *
+ *   silt_spidx *ix = silt_spidx_new(NULL, &err);
+ *   silt_spidx_add(ix, 7, &vec, &err);
+ *   silt_spidx_search(ix, &query, 10, NULL, NULL, 0, &hits, &n_hits, &err);
+ *
+ * Not thread-safe for writers; concurrent searches of an index nobody writes are safe. */
+#ifndef SILT_SPARSE_INDEX_H
+#define SILT_SPARSE_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/sparse_vec.h"
+
+typedef struct silt_spidx silt_spidx;
+
+/* Build-time parameters (a change applies to segments built afterwards; 'rebuild' and
+ * 'optimize' rebuild every segment). */
+typedef struct {
+    uint32_t block_docs;    /* documents per block, 1..256 (default 64) */
+    float prune;            /* fraction of each term's postings behind the block bounds,
+                               (0, 1] (default 1: no static pruning) */
+    uint32_t memtable_docs; /* documents buffered before a segment is built (default 1024) */
+} silt_spidx_config;
+
+#define SILT_SPIDX_BLOCK_DOCS 64
+#define SILT_SPIDX_MEMTABLE_DOCS 1024
+
+void silt_spidx_config_default(silt_spidx_config *c);
+
+/* Checks a configuration; 0 or -1 with *err naming the bad parameter. */
+int silt_spidx_config_check(const silt_spidx_config *c, char **err);
+
+/* A new empty index (c NULL: defaults). NULL with *err on failure. */
+silt_spidx *silt_spidx_new(const silt_spidx_config *c, char **err);
+void silt_spidx_free(silt_spidx *ix);
+
+/* Changes the build parameters of an existing index (checked). */
+int silt_spidx_set_config(silt_spidx *ix, const silt_spidx_config *c, char **err);
+void silt_spidx_get_config(const silt_spidx *ix, silt_spidx_config *c);
+
+/* Adds a document; the rowid must not be in the index. v's ids strictly increasing, weights
+ * finite and non-zero (as silt_sparse_decode gives them); v is copied. */
+int silt_spidx_add(silt_spidx *ix, int64_t rowid, const silt_sparse_vec *v, char **err);
+
+/* Removes a document: 1 when it was there, 0 when not. */
+int silt_spidx_remove(silt_spidx *ix, int64_t rowid);
+
+/* 1 when rowid is in the index. */
+int silt_spidx_contains(const silt_spidx *ix, int64_t rowid);
+
+/* Copies the document's vector into out (owned arrays). Returns 1 found, 0 absent, -1 error. */
+int silt_spidx_get(const silt_spidx *ix, int64_t rowid, silt_sparse_vec *out, char **err);
+
+/* Live documents. */
+uint64_t silt_spidx_count(const silt_spidx *ix);
+
+/* Merges everything (memtable included) into one segment without dead documents. */
+int silt_spidx_optimize(silt_spidx *ix, char **err);
+
+/* Calls fn for every live document (order unspecified); stops at the first non-zero return
+ * and returns it. */
+typedef int (*silt_spidx_visit_fn)(void *ctx, int64_t rowid, const silt_sparse_vec *v);
+int silt_spidx_foreach(const silt_spidx *ix, silt_spidx_visit_fn fn, void *ctx, char **err);
+
+typedef struct {
+    int exact;             /* 1: exhaustive search */
+    double heap_factor;    /* fast mode, (0, 1]: lower scores fewer blocks (default 1) */
+    uint32_t query_terms;  /* fast mode: bound blocks with the heaviest query terms only
+                              (0 = all, the default) */
+} silt_spidx_search_opts;
+
+typedef struct {
+    int64_t rowid;
+    double score;
+} silt_spidx_hit;
+
+/* Which rowids a search may return: those in rowids[0..n_rowids) (sorted ascending, unique;
+ * NULL = no list) and within [rowid_min, rowid_max]. */
+typedef struct {
+    const int64_t *rowids;
+    size_t n_rowids;
+    int64_t rowid_min, rowid_max;
+} silt_spidx_filter;
+
+/* The k best documents for q, highest score first (ties: smaller rowid first), among those
+ * sharing a term with q and passing f (NULL: all). o NULL: fast mode with defaults. *hits is
+ * malloc'd (caller frees; NULL when *n_hits is 0). */
+int silt_spidx_search(const silt_spidx *ix, const silt_sparse_vec *q, uint32_t k,
+                      const silt_spidx_search_opts *o, const silt_spidx_filter *f,
+                      silt_spidx_hit **hits, uint32_t *n_hits, char **err);
+
+/* Sizes, for 'integrity-check', tests and benchmarks. */
+typedef struct {
+    uint64_t n_docs;        /* live documents */
+    uint64_t n_dead;        /* deleted documents still held by segments */
+    uint32_t n_segments;
+    uint32_t memtable_docs; /* documents in the memtable */
+    uint64_t n_postings;    /* postings held by segments (dead ones included) */
+    uint64_t bytes;         /* memory held by the index's arrays */
+} silt_spidx_stats;
+void silt_spidx_get_stats(const silt_spidx *ix, silt_spidx_stats *out);
+
+/* Serialises the whole index into a malloc'd buffer. */
+int silt_spidx_serialize(const silt_spidx *ix, void **out, size_t *n_bytes, char **err);
+
+/* Reads an index back; every structure is checked, so corrupt bytes give an error (never a
+ * crash or an index that answers wrongly). */
+silt_spidx *silt_spidx_deserialize(const void *data, size_t n_bytes, char **err);
+
+#endif

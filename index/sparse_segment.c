@@ -1,0 +1,697 @@
+/* sparse_segment.c: build and search one immutable segment of the learned-sparse index
+ * (layout in sparse_segment.h; serialisation in sparse_segment_io.c). */
+#include "index/sparse_segment.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "index/varint.h"
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+static inline void bit_set(uint64_t *b, uint64_t i) { b[i >> 6] |= (uint64_t)1 << (i & 63); }
+
+/* Impact (rounded to nearest) of weight w on a term of scale sc. */
+static inline int quant(float w, float sc) {
+    long v = lrintf(w / sc);
+    return (int)(v > 127 ? 127 : v < -127 ? -127 : v);
+}
+/* Open-addressing map from global term id to local term number, sized for n_max keys. */
+typedef struct {
+    uint32_t *key;
+    uint32_t *val; /* UINT32_MAX = empty slot */
+    uint32_t mask, n;
+} term_map;
+
+static int tmap_init(term_map *m, uint32_t cap) {
+    uint32_t sz = 1024;
+    while (sz < cap * 2) sz <<= 1;
+    m->key = malloc((size_t)sz * sizeof *m->key);
+    m->val = malloc((size_t)sz * sizeof *m->val);
+    if (!m->key || !m->val) return -1;
+    memset(m->val, 0xff, (size_t)sz * sizeof *m->val);
+    m->mask = sz - 1;
+    m->n = 0;
+    return 0;
+}
+static void tmap_free(term_map *m) {
+    free(m->key);
+    free(m->val);
+}
+static inline uint32_t tmap_hash(uint32_t k) { return (k * 2654435761u) ^ (k >> 15); }
+/* Slot of key k (occupied by k, or the empty slot where it would go). */
+static inline uint32_t tmap_slot(const term_map *m, uint32_t k) {
+    uint32_t i = tmap_hash(k) & m->mask;
+    while (m->val[i] != UINT32_MAX && m->key[i] != k) i = (i + 1) & m->mask;
+    return i;
+}
+static int tmap_grow(term_map *m) {
+    term_map g;
+    if (tmap_init(&g, (m->mask + 1))) {
+        tmap_free(&g);
+        return -1;
+    }
+    for (uint32_t i = 0; i <= m->mask; i++)
+        if (m->val[i] != UINT32_MAX) {
+            uint32_t j = tmap_slot(&g, m->key[i]);
+            g.key[j] = m->key[i], g.val[j] = m->val[i], g.n++;
+        }
+    tmap_free(m);
+    *m = g;
+    return 0;
+}
+/* Inserts k (value 0) when absent. */
+static int tmap_add(term_map *m, uint32_t k) {
+    uint32_t i = tmap_slot(m, k);
+    if (m->val[i] != UINT32_MAX) return 0;
+    m->key[i] = k, m->val[i] = 0, m->n++;
+    if (m->n * 2 > m->mask + 1) return tmap_grow(m);
+    return 0;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* by_rowid sorting: rowids of the segment being sorted (qsort has no context argument). */
+static int cmp_rowid_ctx(const void *a, const void *b, void *ctx) {
+    const int64_t *r = ctx;
+    int64_t x = r[*(const uint32_t *)a], y = r[*(const uint32_t *)b];
+    return x < y ? -1 : x > y;
+}
+
+void silt_spseg_free(sp_seg *s) {
+    if (!s) return;
+    free(s->rowids);
+    free(s->by_rowid);
+    free(s->dead);
+    free(s->term_ids);
+    free(s->scale);
+    free(s->fwd_off);
+    free(s->fwd_terms);
+    free(s->fwd_first);
+    free(s->fwd_w);
+    free(s->post_off);
+    free(s->post);
+    free(s->keep);
+    free(s->head_off);
+    free(s->head);
+    free(s);
+}
+
+uint64_t silt_spseg_bytes(const sp_seg *s) {
+    uint64_t n = (uint64_t)s->n_docs * (8 + 4 + 16) + ((uint64_t)s->n_docs + 63) / 64 * 8 + 16;
+    n += (uint64_t)s->n_terms * (4 + 4 + 16) + 16;
+    n += s->fwd_off[s->n_docs] + s->fwd_first[s->n_docs] * 4;
+    n += (uint64_t)s->n_terms * 9 + 8 + s->post_off[s->n_terms] + s->head_off[s->n_terms];
+    return n;
+}
+
+/* ---- build -------------------------------------------------------------------------------- */
+
+/* Per-term counters of the builder. */
+typedef struct {
+    uint32_t *n_post;     /* postings */
+    uint32_t *n_ent;      /* blocks holding the term */
+    uint64_t *gap_bytes;  /* varint bytes of the block gaps */
+    uint32_t *last_block; /* last block seen, UINT32_MAX before the first */
+    float *maxw;          /* max |w| */
+    uint32_t *cnt_pos;    /* postings: offset of the current entry's count byte (from term start) */
+    uint64_t *post_cur;   /* postings write cursor */
+    uint64_t *head_cur;   /* heads write cursor */
+    uint32_t *head_last;  /* last document written to the term's head, UINT32_MAX before */
+} build_tmp;
+
+static void build_tmp_free(build_tmp *t) {
+    free(t->n_post), free(t->n_ent), free(t->gap_bytes), free(t->last_block), free(t->maxw);
+    free(t->cnt_pos), free(t->post_cur), free(t->head_cur), free(t->head_last);
+}
+
+static int build_oom(sp_seg *s, build_tmp *t, term_map *m, char **err, const char *what) {
+    build_tmp_free(t);
+    if (m) tmap_free(m);
+    silt_spseg_free(s);
+    return silt_err(err, "out of memory building a sparse index segment (%s)", what);
+}
+
+/* Calls get for document i and checks it (ids increasing, weights finite, non-zero). */
+static int fetch(sp_doc_fn get, void *ctx, uint32_t i, sp_doc *doc, char **err) {
+    if (get(ctx, i, doc, err)) return -1;
+    for (uint32_t j = 0; j < doc->n; j++) {
+        if (j && doc->ids[j] <= doc->ids[j - 1])
+            return silt_err(err, "row %lld: term ids not strictly increasing", (long long)doc->rowid);
+        if (!isfinite(doc->w[j]) || doc->w[j] == 0)
+            return silt_err(err, "row %lld: weight of term %u is not a finite non-zero number",
+                            (long long)doc->rowid, doc->ids[j]);
+    }
+    return 0;
+}
+
+sp_seg *silt_spseg_build(sp_doc_fn get, void *ctx, uint32_t n_docs, uint32_t block_docs,
+                         float prune, char **err) {
+    if (block_docs < 1 || block_docs > 256) {
+        silt_err(err, "block_docs must be between 1 and 256 (got %u)", block_docs);
+        return NULL;
+    }
+    if (!(prune > 0 && prune <= 1)) {
+        silt_err(err, "prune must be in (0, 1] (got %g)", (double)prune);
+        return NULL;
+    }
+    build_tmp t;
+    memset(&t, 0, sizeof t);
+    term_map m;
+    memset(&m, 0, sizeof m);
+    sp_seg *s = calloc(1, sizeof *s);
+    if (!s) return silt_err(err, "out of memory building a sparse index segment"), NULL;
+    s->n_docs = n_docs;
+    s->block_docs = block_docs;
+    s->n_blocks = (uint32_t)(((uint64_t)n_docs + block_docs - 1) / block_docs);
+    s->prune = prune;
+    s->rowids = malloc(((size_t)n_docs + 1) * sizeof *s->rowids);
+    s->by_rowid = malloc(((size_t)n_docs + 1) * sizeof *s->by_rowid);
+    s->dead = calloc(((size_t)n_docs + 63) / 64 + 1, sizeof *s->dead);
+    s->fwd_off = malloc(((size_t)n_docs + 1) * sizeof *s->fwd_off);
+    s->fwd_first = malloc(((size_t)n_docs + 1) * sizeof *s->fwd_first);
+    if (!s->rowids || !s->by_rowid || !s->dead || !s->fwd_off || !s->fwd_first ||
+        tmap_init(&m, 4096))
+        return build_oom(s, &t, &m, err, "documents"), NULL;
+
+    /* Pass A: rowids, term dictionary, sizes. */
+    uint64_t total = 0;
+    sp_doc doc;
+    for (uint32_t i = 0; i < n_docs; i++) {
+        if (fetch(get, ctx, i, &doc, err)) goto fail;
+        s->rowids[i] = doc.rowid;
+        total += doc.n;
+        for (uint32_t j = 0; j < doc.n; j++)
+            if (tmap_add(&m, doc.ids[j])) return build_oom(s, &t, &m, err, "terms"), NULL;
+    }
+    for (uint32_t i = 0; i < n_docs; i++) s->by_rowid[i] = i;
+    qsort_r(s->by_rowid, n_docs, sizeof *s->by_rowid, cmp_rowid_ctx, s->rowids);
+    for (uint32_t i = 1; i < n_docs; i++)
+        if (s->rowids[s->by_rowid[i]] == s->rowids[s->by_rowid[i - 1]]) {
+            silt_err(err, "rowid %lld given twice to one sparse index segment",
+                     (long long)s->rowids[s->by_rowid[i]]);
+            goto fail;
+        }
+    s->n_terms = m.n;
+    s->term_ids = malloc(((size_t)m.n + 1) * sizeof *s->term_ids);
+    if (!s->term_ids) return build_oom(s, &t, &m, err, "terms"), NULL;
+    {
+        uint32_t k = 0;
+        for (uint32_t i = 0; i <= m.mask; i++)
+            if (m.val[i] != UINT32_MAX) s->term_ids[k++] = m.key[i];
+        qsort(s->term_ids, m.n, sizeof *s->term_ids, cmp_u32);
+        for (uint32_t i = 0; i < m.n; i++) m.val[tmap_slot(&m, s->term_ids[i])] = i;
+    }
+    uint32_t nt = s->n_terms;
+    t.n_post = calloc((size_t)nt + 1, sizeof *t.n_post);
+    t.n_ent = calloc((size_t)nt + 1, sizeof *t.n_ent);
+    t.gap_bytes = calloc((size_t)nt + 1, sizeof *t.gap_bytes);
+    t.last_block = malloc(((size_t)nt + 1) * sizeof *t.last_block);
+    t.maxw = calloc((size_t)nt + 1, sizeof *t.maxw);
+    s->scale = malloc(((size_t)nt + 1) * sizeof *s->scale);
+    s->fwd_w = malloc((total + 1) * sizeof *s->fwd_w);
+    /* Local term gaps of a document average vocab/terms-per-doc: 2 bytes each is typical. */
+    size_t fwd_cap = (size_t)total * 2 + 16;
+    s->fwd_terms = malloc(fwd_cap);
+    if (!t.n_post || !t.n_ent || !t.gap_bytes || !t.last_block || !t.maxw || !s->scale ||
+        !s->fwd_w || !s->fwd_terms)
+        return build_oom(s, &t, &m, err, "forward index"), NULL;
+    memset(t.last_block, 0xff, ((size_t)nt + 1) * sizeof *t.last_block);
+
+    /* Pass B: forward index and per-term counts. */
+    uint64_t fwd_bytes = 0, nw = 0;
+    for (uint32_t i = 0; i < n_docs; i++) {
+        if (fetch(get, ctx, i, &doc, err)) goto fail;
+        if (doc.rowid != s->rowids[i]) {
+            silt_err(err, "sparse index segment source changed while building");
+            goto fail;
+        }
+        s->fwd_off[i] = fwd_bytes;
+        s->fwd_first[i] = nw;
+        if (fwd_cap - fwd_bytes < (size_t)doc.n * 5 + 5) {
+            size_t nc = fwd_cap * 2 + (size_t)doc.n * 5 + 5;
+            uint8_t *p = realloc(s->fwd_terms, nc);
+            if (!p) return build_oom(s, &t, &m, err, "forward index"), NULL;
+            s->fwd_terms = p, fwd_cap = nc;
+        }
+        uint32_t prev = 0, b = i / block_docs;
+        for (uint32_t j = 0; j < doc.n; j++) {
+            uint32_t lt = m.val[tmap_slot(&m, doc.ids[j])];
+            fwd_bytes += silt_vput(s->fwd_terms + fwd_bytes, lt - prev);
+            prev = lt;
+            s->fwd_w[nw++] = doc.w[j];
+            float a = fabsf(doc.w[j]);
+            if (a > t.maxw[lt]) t.maxw[lt] = a;
+            t.n_post[lt]++;
+            if (t.last_block[lt] != b) {
+                t.gap_bytes[lt] += silt_vlen(t.last_block[lt] == UINT32_MAX ? b : b - t.last_block[lt]);
+                t.n_ent[lt]++;
+                t.last_block[lt] = b;
+            }
+        }
+    }
+    s->fwd_off[n_docs] = fwd_bytes;
+    s->fwd_first[n_docs] = nw;
+    tmap_free(&m);
+    memset(&m, 0, sizeof m);
+    {
+        uint8_t *p = realloc(s->fwd_terms, fwd_bytes + 1);
+        if (p) s->fwd_terms = p;
+    }
+    for (uint32_t lt = 0; lt < nt; lt++) {
+        float sc = t.maxw[lt] / 127.0f;
+        if (!(sc > 0)) sc = FLT_MIN;
+        while (t.maxw[lt] / sc > 127.0f) sc = nextafterf(sc, INFINITY);
+        s->scale[lt] = sc;
+    }
+
+    /* Static pruning: a list longer than the cap keeps, in its head, the postings whose
+     * |impact| reaches the level that leaves at least `cap` of them (a histogram per term). */
+    s->keep = calloc((size_t)nt + 1, 1);
+    s->head_off = calloc((size_t)nt + 1, sizeof *s->head_off);
+    s->post_off = malloc(((size_t)nt + 1) * sizeof *s->post_off);
+    t.cnt_pos = malloc(((size_t)nt + 1) * sizeof *t.cnt_pos);
+    t.post_cur = malloc(((size_t)nt + 1) * sizeof *t.post_cur);
+    t.head_cur = calloc((size_t)nt + 1, sizeof *t.head_cur);
+    t.head_last = malloc(((size_t)nt + 1) * sizeof *t.head_last);
+    if (!s->keep || !s->head_off || !s->post_off || !t.cnt_pos || !t.post_cur || !t.head_cur ||
+        !t.head_last)
+        return build_oom(s, &t, NULL, err, "postings"), NULL;
+    uint64_t cap = (uint64_t)ceil((double)prune * n_docs);
+    if (cap < SP_HEAD_MIN) cap = SP_HEAD_MIN;
+    int any_head = 0;
+    for (uint32_t lt = 0; lt < nt && prune < 1; lt++) any_head |= t.n_post[lt] > cap;
+    uint64_t *hsize = t.head_cur; /* head bytes per term, then reused as write cursors */
+    if (any_head) {
+        uint32_t n_long = 0;
+        uint32_t *slot = malloc(((size_t)nt + 1) * sizeof *slot); /* histogram row of a term */
+        for (uint32_t lt = 0; slot && lt < nt; lt++) slot[lt] = t.n_post[lt] > cap ? n_long++ : UINT32_MAX;
+        uint32_t *hist = slot ? calloc((size_t)n_long * 128 + 1, sizeof *hist) : NULL;
+        if (!hist) {
+            free(slot);
+            return build_oom(s, &t, NULL, err, "pruning histogram"), NULL;
+        }
+        for (uint32_t d = 0; d < n_docs; d++) {
+            const uint8_t *p = s->fwd_terms + s->fwd_off[d], *e = s->fwd_terms + s->fwd_off[d + 1];
+            const float *w = s->fwd_w + s->fwd_first[d];
+            uint32_t lt = 0;
+            for (; p < e; w++) {
+                lt += silt_vget(&p);
+                if (slot[lt] != UINT32_MAX)
+                    hist[(size_t)slot[lt] * 128 + (uint32_t)abs(quant(*w, s->scale[lt]))]++;
+            }
+        }
+        for (uint32_t lt = 0; lt < nt; lt++) {
+            if (slot[lt] == UINT32_MAX) continue;
+            uint64_t have = 0;
+            int lv = 127;
+            for (; lv > 1; lv--) {
+                have += hist[(size_t)slot[lt] * 128 + (uint32_t)lv];
+                if (have >= cap) break;
+            }
+            s->keep[lt] = (uint8_t)lv;
+        }
+        free(hist);
+        free(slot);
+        memset(t.head_last, 0xff, ((size_t)nt + 1) * sizeof *t.head_last);
+        for (uint32_t d = 0; d < n_docs; d++) {
+            const uint8_t *p = s->fwd_terms + s->fwd_off[d], *e = s->fwd_terms + s->fwd_off[d + 1];
+            const float *w = s->fwd_w + s->fwd_first[d];
+            uint32_t lt = 0;
+            for (; p < e; w++) {
+                lt += silt_vget(&p);
+                if (!s->keep[lt] || abs(quant(*w, s->scale[lt])) < s->keep[lt]) continue;
+                hsize[lt] += silt_vlen(t.head_last[lt] == UINT32_MAX ? d : d - t.head_last[lt]) + 1;
+                t.head_last[lt] = d;
+            }
+        }
+    }
+    uint64_t po = 0, ho = 0;
+    for (uint32_t lt = 0; lt < nt; lt++) {
+        s->post_off[lt] = po;
+        s->head_off[lt] = ho;
+        po += t.gap_bytes[lt] + t.n_ent[lt] + 2 * (uint64_t)t.n_post[lt];
+        ho += hsize[lt];
+        t.post_cur[lt] = s->post_off[lt];
+        hsize[lt] = s->head_off[lt];
+    }
+    s->post_off[nt] = po;
+    s->head_off[nt] = ho;
+    s->post = malloc(po + 1);
+    s->head = malloc(ho + 1);
+    if (!s->post || !s->head) return build_oom(s, &t, NULL, err, "postings"), NULL;
+
+    /* Pass C: write postings and heads. */
+    memset(t.last_block, 0xff, ((size_t)nt + 1) * sizeof *t.last_block);
+    memset(t.head_last, 0xff, ((size_t)nt + 1) * sizeof *t.head_last);
+    for (uint32_t d = 0; d < n_docs; d++) {
+        const uint8_t *p = s->fwd_terms + s->fwd_off[d], *e = s->fwd_terms + s->fwd_off[d + 1];
+        const float *w = s->fwd_w + s->fwd_first[d];
+        uint32_t lt = 0, b = d / block_docs;
+        uint8_t off = (uint8_t)(d - b * block_docs);
+        for (; p < e; w++) {
+            lt += silt_vget(&p);
+            int imp = quant(*w, s->scale[lt]);
+            uint64_t c = t.post_cur[lt];
+            if (t.last_block[lt] != b) {
+                c += silt_vput(s->post + c, t.last_block[lt] == UINT32_MAX ? b : b - t.last_block[lt]);
+                t.cnt_pos[lt] = (uint32_t)(c - s->post_off[lt]);
+                s->post[c++] = 0;
+                t.last_block[lt] = b;
+            } else {
+                s->post[s->post_off[lt] + t.cnt_pos[lt]]++;
+            }
+            s->post[c++] = off;
+            s->post[c++] = (uint8_t)(int8_t)imp;
+            t.post_cur[lt] = c;
+            if (!s->keep[lt] || abs(imp) < s->keep[lt]) continue;
+            uint64_t hc = t.head_cur[lt];
+            hc += silt_vput(s->head + hc, t.head_last[lt] == UINT32_MAX ? d : d - t.head_last[lt]);
+            s->head[hc++] = (uint8_t)(int8_t)imp;
+            t.head_cur[lt] = hc;
+            t.head_last[lt] = d;
+        }
+    }
+    build_tmp_free(&t);
+    return s;
+fail:
+    build_tmp_free(&t);
+    tmap_free(&m);
+    silt_spseg_free(s);
+    return NULL;
+}
+
+/* ---- lookup -------------------------------------------------------------------------------- */
+
+int64_t silt_spseg_find(const sp_seg *s, int64_t rowid) {
+    uint32_t lo = 0, hi = s->n_docs;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int64_t r = s->rowids[s->by_rowid[mid]];
+        if (r < rowid) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo < s->n_docs && s->rowids[s->by_rowid[lo]] == rowid && !silt_spseg_is_dead(s, s->by_rowid[lo]))
+        return s->by_rowid[lo];
+    return -1;
+}
+
+void silt_spseg_kill(sp_seg *s, uint32_t d) {
+    if (!silt_spseg_is_dead(s, d)) bit_set(s->dead, d), s->n_dead++;
+}
+
+int64_t silt_spseg_doc(const sp_seg *s, uint32_t d, uint32_t **ids, float **w, size_t *cap) {
+    uint64_t n = s->fwd_first[d + 1] - s->fwd_first[d];
+    if (n + 1 > *cap) {
+        uint32_t *a = realloc(*ids, (n + 1) * sizeof **ids);
+        if (!a) return -1;
+        *ids = a;
+        float *b = realloc(*w, (n + 1) * sizeof **w);
+        if (!b) return -1;
+        *w = b;
+        *cap = n + 1;
+    }
+    const uint8_t *p = s->fwd_terms + s->fwd_off[d];
+    uint32_t lt = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        lt += silt_vget(&p);
+        (*ids)[i] = s->term_ids[lt];
+        (*w)[i] = s->fwd_w[s->fwd_first[d] + i];
+    }
+    return (int64_t)n;
+}
+
+/* ---- search -------------------------------------------------------------------------------- */
+
+/* 1 when (sa, ra) is worse than (sb, rb): lower score, or equal score and larger rowid. */
+static inline int worse(double sa, int64_t ra, double sb, int64_t rb) {
+    return sa < sb || (sa == sb && ra > rb);
+}
+
+static void heap_sift_down(sp_heap *h, uint32_t i) {
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < h->n && worse(h->score[l], h->rowid[l], h->score[m], h->rowid[m])) m = l;
+        if (r < h->n && worse(h->score[r], h->rowid[r], h->score[m], h->rowid[m])) m = r;
+        if (m == i) return;
+        double ts = h->score[i];
+        int64_t tr = h->rowid[i];
+        h->score[i] = h->score[m], h->rowid[i] = h->rowid[m];
+        h->score[m] = ts, h->rowid[m] = tr;
+        i = m;
+    }
+}
+
+void silt_sp_heap_push(sp_heap *h, double score, int64_t rowid) {
+    if (h->k == 0) return;
+    if (h->n < h->k) {
+        uint32_t i = h->n++;
+        while (i > 0) {
+            uint32_t p = (i - 1) / 2;
+            if (!worse(score, rowid, h->score[p], h->rowid[p])) break;
+            h->score[i] = h->score[p], h->rowid[i] = h->rowid[p];
+            i = p;
+        }
+        h->score[i] = score, h->rowid[i] = rowid;
+        return;
+    }
+    if (!worse(h->score[0], h->rowid[0], score, rowid)) return;
+    h->score[0] = score, h->rowid[0] = rowid;
+    heap_sift_down(h, 0);
+}
+
+/* Removes every entry of the heap whose rowid is a document of s (used before a fallback
+ * rescans s, which runs only while the heap is not full, so nothing of s was evicted). */
+static void heap_drop_segment(sp_heap *h, const sp_seg *s) {
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < h->n; i++)
+        if (silt_spseg_find(s, h->rowid[i]) < 0) h->score[k] = h->score[i], h->rowid[k] = h->rowid[i], k++;
+    h->n = k;
+    for (uint32_t i = h->n / 2; i-- > 0;) heap_sift_down(h, i);
+}
+
+/* Local term number of global id, or -1. */
+static int64_t local_term(const sp_seg *s, uint32_t id) {
+    uint32_t lo = 0, hi = s->n_terms;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->term_ids[mid] < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < s->n_terms && s->term_ids[lo] == id ? (int64_t)lo : -1;
+}
+
+float *silt_spseg_map_query(const sp_seg *s, const sp_query *q, uint32_t *n_found) {
+    float *qloc = calloc((size_t)s->n_terms + 1, sizeof *qloc);
+    uint32_t n = 0;
+    if (!qloc) return NULL;
+    for (uint32_t i = 0; i < q->n; i++) {
+        int64_t lt = local_term(s, q->ids[i]);
+        if (lt >= 0) qloc[lt] = q->w[i], n++;
+    }
+    *n_found = n;
+    return qloc;
+}
+
+double silt_spseg_score(const sp_seg *s, uint32_t d, const float *qloc, int *shares) {
+    const uint8_t *p = s->fwd_terms + s->fwd_off[d], *e = s->fwd_terms + s->fwd_off[d + 1];
+    const float *w = s->fwd_w + s->fwd_first[d];
+    uint32_t lt = 0;
+    double sum = 0;
+    int sh = 0;
+    for (; p < e; w++) {
+        lt += silt_vget(&p);
+        float qv = qloc[lt];
+        if (qv != 0) sum += (double)qv * (double)*w, sh = 1;
+    }
+    *shares = sh;
+    return sum;
+}
+
+/* The segment's query terms: local number and weight. */
+typedef struct {
+    uint32_t lt;
+    float w;
+} qterm;
+
+/* Heaviest reach first: |q| * scale (the most the term can add, in impact units of 127). */
+static int cmp_qterm_reach(const void *a, const void *b, void *ctx) {
+    const float *scale = ctx;
+    const qterm *x = a, *y = b;
+    float rx = fabsf(x->w) * scale[x->lt], ry = fabsf(y->w) * scale[y->lt];
+    if (rx != ry) return rx > ry ? -1 : 1;
+    return x->lt < y->lt ? -1 : x->lt > y->lt;
+}
+
+static qterm *map_terms(const sp_seg *s, const sp_query *q, uint32_t *n) {
+    qterm *t = malloc(((size_t)q->n + 1) * sizeof *t);
+    *n = 0;
+    if (!t) return NULL;
+    for (uint32_t i = 0; i < q->n; i++) {
+        int64_t lt = local_term(s, q->ids[i]);
+        if (lt >= 0) t[*n].lt = (uint32_t)lt, t[*n].w = q->w[i], (*n)++;
+    }
+    return t;
+}
+
+/* A candidate document and its partial (quantised) score. */
+typedef struct {
+    float a;
+    uint32_t d;
+} cand;
+
+static int cmp_cand_desc(const void *x, const void *y) {
+    float a = ((const cand *)x)->a, b = ((const cand *)y)->a;
+    if (a != b) return a > b ? -1 : 1;
+    uint32_t i = ((const cand *)x)->d, j = ((const cand *)y)->d;
+    return i < j ? -1 : i > j;
+}
+
+/* Adds c * impact of every posting of term lt (its whole list) to acc; marks touched. */
+static void read_list(const sp_seg *s, uint32_t lt, float c, float *acc, uint64_t *touched) {
+    const uint8_t *p = s->post + s->post_off[lt], *e = s->post + s->post_off[lt + 1];
+    uint32_t b = 0;
+    while (p < e) {
+        b += silt_vget(&p);
+        uint32_t cnt = (uint32_t)*p++ + 1, base = b * s->block_docs;
+        for (uint32_t j = 0; j < cnt; j++, p += 2) {
+            uint32_t d = base + p[0];
+            acc[d] += c * (float)(int8_t)p[1];
+            bit_set(touched, d);
+        }
+    }
+}
+
+/* The same over the term's head only. */
+static void read_head(const sp_seg *s, uint32_t lt, float c, float *acc, uint64_t *touched) {
+    const uint8_t *p = s->head + s->head_off[lt], *e = s->head + s->head_off[lt + 1];
+    uint32_t d = 0;
+    while (p < e) {
+        d += silt_vget(&p);
+        acc[d] += c * (float)(int8_t)*p++;
+        bit_set(touched, d);
+    }
+}
+
+int silt_spseg_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
+                      const sp_search_opts *o, sp_heap *h, char **err) {
+    if (h->k == 0 || s->n_docs == s->n_dead) return 0;
+    uint32_t nq = 0;
+    qterm *qt = map_terms(s, q, &nq);
+    size_t n_words = ((size_t)s->n_docs + 63) / 64;
+    float *acc = calloc((size_t)s->n_docs + 1, sizeof *acc);
+    uint64_t *touched = calloc(n_words + 1, sizeof *touched);
+    float *qloc = calloc((size_t)s->n_terms + 1, sizeof *qloc);
+    cand *cd = NULL;
+    int rc = -1;
+    if (!qt || !acc || !touched || !qloc) goto oom;
+    if (nq == 0) {
+        rc = 0;
+        goto done;
+    }
+    for (uint32_t i = 0; i < nq; i++) qloc[qt[i].lt] = qt[i].w;
+    /* Heaviest first: |q| * max|w| is the most a term can add to a score. */
+    qsort_r(qt, nq, sizeof *qt, cmp_qterm_reach, s->scale);
+    uint32_t n_use = !o->exact && o->query_terms && o->query_terms < nq ? o->query_terms : nq;
+    /* err_q bounds |partial - exact sum over the postings read| (half an impact unit per
+     * term plus room for float rounding); rest bounds what unread postings can add. */
+    double err_q = 0, rest = 0;
+    for (uint32_t i = 0; i < nq; i++) {
+        uint32_t lt = qt[i].lt;
+        float c = qt[i].w * s->scale[lt];
+        double ac = fabs((double)c);
+        if (i >= n_use) {
+            rest += ac * 127.5;
+            continue;
+        }
+        err_q += ac * (0.5 + 127 * 1e-5);
+        if (!o->exact && s->keep[lt]) {
+            read_head(s, lt, c, acc, touched);
+            rest += ac * ((double)s->keep[lt] - 0.5);
+        } else {
+            read_list(s, lt, c, acc, touched);
+        }
+    }
+    /* Candidates: touched documents still live and allowed, bucketed by partial score. */
+    size_t n_c = 0;
+    for (size_t w = 0; w < n_words; w++) {
+        uint64_t m = touched[w] & ~s->dead[w];
+        if (allow) m &= allow[w];
+        touched[w] = m;
+        n_c += (size_t)__builtin_popcountll(m);
+    }
+    cd = malloc((n_c + 1) * sizeof *cd);
+    if (!cd) goto oom;
+    float lo = INFINITY, hi = -INFINITY;
+    size_t k = 0;
+    for (size_t w = 0; w < n_words; w++)
+        for (uint64_t m = touched[w]; m; m &= m - 1) {
+            uint32_t d = (uint32_t)(w * 64 + (uint32_t)__builtin_ctzll(m));
+            cd[k].a = acc[d], cd[k].d = d, k++;
+            if (acc[d] < lo) lo = acc[d];
+            if (acc[d] > hi) hi = acc[d];
+        }
+    /* Counting sort into NB buckets (highest partial first); each bucket is sorted when the
+     * rescoring reaches it, and most searches stop within the first few. */
+    enum { NB = 1024 };
+    uint32_t start[NB + 1];
+    memset(start, 0, sizeof start);
+    double to_b = hi > lo ? (NB - 1) / ((double)hi - lo) : 0;
+#define BUCKET(a) ((uint32_t)(NB - 1) - (uint32_t)(((double)(a) - lo) * to_b))
+    for (size_t i = 0; i < n_c; i++) start[BUCKET(cd[i].a) + 1]++;
+    for (uint32_t b = 0; b < NB; b++) start[b + 1] += start[b];
+    cand *sorted = malloc((n_c + 1) * sizeof *sorted);
+    if (!sorted) goto oom;
+    {
+        uint32_t fill[NB];
+        memcpy(fill, start, sizeof fill);
+        for (size_t i = 0; i < n_c; i++) sorted[fill[BUCKET(cd[i].a)]++] = cd[i];
+    }
+#undef BUCKET
+    free(cd);
+    cd = sorted;
+    double hf = o->heap_factor;
+    int stopped = 0;
+    for (uint32_t b = 0; b < NB && !stopped; b++) {
+        if (start[b + 1] - start[b] > 1)
+            qsort(cd + start[b], start[b + 1] - start[b], sizeof *cd, cmp_cand_desc);
+        for (uint32_t i = start[b]; i < start[b + 1]; i++) {
+            if (h->n == h->k) {
+                /* Exact: stop once even the bound (partial + what it may lack) cannot beat the
+                 * k-th. Fast: stop once the partial, which skips the unread postings, falls
+                 * below heap_factor times the k-th (with nothing unread and heap_factor 1,
+                 * the same exact rule). */
+                double theta = h->score[0];
+                double reach = o->exact ? (double)cd[i].a + err_q + rest : (double)cd[i].a + err_q;
+                double bar = o->exact || theta <= 0 ? theta : hf * theta;
+                if (reach < bar) {
+                    stopped = 1;
+                    break;
+                }
+            }
+            int sh;
+            double sc = silt_spseg_score(s, cd[i].d, qloc, &sh);
+            if (sh) silt_sp_heap_push(h, sc, s->rowids[cd[i].d]);
+        }
+    }
+    if (rest > 0 && h->n < h->k) {
+        /* Unread postings may hold more matching documents than were found: read them all. */
+        heap_drop_segment(h, s);
+        free(qt), free(acc), free(touched), free(qloc), free(cd);
+        sp_search_opts ex = {1, 1.0, 0};
+        return silt_spseg_search(s, q, allow, &ex, h, err);
+    }
+    rc = 0;
+    goto done;
+oom:
+    silt_err(err, "out of memory in a sparse search over %u documents", s->n_docs);
+done:
+    free(qt), free(acc), free(touched), free(qloc), free(cd);
+    return rc;
+}

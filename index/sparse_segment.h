@@ -1,0 +1,158 @@
+/* sparse_segment.h: one immutable segment of the learned-sparse inverted index (internal to
+ * index/sparse_index.c; users call sparse_index.h).
+ *
+ * A segment holds a fixed set of documents, numbered 0..n_docs-1 locally and grouped into
+ * blocks of block_docs consecutive documents. Terms are numbered locally too (0..n_terms-1,
+ * in the order of their global ids), so that every per-term table is dense.
+ *
+ *   forward index   per document: local term numbers (delta varints, ascending) and the exact
+ *                   float32 weights. It gives exact scores and lets a block be scored without
+ *                   touching the inverted lists.
+ *   postings        per term, one entry per block holding the term:
+ *                     varint block gap, uint8 count-1, count x (uint8 doc-in-block, int8 impact)
+ *                   impacts are weights quantised with a per-term scale (scale = max|w| / 127,
+ *                   rounded to nearest); they give partial scores cheaply, which pick the
+ *                   documents to rescore exactly from the forward index.
+ *   heads           with static pruning (prune < 1), per term whose list is longer than
+ *                   max(prune * n_docs, SP_HEAD_MIN) postings: its strongest postings (|impact|
+ *                   >= keep[t]) in document order, as varint document gaps + int8 impacts. The
+ *                   fast search reads heads instead of whole lists (as Seismic's pruned lists).
+ *
+ * Deleting a document sets its bit in `dead`; the space comes back when segments merge. */
+#ifndef SILT_SPARSE_SEGMENT_H
+#define SILT_SPARSE_SEGMENT_H
+
+/* Lists up to this long are never pruned. */
+#define SP_HEAD_MIN 256
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint32_t n_docs;      /* documents, dead ones included */
+    uint32_t n_dead;      /* documents whose dead bit is set */
+    uint32_t block_docs;  /* documents per block, 1..256 */
+    uint32_t n_blocks;    /* ceil(n_docs / block_docs) */
+    float prune;          /* heads hold max(prune * n_docs, SP_HEAD_MIN) postings (1: none) */
+    int64_t *rowids;      /* [n_docs] rowid of each local document */
+    uint32_t *by_rowid;   /* [n_docs] local documents ordered by rowid (rowids unique) */
+    uint64_t *dead;       /* [(n_docs + 63) / 64] deleted documents */
+    uint32_t n_terms;     /* distinct terms */
+    uint32_t *term_ids;   /* [n_terms] global term ids, strictly increasing */
+    float *scale;         /* [n_terms] weight of one impact unit */
+    uint64_t *fwd_off;    /* [n_docs + 1] byte offsets of each document in fwd_terms */
+    uint8_t *fwd_terms;   /* delta-varint local term numbers */
+    uint64_t *fwd_first;  /* [n_docs + 1] index of each document's first weight in fwd_w */
+    float *fwd_w;         /* exact weights, in the order of fwd_terms */
+    uint64_t *post_off;   /* [n_terms + 1] byte offsets of each term's postings */
+    uint8_t *post;        /* postings stream (see above) */
+    uint8_t *keep;        /* [n_terms] smallest |impact| in the term's head; 0: no head (the
+                             fast search reads the whole list) */
+    uint64_t *head_off;   /* [n_terms + 1] byte offsets of each term's head */
+    uint8_t *head;        /* heads stream (see above) */
+} sp_seg;
+
+/* One document handed to the builder: rowid and its terms, global ids strictly increasing,
+ * weights finite and non-zero. The arrays belong to the caller. */
+typedef struct {
+    int64_t rowid;
+    uint32_t n;
+    const uint32_t *ids;
+    const float *w;
+} sp_doc;
+
+/* Fills *doc with document i (0 <= i < n_docs) of a source; the arrays it points to must stay
+ * valid until the next call. Returns 0, or -1 with *err set. */
+typedef int (*sp_doc_fn)(void *ctx, uint32_t i, sp_doc *doc, char **err);
+
+/* Builds a segment from n_docs documents given by get (in the local order they will have).
+ * Rowids must be unique. Returns NULL with *err on failure. */
+sp_seg *silt_spseg_build(sp_doc_fn get, void *ctx, uint32_t n_docs, uint32_t block_docs,
+                         float prune, char **err);
+
+void silt_spseg_free(sp_seg *s);
+
+/* Local number of rowid among the live documents, or -1. */
+int64_t silt_spseg_find(const sp_seg *s, int64_t rowid);
+
+/* Marks local document d deleted (it must be live). */
+void silt_spseg_kill(sp_seg *s, uint32_t d);
+
+static inline int silt_spseg_is_dead(const sp_seg *s, uint32_t d) {
+    return (int)((s->dead[d >> 6] >> (d & 63)) & 1);
+}
+
+/* Decodes document d's terms into caller buffers (grown with realloc, *cap in elements):
+ * global ids and weights. Returns the term count, or -1 when out of memory. */
+int64_t silt_spseg_doc(const sp_seg *s, uint32_t d, uint32_t **ids, float **w, size_t *cap);
+
+/* Bytes held by the segment's arrays. */
+uint64_t silt_spseg_bytes(const sp_seg *s);
+
+/* ---- search ---------------------------------------------------------------------------- */
+
+/* Bounded result heap: the k best (score, rowid) seen, worst at the root. Higher score is
+ * better; equal scores prefer the smaller rowid. */
+typedef struct {
+    double *score;
+    int64_t *rowid;
+    uint32_t n, k;
+} sp_heap;
+
+/* Offers a candidate to the heap. */
+void silt_sp_heap_push(sp_heap *h, double score, int64_t rowid);
+
+/* A query as given by the user: global ids strictly increasing, finite non-zero weights. */
+typedef struct {
+    uint32_t n;
+    const uint32_t *ids;
+    const float *w;
+} sp_query;
+
+/* Query-time knobs. */
+typedef struct {
+    int exact;             /* 1: every posting of every query term, exact answer */
+    double heap_factor;    /* (0, 1]: fast mode rescores candidates while their partial score
+                              reaches heap_factor x the k-th best score (lower: more rescoring,
+                              higher recall) */
+    uint32_t query_terms;  /* fast mode reads the lists of the heaviest query terms only; 0 = all */
+} sp_search_opts;
+
+/* Adds the segment's best documents to h. Term at a time, heaviest query term first (by
+ * |q| x max|w|), the quantised impacts of the lists (fast mode: the heads of pruned lists, and
+ * only the first query_terms terms) are summed per document. Candidates are then rescored
+ * exactly from the forward index in decreasing order of their partial score: in exact mode
+ * until the next one's bound (partial + quantisation error) cannot beat the k-th best, which
+ * makes the answer exact; in fast mode until its partial falls below heap_factor x the k-th
+ * best. Fast mode with heap_factor 1, no pruning and all query terms is exact too. When
+ * pruned reading found fewer than k documents, the segment is searched exactly. allow, when
+ * not NULL, is a bitset over local documents. Returns 0 or -1 (out of memory) with *err. */
+int silt_spseg_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
+                      const sp_search_opts *o, sp_heap *h, char **err);
+
+/* Exact score of local document d for a query mapped to local terms (qloc[n_terms], 0 where
+ * the term is not in the query); *shares is set when the document has a query term. */
+double silt_spseg_score(const sp_seg *s, uint32_t d, const float *qloc, int *shares);
+
+/* qloc array for a query (calloc'd, n_terms floats; caller frees), or NULL when out of
+ * memory. *n_found is the number of query terms the segment knows. */
+float *silt_spseg_map_query(const sp_seg *s, const sp_query *q, uint32_t *n_found);
+
+/* ---- serialisation ------------------------------------------------------------------------ */
+
+/* Growing byte buffer for serialisation (sparse_segment_io.c). */
+typedef struct {
+    uint8_t *p;
+    size_t n, cap;
+    int oom;
+} sp_buf;
+void silt_spbuf_put(sp_buf *b, const void *src, size_t n_bytes);
+
+/* Appends the segment's bytes to b. */
+void silt_spseg_write(const sp_seg *s, sp_buf *b);
+
+/* Reads a segment from data[*pos..n_bytes), advancing *pos; every offset, stream and id is
+ * checked, so a corrupt snapshot gives an error, never a crash. */
+sp_seg *silt_spseg_read(const uint8_t *data, size_t n_bytes, size_t *pos, char **err);
+
+#endif

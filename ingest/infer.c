@@ -1,0 +1,262 @@
+/* infer.c: value classification, column types, header detection and column names (see
+ * infer.h). */
+#include "ingest/infer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/err.h"
+
+static const char *const type_names[] = {"INTEGER", "REAL", "TEXT", "NUMERIC", "BLOB"};
+
+const char *silt_coltype_name(silt_coltype t) {
+    return (unsigned)t < sizeof type_names / sizeof type_names[0] ? type_names[t] : "TEXT";
+}
+
+int silt_coltype_parse(const char *name, silt_coltype *t) {
+    for (size_t i = 0; i < sizeof type_names / sizeof type_names[0]; i++)
+        if (strcasecmp(name, type_names[i]) == 0) {
+            *t = (silt_coltype)i;
+            return 0;
+        }
+    return -1;
+}
+
+silt_coltype silt_coltype_from_decl(const char *decl) {
+    if (!decl || !*decl) return SILT_COL_BLOB;
+    /* SQLite's rules, in its order (section 3.1 of datatype3.html). */
+    if (strcasestr(decl, "INT")) return SILT_COL_INTEGER;
+    if (strcasestr(decl, "CHAR") || strcasestr(decl, "CLOB") || strcasestr(decl, "TEXT"))
+        return SILT_COL_TEXT;
+    if (strcasestr(decl, "BLOB")) return SILT_COL_BLOB;
+    if (strcasestr(decl, "REAL") || strcasestr(decl, "FLOA") || strcasestr(decl, "DOUB"))
+        return SILT_COL_REAL;
+    return SILT_COL_NUMERIC;
+}
+
+static inline int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* Spellings of a missing value, as R, pandas and spreadsheets write them. */
+static int is_null_token(const char *s, size_t n) {
+    switch (n) {
+    case 2: return !memcmp(s, "NA", 2);
+    case 3: return !memcmp(s, "N/A", 3) || !memcmp(s, "n/a", 3) || !memcmp(s, "NaN", 3) ||
+                   !memcmp(s, "nan", 3) || !memcmp(s, "#NA", 3);
+    case 4: return !memcmp(s, "NULL", 4) || !memcmp(s, "null", 4) || !memcmp(s, "None", 4) ||
+                   !memcmp(s, "#N/A", 4);
+    default: return 0;
+    }
+}
+
+/* Exact powers of ten: a decimal with at most 15 significant digits and at most 22
+ * fraction digits is m / 10^k with both exactly representable, so one IEEE division gives
+ * the correctly rounded value (Clinger's fast path) without strtod. */
+static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+silt_valclass silt_infer_classify(const char *s, size_t n, int64_t *iv, double *dv) {
+    if (n == 0) return SILT_CLASS_EMPTY;
+    if (n <= 4 && (s[0] == 'N' || s[0] == 'n' || s[0] == '#') && is_null_token(s, n))
+        return SILT_CLASS_EMPTY;
+    const char *p = s, *end = s + n;
+    int neg = *p == '-';
+    if (neg) p++;
+    const char *int_start = p;
+    uint64_t acc = 0;
+    int overflow = 0;
+    while (p < end && is_digit(*p)) {
+        unsigned d = (unsigned)(*p - '0');
+        if (acc > (UINT64_MAX - d) / 10) overflow = 1;
+        else acc = acc * 10 + d;
+        p++;
+    }
+    size_t n_int_digits = (size_t)(p - int_start);
+    if (n_int_digits > 1 && *int_start == '0') return SILT_CLASS_TEXT; /* leading zero */
+    if (p == end) {
+        if (n_int_digits == 0 || overflow) return SILT_CLASS_TEXT;
+        uint64_t lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+        if (acc > lim) return SILT_CLASS_TEXT; /* an identifier, not a quantity */
+        if (neg && acc == 0) return SILT_CLASS_TEXT; /* "-0" is not canonical */
+        *iv = neg ? (int64_t)(0 - acc) : (int64_t)acc;
+        return SILT_CLASS_INT;
+    }
+    size_t n_frac_digits = 0;
+    uint64_t mant = acc;
+    if (*p == '.') {
+        p++;
+        const char *f = p;
+        while (p < end && is_digit(*p)) {
+            if (mant <= (UINT64_MAX - 9) / 10) mant = mant * 10 + (unsigned)(*p - '0');
+            else overflow = 1;
+            p++;
+        }
+        n_frac_digits = (size_t)(p - f);
+    }
+    if (n_int_digits + n_frac_digits == 0) return SILT_CLASS_TEXT;
+    int has_exp = 0;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        has_exp = 1;
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) p++;
+        const char *e = p;
+        while (p < end && is_digit(*p)) p++;
+        if (p == e) return SILT_CLASS_TEXT;
+    }
+    if (p != end) return SILT_CLASS_TEXT;
+    if (!has_exp && !overflow && mant < (1ull << 53) && n_frac_digits <= 22) {
+        double d = (double)mant / pow10_exact[n_frac_digits];
+        *dv = neg ? -d : d;
+        return SILT_CLASS_REAL;
+    }
+    char *stop = NULL;
+    double d = strtod(s, &stop);
+    if (stop != end || !isfinite(d)) return SILT_CLASS_TEXT;
+    *dv = d;
+    return SILT_CLASS_REAL;
+}
+
+void silt_colstats_add(silt_colstats *st, const silt_rows *r, const silt_field *f) {
+    if (!f) {
+        st->n_empty++;
+        return;
+    }
+    switch ((silt_val_kind)f->kind) {
+    case SILT_VAL_RAW: {
+        int64_t iv;
+        double dv;
+        switch (silt_infer_classify(silt_rows_text(r, f), f->n_bytes, &iv, &dv)) {
+        case SILT_CLASS_EMPTY: st->n_empty++; break;
+        case SILT_CLASS_INT: st->n_int++; break;
+        case SILT_CLASS_REAL: st->n_real++; break;
+        case SILT_CLASS_TEXT: st->n_text++; break;
+        }
+        break;
+    }
+    case SILT_VAL_NULL: st->n_empty++; break;
+    case SILT_VAL_INT: st->n_int++; break;
+    case SILT_VAL_REAL: st->n_real++; break;
+    case SILT_VAL_TEXT:
+    case SILT_VAL_JSON: st->n_text++; break;
+    }
+}
+
+silt_coltype silt_colstats_type(const silt_colstats *st) {
+    if (st->n_text) return SILT_COL_TEXT;
+    if (st->n_real) return SILT_COL_REAL;
+    if (st->n_int) return SILT_COL_INTEGER;
+    return SILT_COL_TEXT;
+}
+
+/* A first-record integer that may be a year used as a column name ("state,2018,2019"). */
+static int year_like(int64_t v) { return v >= 1000 && v <= 2999; }
+
+/* 1 when some data value of column j (records 1..) is a number that is not year-like. */
+static int column_has_non_year(const silt_rows *r, size_t n_rows, size_t j) {
+    for (size_t i = 1; i < n_rows; i++) {
+        const silt_field *f = silt_rows_field(r, i, j);
+        if (!f || f->kind != SILT_VAL_RAW) continue;
+        int64_t iv;
+        double dv;
+        silt_valclass c = silt_infer_classify(silt_rows_text(r, f), f->n_bytes, &iv, &dv);
+        if (c == SILT_CLASS_REAL || (c == SILT_CLASS_INT && !year_like(iv))) return 1;
+    }
+    return 0;
+}
+
+int silt_infer_has_header(const silt_rows *r, size_t n_rows, size_t n_cols) {
+    if (n_rows > r->n_rows) n_rows = r->n_rows;
+    if (n_rows == 0) return 0;
+    int score = 0, n_text = 0, n_num = 0;
+    for (size_t j = 0; j < n_cols; j++) {
+        const silt_field *f0 = silt_rows_field(r, 0, j);
+        int64_t iv = 0;
+        double dv;
+        silt_valclass c0 = SILT_CLASS_EMPTY;
+        if (f0 && f0->kind == SILT_VAL_RAW)
+            c0 = silt_infer_classify(silt_rows_text(r, f0), f0->n_bytes, &iv, &dv);
+        else if (f0 && f0->kind != SILT_VAL_NULL)
+            return 0; /* a typed value (JSON) is data, never a header */
+        n_text += c0 == SILT_CLASS_TEXT;
+        n_num += c0 == SILT_CLASS_INT || c0 == SILT_CLASS_REAL;
+        silt_colstats st = {0};
+        for (size_t i = 1; i < n_rows; i++) silt_colstats_add(&st, r, silt_rows_field(r, i, j));
+        if (st.n_text == 0 && st.n_int + st.n_real > 0) { /* a numeric column */
+            if (c0 == SILT_CLASS_TEXT) score++;
+            else if (c0 == SILT_CLASS_INT && year_like(iv) && column_has_non_year(r, n_rows, j)) score++;
+            else if (c0 == SILT_CLASS_INT || c0 == SILT_CLASS_REAL) score--;
+        } else if (st.n_text > 0 && st.n_int + st.n_real == 0 && (c0 == SILT_CLASS_INT || c0 == SILT_CLASS_REAL)) {
+            score++; /* a number over a column without numbers: a name like "2018" */
+        }
+    }
+    if (score != 0) return score > 0;
+    return n_text > 0 && n_num == 0;
+}
+
+void silt_infer_free_names(char **names, size_t n) {
+    if (!names) return;
+    for (size_t j = 0; j < n; j++) free(names[j]);
+    free(names);
+}
+
+/* Cleans one raw name into a malloc'd string (NULL when out of memory). */
+static char *clean_name(const char *raw, size_t pos) {
+    const char *s = raw ? raw : "";
+    size_t n = strlen(s);
+    char *out = malloc(n + 24);
+    if (!out) return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[k++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+    }
+    out[k] = 0;
+    size_t a = 0;
+    while (a < k && out[a] == ' ') a++;
+    while (k > a && out[k - 1] == ' ') k--;
+    memmove(out, out + a, k - a);
+    out[k - a] = 0;
+    if (!out[0]) snprintf(out, n + 24, "col%zu", pos + 1);
+    return out;
+}
+
+static int name_taken(char **names, size_t n, const char *s) {
+    for (size_t j = 0; j < n; j++)
+        if (strcasecmp(names[j], s) == 0) return 1;
+    return 0;
+}
+
+char **silt_infer_names(const char *const *raw, size_t n, char **err) {
+    char **names = calloc(n ? n : 1, sizeof *names);
+    if (!names) {
+        silt_err(err, "out of memory");
+        return NULL;
+    }
+    for (size_t j = 0; j < n; j++) {
+        char *c = clean_name(raw[j], j);
+        if (!c) goto oom;
+        if (name_taken(names, j, c)) {
+            size_t len = strlen(c);
+            char *u = malloc(len + 24);
+            if (!u) {
+                free(c);
+                goto oom;
+            }
+            for (unsigned long k = 2;; k++) {
+                snprintf(u, len + 24, "%s_%lu", c, k);
+                if (!name_taken(names, j, u)) break;
+            }
+            free(c);
+            c = u;
+        }
+        names[j] = c;
+    }
+    return names;
+oom:
+    silt_infer_free_names(names, n);
+    silt_err(err, "out of memory");
+    return NULL;
+}

@@ -1,0 +1,74 @@
+/* infer.h: schema inference for ingested files: the type of a text value, the type of a
+ * column, whether the first record is a header, and valid, unique column names.
+ *
+ * Types are chosen to be safe: a column is INTEGER only when every non-empty value is a
+ * canonical decimal integer that fits in 64 bits (no sign '+', no leading zeros, no spaces:
+ * "007" and "02134" stay text, so identifiers and ZIP codes survive), REAL when every
+ * non-empty value is a decimal number (integers included; no NaN/Inf, no thousands
+ * separators), TEXT otherwise, and TEXT when all values are empty. Missing-value markers
+ * (NA, N/A, NaN, NULL, None, #N/A...) count as empty: NULL in a numeric column, kept as text
+ * in a TEXT column. */
+#ifndef SILT_INGEST_INFER_H
+#define SILT_INGEST_INFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ingest/rows.h"
+
+/* Declared column types. NUMERIC and BLOB are only reachable through the "types" option. */
+typedef enum silt_coltype {
+    SILT_COL_INTEGER,
+    SILT_COL_REAL,
+    SILT_COL_TEXT,
+    SILT_COL_NUMERIC,
+    SILT_COL_BLOB,
+} silt_coltype;
+
+const char *silt_coltype_name(silt_coltype t);
+/* Parses a type name (case-insensitive); 0, or -1 when it is none of the five. */
+int silt_coltype_parse(const char *name, silt_coltype *t);
+/* The type SQLite's affinity rules give a declared type (for appending to an existing
+ * table): INT -> INTEGER, CHAR/CLOB/TEXT -> TEXT, BLOB or none -> BLOB, REAL/FLOA/DOUB ->
+ * REAL, otherwise NUMERIC. */
+silt_coltype silt_coltype_from_decl(const char *decl);
+
+/* What a text value looks like. */
+typedef enum silt_valclass {
+    SILT_CLASS_EMPTY, /* "" or a missing-value marker: NA N/A n/a NaN nan #NA NULL null None #N/A */
+    SILT_CLASS_INT,  /* *iv set */
+    SILT_CLASS_REAL, /* *dv set */
+    SILT_CLASS_TEXT,
+} silt_valclass;
+
+/* Classifies s (n_bytes, NUL-terminated at s[n_bytes]) and parses it when numeric. */
+silt_valclass silt_infer_classify(const char *s, size_t n_bytes, int64_t *iv, double *dv);
+
+/* Counts of value classes seen in one column. */
+typedef struct silt_colstats {
+    int64_t n_int;   /* integers (and JSON booleans) */
+    int64_t n_real;  /* other numbers */
+    int64_t n_text;  /* anything else non-empty (JSON strings and nested values included) */
+    int64_t n_empty; /* empty fields and NULLs */
+} silt_colstats;
+
+void silt_colstats_add(silt_colstats *st, const silt_rows *r, const silt_field *f);
+silt_coltype silt_colstats_type(const silt_colstats *st);
+
+/* Decides whether record 0 of r is a header, given the records that follow it (up to
+ * n_rows in all). Votes: a numeric column whose first value is text or a year-like integer over
+ * other numbers (a "2018" column name) is for a header; a number over a column without
+ * numbers is for; a number over a numeric column is against. A tie goes to "header" when
+ * the first record has text and no numbers (most files have a header; header:false says
+ * otherwise). */
+int silt_infer_has_header(const silt_rows *r, size_t n_rows, size_t n_cols);
+
+/* Makes n column names valid and unique: control characters become spaces, surrounding
+ * spaces are trimmed, an empty name becomes "col<N>" (N = 1-based position), and a name
+ * equal to an earlier one (ignoring ASCII case, as SQLite does) gets "_2", "_3", ...
+ * raw[j] may be NULL (treated as empty). Returns a malloc'd array of n malloc'd strings
+ * (free with silt_infer_free_names), or NULL with *err set. */
+char **silt_infer_names(const char *const *raw, size_t n, char **err);
+void silt_infer_free_names(char **names, size_t n);
+
+#endif

@@ -1,0 +1,63 @@
+/* pipeline.h: one file from URL to records: download (fetch.h) -> gzip decoding when the
+ * data starts with the gzip magic number (gunzip.h) -> format detection -> reader
+ * (csv_reader.h, jsonl_reader.h) -> batches of records handed to a consumer.
+ *
+ * Two threads: a producer thread downloads, hashes, decompresses and parses; the calling
+ * thread runs the consumer (which writes to SQLite, so it must stay on the caller's thread).
+ * Batches go through a queue of three buffers, so memory stays bounded (a batch holds at
+ * most BATCH_ROWS records or a few MiB, except the first, which holds the sample). The
+ * first batch holds at least sample_rows records, or the whole input when it is shorter,
+ * so that the consumer can decide the schema from it.
+ *
+ * The format is the "format" option if given, else the file name's extension (.csv, .tsv,
+ * .tab, .jsonl, .ndjson, .json; a trailing .gz ignored), else the Content-Type
+ * (text/csv, text/tab-separated-values, application/x-ndjson, application/jsonl...), else
+ * the content: '{' first means JSON Lines, more tabs than commas in the first line TSV,
+ * otherwise CSV. Nothing here touches SQLite. */
+#ifndef SILT_INGEST_PIPELINE_H
+#define SILT_INGEST_PIPELINE_H
+
+#include <stdint.h>
+
+#include "ingest/fetch.h"
+#include "ingest/options.h"
+#include "ingest/reader.h"
+
+/* Records handed to the consumer. */
+typedef struct silt_batch {
+    silt_rows rows;      /* finished records (the consumer reads them; the pipeline clears) */
+    char **keys;         /* JSON Lines: the column keys known when the batch was handed over
+                            (the strings belong to the reader and live until the run ends) */
+    size_t n_keys;       /* entries of keys */
+    size_t keys_cap;     /* allocated entries of keys */
+    int64_t n_bytes_in;  /* bytes downloaded when the batch was handed over */
+    silt_format format;  /* format of the file */
+} silt_batch;
+
+typedef struct silt_pipeline_consumer {
+    /* Response headers known (see silt_fetch_sink.begin): 0 go on, 1 stop quietly, -1 fail.
+     * Runs on the producer thread: it may only read state the consumer does not change
+     * during the run. May be NULL. */
+    int (*begin)(void *ctx, const silt_fetch_info *info, char **err);
+    /* A batch of records, on the calling thread; the consumer must take them all. final = 1
+     * once, after the last batch (with an empty batch). 0, or -1 with *err set. */
+    int (*records)(void *ctx, const silt_batch *b, int final, char **err);
+    /* Called on the calling thread about ten times a second while waiting for the producer
+     * (e.g. to notice an interrupt). 0, or -1 with *err set to abort. May be NULL. */
+    int (*tick)(void *ctx, char **err);
+    void *ctx;
+    int64_t sample_rows; /* records the first batch must hold (unless the input is shorter) */
+} silt_pipeline_consumer;
+
+/* Runs the pipeline for url (normalised by silt_fetch_normalize_url). hash_only: only
+ * download and hash (info->sha256), no parsing; records is not called. if_none_match /
+ * if_modified_since (may be NULL) make an http request conditional. Returns 0 (info filled,
+ * even when not_modified or stopped) or -1 with *err set. info must be freed either way. */
+int silt_pipeline_run(const char *url, const silt_ingest_opts *opts, int hash_only,
+                      const char *if_none_match, const char *if_modified_since,
+                      const silt_pipeline_consumer *consumer, silt_fetch_info *info, char **err);
+
+/* The format implied by a file name or URL ("x.csv.gz" -> CSV), or SILT_FMT_AUTO. */
+silt_format silt_pipeline_format_from_name(const char *name);
+
+#endif

@@ -1,0 +1,866 @@
+/* ingest_load.c: one file into one table (see ingest_load.h): provenance and change
+ * detection, schema inference, table creation, and a fast streaming insert.
+ *
+ * Streaming with inference: the first records (option infer_rows, default 100,000, and at
+ * most 32 MiB of text) are held in memory; the header and the column types are decided from
+ * them, the table is created, and then every record is inserted as it arrives, never more
+ * than a chunk of input in memory. A value after the sample that does not fit its column's
+ * inferred type (a "n/a" in an INTEGER column) is stored as it is, as text: SQLite's type
+ * affinity keeps it, typeof() shows it, and nothing is lost or rejected. The alternative,
+ * spooling the whole file to a temporary file to infer over every row, would double the I/O
+ * of every load for a case that a 100,000-row sample makes rare.
+ *
+ * Values: in INTEGER and REAL columns an empty field is NULL and numbers are bound as
+ * numbers (not text for SQLite to convert); TEXT columns keep empty fields as ''. Rows are
+ * inserted through one prepared multi-row INSERT (up to 64 rows per statement), reused for
+ * the whole file, inside a savepoint. */
+#include "sqlext/ingest_load.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "ingest/fetch.h"
+#include "ingest/infer.h"
+#include "ingest/pipeline.h"
+#include "ingest/progress.h"
+
+/* Rows per INSERT statement (fewer when the columns would exceed the variable limit). */
+#define LOAD_BATCH_ROWS 64
+
+typedef struct loader {
+    sqlite3 *db;
+    const silt_ingest_opts *o;
+    const char *url;           /* normalised URL */
+    const char *tbl;           /* target table (main schema) */
+    int table_exists;          /* the table exists now (before: existed at start) */
+    int prior;                 /* silt_sources has a row for (url, tbl) */
+    int64_t prior_rows;        /* its rows */
+    char *prior_sha;           /* its sha256 (sqlite3_malloc'd) */
+    char *prior_etag;          /* its etag */
+    char *prior_lm;            /* its last_modified */
+    int unchanged;             /* the server said the source did not change */
+    int ready;                 /* table set up: records are inserted as they come */
+    size_t n_cols;             /* columns of the file */
+    char **cols;               /* target column per file column (malloc'd strings) */
+    silt_coltype *types;       /* how values of each file column are bound */
+    sqlite3_stmt *ins_batch;   /* INSERT of batch_rows rows */
+    sqlite3_stmt *ins_one;     /* INSERT of one row */
+    int batch_rows;            /* rows per ins_batch */
+    int64_t n_loaded;          /* rows inserted */
+    silt_format format;        /* detected format */
+    silt_progress prog;        /* terminal progress line */
+    int sqlite_rc;             /* SQLite error code behind a failure, or 0 */
+    struct timespec t_tick;    /* last interrupt check */
+} loader;
+
+/* ---- small helpers ------------------------------------------------------------------- */
+
+/* Records a SQLite failure: *err gets the message, L->sqlite_rc the code. Returns -1. */
+static int sql_fail(loader *L, int rc, char **err, const char *what) {
+    L->sqlite_rc = rc;
+    return silt_err(err, "%s: %s", what, sqlite3_errmsg(L->db));
+}
+
+/* Runs one SQL statement built with sqlite3_mprintf-style fmt ("%w" quotes identifiers). */
+static int exec_fmt(loader *L, char **err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *sql = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    if (!sql) {
+        L->sqlite_rc = SQLITE_NOMEM;
+        return silt_err(err, "out of memory");
+    }
+    char *msg = NULL;
+    int rc = sqlite3_exec(L->db, sql, NULL, NULL, &msg);
+    sqlite3_free(sql);
+    if (rc != SQLITE_OK) {
+        L->sqlite_rc = rc;
+        silt_err(err, "%s", msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static char *dup_col(sqlite3_stmt *st, int i) {
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? sqlite3_mprintf("%s", t) : NULL;
+}
+
+static void free_cols(loader *L) {
+    silt_infer_free_names(L->cols, L->n_cols);
+    free(L->types);
+    L->cols = NULL;
+    L->types = NULL;
+    L->n_cols = 0;
+}
+
+/* ---- schema -------------------------------------------------------------------------- */
+
+typedef struct table_cols {
+    char **names;        /* sqlite3_malloc'd */
+    silt_coltype *types; /* affinity of each */
+    int n;
+} table_cols;
+
+static void table_cols_free(table_cols *tc) {
+    for (int i = 0; i < tc->n; i++) sqlite3_free(tc->names[i]);
+    sqlite3_free(tc->names);
+    sqlite3_free(tc->types);
+    memset(tc, 0, sizeof *tc);
+}
+
+static int read_table_cols(loader *L, table_cols *tc, char **err) {
+    memset(tc, 0, sizeof *tc);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(L->db, "SELECT name, type FROM pragma_table_info(?1, 'main')", -1,
+                                &st, NULL);
+    if (rc != SQLITE_OK) return sql_fail(L, rc, err, "reading the table's columns");
+    sqlite3_bind_text(st, 1, L->tbl, -1, SQLITE_STATIC);
+    int cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (tc->n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **n2 = sqlite3_realloc64(tc->names, (sqlite3_uint64)cap * sizeof *n2);
+            if (n2) tc->names = n2;
+            silt_coltype *t2 = sqlite3_realloc64(tc->types, (sqlite3_uint64)cap * sizeof *t2);
+            if (t2) tc->types = t2;
+            if (!n2 || !t2) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+        }
+        tc->names[tc->n] = dup_col(st, 0);
+        tc->types[tc->n] = silt_coltype_from_decl((const char *)sqlite3_column_text(st, 1));
+        if (!tc->names[tc->n]) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        tc->n++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        table_cols_free(tc);
+        L->sqlite_rc = rc;
+        return silt_err(err, "reading the table's columns: %s", sqlite3_errstr(rc));
+    }
+    return 0;
+}
+
+static int find_col(const table_cols *tc, const char *name) {
+    for (int i = 0; i < tc->n; i++)
+        if (strcasecmp(tc->names[i], name) == 0) return i;
+    return -1;
+}
+
+/* "a, b, c" for error messages (sqlite3_malloc'd). */
+static char *list_cols(char *const *names, int n) {
+    char *s = sqlite3_mprintf("%s", "");
+    for (int i = 0; s && i < n; i++) {
+        char *s2 = sqlite3_mprintf("%s%s%s", s, i ? ", " : "", names[i]);
+        sqlite3_free(s);
+        s = s2;
+    }
+    return s;
+}
+
+/* "INSERT INTO main."t"("a","b") VALUES (?,?),(?,?)..." with n_rows row tuples. */
+static char *insert_sql(loader *L, int n_rows) {
+    sqlite3_str *s = sqlite3_str_new(L->db);
+    sqlite3_str_appendf(s, "INSERT INTO main.\"%w\"(", L->tbl);
+    for (size_t j = 0; j < L->n_cols; j++) sqlite3_str_appendf(s, "%s\"%w\"", j ? "," : "", L->cols[j]);
+    sqlite3_str_appendall(s, ") VALUES ");
+    for (int i = 0; i < n_rows; i++) {
+        sqlite3_str_appendall(s, i ? ",(" : "(");
+        for (size_t j = 0; j < L->n_cols; j++) sqlite3_str_appendall(s, j ? ",?" : "?");
+        sqlite3_str_appendchar(s, 1, ')');
+    }
+    return sqlite3_str_finish(s);
+}
+
+static int prepare_inserts(loader *L, char **err) {
+    sqlite3_finalize(L->ins_batch);
+    sqlite3_finalize(L->ins_one);
+    L->ins_batch = L->ins_one = NULL;
+    int max_vars = sqlite3_limit(L->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1);
+    int per = max_vars / (int)(L->n_cols ? L->n_cols : 1);
+    L->batch_rows = per < 1 ? 1 : per < LOAD_BATCH_ROWS ? per : LOAD_BATCH_ROWS;
+    char *batch_sql = insert_sql(L, L->batch_rows);
+    char *one_sql = insert_sql(L, 1);
+    int rc = SQLITE_NOMEM;
+    if (batch_sql && one_sql) {
+        rc = sqlite3_prepare_v3(L->db, batch_sql, -1, SQLITE_PREPARE_PERSISTENT, &L->ins_batch, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_prepare_v3(L->db, one_sql, -1, SQLITE_PREPARE_PERSISTENT, &L->ins_one, NULL);
+    }
+    sqlite3_free(batch_sql);
+    sqlite3_free(one_sql);
+    if (rc != SQLITE_OK) return sql_fail(L, rc, err, "preparing the INSERT");
+    return 0;
+}
+
+/* Builds "CREATE TABLE main."t"("a" INTEGER, ...)" (sqlite3_malloc'd). */
+static char *create_sql(loader *L, const char *table, int tmp_names) {
+    sqlite3_str *s = sqlite3_str_new(L->db);
+    sqlite3_str_appendf(s, "CREATE TABLE main.\"%w\"(", table);
+    for (size_t j = 0; j < L->n_cols; j++) {
+        if (tmp_names) sqlite3_str_appendf(s, "%s\"silt_ingest_tmp_%d\" %s", j ? ", " : "", (int)j,
+                                           silt_coltype_name(L->types[j]));
+        else sqlite3_str_appendf(s, "%s\"%w\" %s", j ? ", " : "", L->cols[j],
+                                 silt_coltype_name(L->types[j]));
+    }
+    sqlite3_str_appendchar(s, 1, ')');
+    return sqlite3_str_finish(s);
+}
+
+static int create_table(loader *L, char **err) {
+    char *sql = create_sql(L, L->tbl, 0);
+    if (!sql) {
+        L->sqlite_rc = SQLITE_NOMEM;
+        return silt_err(err, "out of memory");
+    }
+    int rc = exec_fmt(L, err, "%s", sql);
+    sqlite3_free(sql);
+    if (rc) return silt_err_prefix(err, "creating table \"%s\"", L->tbl);
+    L->table_exists = 1;
+    return 0;
+}
+
+/* if_exists=replace. DROP TABLE is refused while another statement reads the database
+ * ("database table is locked", e.g. SELECT silt_ingest(url, t) FROM urls, or inside
+ * silt_ingest_dir); the table is then emptied and its columns swapped in place with
+ * ALTER TABLE, which SQLite allows. */
+static int replace_table(loader *L, char **err) {
+    char *msg = NULL;
+    char *drop = sqlite3_mprintf("DROP TABLE main.\"%w\"", L->tbl);
+    if (!drop) return silt_err(err, "out of memory");
+    int rc = sqlite3_exec(L->db, drop, NULL, NULL, &msg);
+    sqlite3_free(drop);
+    sqlite3_free(msg);
+    if (rc == SQLITE_OK) {
+        L->table_exists = 0;
+        return create_table(L, err);
+    }
+    if ((rc & 0xff) != SQLITE_LOCKED) return sql_fail(L, rc, err, "dropping the old table");
+    table_cols old;
+    if (read_table_cols(L, &old, err)) return -1;
+    int bad = exec_fmt(L, err, "DELETE FROM main.\"%w\"", L->tbl);
+    for (size_t j = 0; !bad && j < L->n_cols; j++)
+        bad = exec_fmt(L, err, "ALTER TABLE main.\"%w\" ADD COLUMN \"silt_ingest_tmp_%d\" %s", L->tbl,
+                       (int)j, silt_coltype_name(L->types[j]));
+    for (int i = 0; !bad && i < old.n; i++)
+        bad = exec_fmt(L, err, "ALTER TABLE main.\"%w\" DROP COLUMN \"%w\"", L->tbl, old.names[i]);
+    for (size_t j = 0; !bad && j < L->n_cols; j++)
+        bad = exec_fmt(L, err, "ALTER TABLE main.\"%w\" RENAME COLUMN \"silt_ingest_tmp_%d\" TO \"%w\"",
+                       L->tbl, (int)j, L->cols[j]);
+    table_cols_free(&old);
+    if (bad)
+        return silt_err_prefix(err, "replacing table \"%s\" while another statement reads the "
+                                    "database (DROP TABLE is not allowed then)",
+                               L->tbl);
+    return 0;
+}
+
+/* Adds column name (type t) to the table, or maps onto an existing column of that name. */
+static int add_column(loader *L, const char *name, silt_coltype t, char **out_name,
+                      silt_coltype *out_type, char **err) {
+    table_cols tc;
+    if (read_table_cols(L, &tc, err)) return -1;
+    int i = find_col(&tc, name);
+    if (i >= 0) {
+        *out_name = strdup(tc.names[i]);
+        *out_type = tc.types[i];
+    } else {
+        if (exec_fmt(L, err, "ALTER TABLE main.\"%w\" ADD COLUMN \"%w\" %s", L->tbl, name,
+                     silt_coltype_name(t))) {
+            table_cols_free(&tc);
+            return silt_err_prefix(err, "adding column \"%s\"", name);
+        }
+        *out_name = strdup(name);
+        *out_type = t;
+    }
+    table_cols_free(&tc);
+    if (!*out_name) return silt_err(err, "out of memory");
+    return 0;
+}
+
+/* Applies the "types" option to the inferred types; an unknown column is an error. */
+static int apply_type_overrides(loader *L, char **err) {
+    for (size_t k = 0; k < L->o->n_types; k++) {
+        size_t j = 0;
+        while (j < L->n_cols && strcasecmp(L->cols[j], L->o->type_cols[k]) != 0) j++;
+        if (j == L->n_cols) {
+            char *list = list_cols(L->cols, (int)L->n_cols);
+            silt_err(err, "option types: no column \"%s\" in the file (columns: %s)",
+                     L->o->type_cols[k], list ? list : "?");
+            sqlite3_free(list);
+            return -1;
+        }
+        L->types[j] = L->o->type_vals[k];
+    }
+    return 0;
+}
+
+/* The header decision when appending: a first record whose names are all columns of the
+ * table is a header; otherwise the usual guess. */
+static int header_for_append(const silt_rows *r, size_t n_sample, const table_cols *tc) {
+    if (r->n_rows == 0) return 0;
+    const silt_row *row = &r->rows[0];
+    const char **raw = calloc(row->n_fields ? row->n_fields : 1, sizeof *raw);
+    if (!raw) return silt_infer_has_header(r, n_sample, row->n_fields);
+    for (uint32_t j = 0; j < row->n_fields; j++) raw[j] = silt_rows_text(r, silt_rows_field(r, 0, j));
+    char **names = silt_infer_names(raw, row->n_fields, NULL);
+    free(raw);
+    int all = names != NULL;
+    for (uint32_t j = 0; all && j < row->n_fields; j++) all = find_col(tc, names[j]) >= 0;
+    silt_infer_free_names(names, row->n_fields);
+    return all ? 1 : silt_infer_has_header(r, n_sample, row->n_fields);
+}
+
+/* Decides header, columns and types from the sample batch b and sets the table up. *first
+ * is set to the first record that is data (1 after a header). */
+static int setup_table(loader *L, const silt_batch *b, size_t *first, char **err) {
+    const silt_rows *r = &b->rows;
+    int jsonl = L->format == SILT_FMT_JSONL;
+    int append = L->table_exists && L->o->if_exists == SILT_IFX_APPEND;
+    table_cols tc = {0};
+    if (append && read_table_cols(L, &tc, err)) return -1;
+
+    int header = 0;
+    size_t n_cols = 0;
+    /* The schema comes from the first infer_rows records (+ a header), even when the batch
+     * holds more. */
+    size_t n_sample = (int64_t)r->n_rows > L->o->infer_rows ? (size_t)L->o->infer_rows + 1 : r->n_rows;
+    const char **raw = NULL;
+    if (jsonl) {
+        n_cols = b->n_keys;
+        raw = calloc(n_cols ? n_cols : 1, sizeof *raw);
+        for (size_t j = 0; raw && j < n_cols; j++) raw[j] = b->keys[j];
+    } else {
+        if (r->n_rows == 0 && !append) {
+            table_cols_free(&tc);
+            return silt_err(err, "no records: the file is empty");
+        }
+        header = L->o->header != SILT_OPT_AUTO ? L->o->header
+                 : append                       ? header_for_append(r, n_sample, &tc)
+                                                : silt_infer_has_header(r, n_sample, r->n_rows ? r->rows[0].n_fields : 0);
+        if (r->n_rows == 0) header = 0;
+        if (header) {
+            n_cols = r->rows[0].n_fields;
+        } else {
+            for (size_t i = 0; i < n_sample; i++)
+                if (r->rows[i].n_fields > n_cols) n_cols = r->rows[i].n_fields;
+        }
+        raw = calloc(n_cols ? n_cols : 1, sizeof *raw);
+        for (size_t j = 0; raw && header && j < n_cols; j++)
+            raw[j] = silt_rows_text(r, silt_rows_field(r, 0, j));
+    }
+    if (!raw) {
+        table_cols_free(&tc);
+        return silt_err(err, "out of memory");
+    }
+    if (n_cols == 0 && !append) {
+        free(raw);
+        return silt_err(err, "no records: the file is empty");
+    }
+    L->cols = silt_infer_names(raw, n_cols, err);
+    free(raw);
+    L->types = calloc(n_cols ? n_cols : 1, sizeof *L->types);
+    if (!L->cols || !L->types) {
+        table_cols_free(&tc);
+        return L->cols ? silt_err(err, "out of memory") : -1;
+    }
+    L->n_cols = n_cols;
+    for (size_t j = 0; j < n_cols; j++) {
+        silt_colstats st = {0};
+        size_t end = header ? n_sample : n_sample - (n_sample > (size_t)L->o->infer_rows);
+        for (size_t i = header ? 1 : 0; i < end; i++) silt_colstats_add(&st, r, silt_rows_field(r, i, j));
+        L->types[j] = silt_colstats_type(&st);
+    }
+    if (apply_type_overrides(L, err)) {
+        table_cols_free(&tc);
+        return -1;
+    }
+    *first = header ? 1 : 0;
+
+    int rc = 0;
+    if (append) {
+        for (size_t j = 0; rc == 0 && j < n_cols; j++) {
+            int i = header || jsonl ? find_col(&tc, L->cols[j]) : (int)j < tc.n ? (int)j : -1;
+            if (i >= 0) {
+                char *name = strdup(tc.names[i]);
+                if (!name) {
+                    rc = silt_err(err, "out of memory");
+                    break;
+                }
+                free(L->cols[j]);
+                L->cols[j] = name;
+                L->types[j] = tc.types[i];
+            } else if (jsonl) {
+                char *name = NULL;
+                silt_coltype t;
+                rc = add_column(L, L->cols[j], L->types[j], &name, &t, err);
+                if (rc == 0) {
+                    free(L->cols[j]);
+                    L->cols[j] = name;
+                    L->types[j] = t;
+                }
+            } else {
+                char *list = list_cols(tc.names, tc.n);
+                if (header)
+                    rc = silt_err(err, "column \"%s\" of the file is not in table \"%s\" (its columns: %s)",
+                                  L->cols[j], L->tbl, list ? list : "?");
+                else
+                    rc = silt_err(err, "the file has %zu columns, table \"%s\" only %d", n_cols, L->tbl, tc.n);
+                sqlite3_free(list);
+            }
+        }
+    } else if (L->table_exists) {
+        rc = replace_table(L, err);
+    } else {
+        rc = create_table(L, err);
+    }
+    table_cols_free(&tc);
+    if (rc) return -1;
+    return prepare_inserts(L, err);
+}
+
+/* JSON Lines: keys first seen after the table was made become new columns. */
+static int widen(loader *L, const silt_batch *b, size_t row_i, char **err) {
+    const silt_rows *r = &b->rows;
+    size_t n2 = b->n_keys;
+    char **names = silt_infer_names((const char *const *)b->keys, n2, err);
+    if (!names) return -1;
+    char **cols2 = realloc(L->cols, n2 * sizeof *cols2);
+    if (cols2) L->cols = cols2;
+    silt_coltype *types2 = realloc(L->types, n2 * sizeof *types2);
+    if (types2) L->types = types2;
+    if (!cols2 || !types2) {
+        silt_infer_free_names(names, n2);
+        return silt_err(err, "out of memory");
+    }
+    int rc = 0;
+    for (size_t j = L->n_cols; j < n2; j++) {
+        silt_colstats st = {0};
+        silt_colstats_add(&st, r, silt_rows_field(r, row_i, j));
+        char *name = NULL;
+        silt_coltype t;
+        rc = add_column(L, names[j], silt_colstats_type(&st), &name, &t, err);
+        if (rc) break;
+        L->cols[j] = name;
+        L->types[j] = t;
+        L->n_cols = j + 1;
+    }
+    silt_infer_free_names(names, n2);
+    if (rc) return -1;
+    return prepare_inserts(L, err);
+}
+
+/* ---- inserting ------------------------------------------------------------------------ */
+
+static int bind_field(sqlite3_stmt *st, int idx, const silt_rows *r, const silt_field *f, silt_coltype t) {
+    if (!f) return sqlite3_bind_null(st, idx);
+    switch ((silt_val_kind)f->kind) {
+    case SILT_VAL_RAW: {
+        const char *s = silt_rows_text(r, f);
+        if (t == SILT_COL_TEXT || t == SILT_COL_BLOB) return sqlite3_bind_text(st, idx, s, (int)f->n_bytes, SQLITE_STATIC);
+        int64_t iv;
+        double dv;
+        switch (silt_infer_classify(s, f->n_bytes, &iv, &dv)) {
+        case SILT_CLASS_EMPTY: return sqlite3_bind_null(st, idx);
+        case SILT_CLASS_INT: return t == SILT_COL_REAL ? sqlite3_bind_double(st, idx, (double)iv) : sqlite3_bind_int64(st, idx, iv);
+        case SILT_CLASS_REAL: return sqlite3_bind_double(st, idx, dv);
+        case SILT_CLASS_TEXT: return sqlite3_bind_text(st, idx, s, (int)f->n_bytes, SQLITE_STATIC);
+        }
+        return sqlite3_bind_null(st, idx);
+    }
+    case SILT_VAL_NULL: return sqlite3_bind_null(st, idx);
+    case SILT_VAL_INT: return sqlite3_bind_int64(st, idx, f->u.i);
+    case SILT_VAL_REAL: return sqlite3_bind_double(st, idx, f->u.d);
+    case SILT_VAL_TEXT:
+    case SILT_VAL_JSON: return sqlite3_bind_text(st, idx, silt_rows_text(r, f), (int)f->n_bytes, SQLITE_STATIC);
+    }
+    return sqlite3_bind_null(st, idx);
+}
+
+/* Checks a delimited record with more fields than columns: extra empty fields (a trailing
+ * delimiter) are dropped, anything else is an error naming the line. */
+static int check_width(loader *L, const silt_rows *r, size_t i, char **err) {
+    const silt_row *row = &r->rows[i];
+    for (uint32_t j = (uint32_t)L->n_cols; j < row->n_fields; j++)
+        if (silt_rows_field(r, i, j)->n_bytes)
+            return silt_err(err, "line %lld: %u fields, expected %zu", (long long)row->line,
+                            row->n_fields, L->n_cols);
+    return 0;
+}
+
+static int run_insert(loader *L, sqlite3_stmt *st, const silt_rows *r, size_t first, size_t n, char **err) {
+    int idx = 1;
+    for (size_t i = first; i < first + n; i++)
+        for (size_t j = 0; j < L->n_cols; j++) {
+            int rc = bind_field(st, idx++, r, silt_rows_field(r, i, j), L->types[j]);
+            if (rc != SQLITE_OK) return sql_fail(L, rc, err, "binding a value");
+        }
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        L->sqlite_rc = rc;
+        return silt_err(err, "line %lld: %s", (long long)r->rows[first].line, sqlite3_errmsg(L->db));
+    }
+    L->n_loaded += (int64_t)n;
+    return 0;
+}
+
+/* Inserts records first.. of b: whole batches through the multi-row INSERT, the rest one
+ * by one. */
+static int insert_rows(loader *L, const silt_batch *b, size_t first, char **err) {
+    const silt_rows *r = &b->rows;
+    size_t i = first, n = r->n_rows;
+    int jsonl = L->format == SILT_FMT_JSONL;
+    while (i < n) {
+        size_t take = n - i >= (size_t)L->batch_rows ? (size_t)L->batch_rows : 1;
+        size_t k = i;
+        for (; k < i + take; k++)
+            if (r->rows[k].n_fields > L->n_cols) {
+                if (!jsonl) {
+                    if (check_width(L, r, k, err)) return -1;
+                } else {
+                    break;
+                }
+            }
+        if (k < i + take) { /* a JSON key not seen before: rows before it, then widen */
+            for (; i < k; i++)
+                if (run_insert(L, L->ins_one, r, i, 1, err)) return -1;
+            if (widen(L, b, k, err)) return -1;
+            continue;
+        }
+        if (run_insert(L, take == 1 ? L->ins_one : L->ins_batch, r, i, take, err)) return -1;
+        i += take;
+    }
+    return 0;
+}
+
+/* ---- pipeline callbacks ---------------------------------------------------------------- */
+
+static int on_records(void *ctx, const silt_batch *b, int final, char **err) {
+    loader *L = ctx;
+    (void)final;
+    L->format = b->format;
+    size_t first = 0;
+    if (!L->ready) {
+        if (setup_table(L, b, &first, err)) return -1;
+        L->ready = 1;
+    }
+    if (insert_rows(L, b, first, err)) return -1;
+    silt_progress_update(&L->prog, b->n_bytes_in, L->n_loaded);
+    return 0;
+}
+
+static int on_begin(void *ctx, const silt_fetch_info *info, char **err) {
+    loader *L = ctx;
+    if (L->prior && L->table_exists && !L->o->force && L->prior_etag && info->etag &&
+        strcmp(L->prior_etag, info->etag) == 0 && !silt_fetch_is_file(L->url)) {
+        L->unchanged = 1; /* the server ignored If-None-Match but sent the same ETag */
+        return 1;
+    }
+    if (L->table_exists && L->o->if_exists == SILT_IFX_FAIL)
+        return silt_err(err, "table \"%s\" already exists and the source changed since it was "
+                             "loaded (if_exists is 'fail'; use 'replace' or 'append')",
+                        L->tbl);
+    return 0;
+}
+
+/* A few times a second: was the statement interrupted (sqlite3_interrupt, Ctrl-C in the
+ * shell)? SQLite 3.40 has no sqlite3_is_interrupted(), but preparing a statement fails with
+ * SQLITE_INTERRUPT while the flag is set. */
+static int on_tick(void *ctx, char **err) {
+    loader *L = ctx;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double dt = (double)(now.tv_sec - L->t_tick.tv_sec) + (double)(now.tv_nsec - L->t_tick.tv_nsec) * 1e-9;
+    if (dt < 0.1) return 0;
+    L->t_tick = now;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(L->db, "SELECT 1", -1, &st, NULL);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_INTERRUPT) {
+        L->sqlite_rc = SQLITE_INTERRUPT;
+        return silt_err(err, "interrupted");
+    }
+    return 0;
+}
+
+/* ---- provenance ------------------------------------------------------------------------ */
+
+static int ensure_sources(loader *L, char **err) {
+    return exec_fmt(L, err,
+                    "CREATE TABLE IF NOT EXISTS main.silt_sources("
+                    "url TEXT NOT NULL, tbl TEXT NOT NULL COLLATE NOCASE, rows INTEGER NOT NULL, "
+                    "bytes INTEGER NOT NULL, sha256 TEXT, etag TEXT, last_modified TEXT, "
+                    "loaded_at TEXT NOT NULL, PRIMARY KEY (url, tbl))");
+}
+
+static int read_prior(loader *L, char **err) {
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(L->db,
+                                "SELECT rows, sha256, etag, last_modified FROM main.silt_sources "
+                                "WHERE url = ?1 AND tbl = ?2",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK) return sql_fail(L, rc, err, "reading silt_sources");
+    sqlite3_bind_text(st, 1, L->url, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, L->tbl, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        L->prior = 1;
+        L->prior_rows = sqlite3_column_int64(st, 0);
+        L->prior_sha = dup_col(st, 1);
+        L->prior_etag = dup_col(st, 2);
+        L->prior_lm = dup_col(st, 3);
+        rc = SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return sql_fail(L, rc, err, "reading silt_sources");
+
+    rc = sqlite3_prepare_v2(L->db, "SELECT type FROM main.sqlite_schema WHERE name = ?1 COLLATE NOCASE",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK) return sql_fail(L, rc, err, "reading the schema");
+    sqlite3_bind_text(st, 1, L->tbl, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    int bad_type = 0;
+    if (rc == SQLITE_ROW) {
+        const char *type = (const char *)sqlite3_column_text(st, 0);
+        L->table_exists = 1;
+        bad_type = !type || strcmp(type, "table") != 0;
+        if (bad_type) silt_err(err, "\"%s\" is a %s, not a table", L->tbl, type ? type : "?");
+        rc = SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    if (bad_type) return -1;
+    if (rc != SQLITE_DONE) return sql_fail(L, rc, err, "reading the schema");
+    return 0;
+}
+
+static int record_source(loader *L, const silt_fetch_info *info, int64_t rows, char **err) {
+    if (L->o->if_exists == SILT_IFX_REPLACE || !L->table_exists) {
+        if (exec_fmt(L, err, "DELETE FROM main.silt_sources WHERE tbl = %Q", L->tbl)) return -1;
+    }
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(L->db,
+                                "INSERT OR REPLACE INTO main.silt_sources(url, tbl, rows, bytes, "
+                                "sha256, etag, last_modified, loaded_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+                                "?6, ?7, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK) return sql_fail(L, rc, err, "writing silt_sources");
+    sqlite3_bind_text(st, 1, L->url, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, L->tbl, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, rows);
+    sqlite3_bind_int64(st, 4, info->n_bytes);
+    sqlite3_bind_text(st, 5, info->sha256, -1, SQLITE_STATIC);
+    if (info->etag) sqlite3_bind_text(st, 6, info->etag, -1, SQLITE_STATIC);
+    if (info->last_modified) sqlite3_bind_text(st, 7, info->last_modified, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return sql_fail(L, rc, err, "writing silt_sources");
+    return 0;
+}
+
+/* The source is unchanged but its validators moved (a touched file): keep them current. */
+static int refresh_validators(loader *L, const silt_fetch_info *info, char **err) {
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(L->db,
+                                "UPDATE main.silt_sources SET etag = ?3, last_modified = ?4 "
+                                "WHERE url = ?1 AND tbl = ?2",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK) return sql_fail(L, rc, err, "updating silt_sources");
+    sqlite3_bind_text(st, 1, L->url, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, L->tbl, -1, SQLITE_STATIC);
+    if (info->etag) sqlite3_bind_text(st, 3, info->etag, -1, SQLITE_STATIC);
+    if (info->last_modified) sqlite3_bind_text(st, 4, info->last_modified, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return sql_fail(L, rc, err, "updating silt_sources");
+    return 0;
+}
+
+/* ---- the load -------------------------------------------------------------------------- */
+
+static int check_table_name(const char *tbl, char **err) {
+    if (!tbl || !*tbl) return silt_err(err, "the table name is empty");
+    if (strncasecmp(tbl, "sqlite_", 7) == 0)
+        return silt_err(err, "table name \"%s\" is reserved for SQLite (it starts with sqlite_)", tbl);
+    if (strcasecmp(tbl, "silt_sources") == 0)
+        return silt_err(err, "table name \"silt_sources\" is reserved for ingest provenance");
+    return 0;
+}
+
+/* Everything between SAVEPOINT and RELEASE. 0 or -1 with *err set. */
+static int load_body(loader *L, silt_ingest_result *res, char **err) {
+    if (ensure_sources(L, err) || read_prior(L, err)) return -1;
+    const silt_ingest_opts *o = L->o;
+    int can_skip = L->prior && L->table_exists && !o->force;
+    const char *inm = NULL, *ims = NULL;
+    silt_fetch_info info;
+
+    if (can_skip) {
+        int is_file = silt_fetch_is_file(L->url);
+        int hash_pass = 0;
+        if (is_file) {
+            char *etag = NULL, *lm = NULL;
+            if (silt_fetch_file_validators(L->url, &etag, &lm, err)) return -1;
+            int same = L->prior_etag && strcmp(etag, L->prior_etag) == 0;
+            free(etag), free(lm);
+            if (same) {
+                res->rows = L->prior_rows;
+                res->skipped = 1;
+                return 0;
+            }
+            hash_pass = 1; /* touched, maybe not changed: reading a local file is cheap */
+        } else if (!L->prior_etag && !L->prior_lm && o->if_exists == SILT_IFX_FAIL) {
+            hash_pass = 1; /* no validators: the content decides */
+        } else {
+            inm = L->prior_etag;
+            ims = L->prior_etag ? NULL : L->prior_lm;
+        }
+        if (hash_pass) {
+            silt_pipeline_consumer none = {.tick = on_tick, .ctx = L};
+            int rc = silt_pipeline_run(L->url, o, 1, NULL, NULL, &none, &info, err);
+            int same = rc == 0 && L->prior_sha && strcmp(info.sha256, L->prior_sha) == 0;
+            if (same) rc = refresh_validators(L, &info, err);
+            silt_fetch_info_free(&info);
+            if (rc) return -1;
+            if (same) {
+                res->rows = L->prior_rows;
+                res->skipped = 1;
+                return 0;
+            }
+        }
+    }
+    if (L->table_exists && o->if_exists == SILT_IFX_FAIL && !inm && !ims)
+        return silt_err(err, "table \"%s\" already exists (if_exists is 'fail'; use 'replace' or 'append')",
+                        L->tbl);
+
+    silt_pipeline_consumer c = {.begin = on_begin, .records = on_records, .tick = on_tick, .ctx = L,
+                                .sample_rows = o->infer_rows};
+    char *base = silt_fetch_basename(L->url);
+    silt_progress_start(&L->prog, base ? base : L->url, o->progress);
+    free(base);
+    int rc = silt_pipeline_run(L->url, o, 0, inm, ims, &c, &info, err);
+    silt_progress_end(&L->prog);
+    if (rc == 0 && (info.not_modified || L->unchanged)) {
+        res->rows = L->prior_rows;
+        res->skipped = 1;
+    } else if (rc == 0 && L->prior && !o->force && o->if_exists == SILT_IFX_APPEND && L->prior_sha &&
+               strcmp(info.sha256, L->prior_sha) == 0) {
+        /* Same bytes appended again: undo it (the caller rolls the savepoint back). */
+        res->rows = L->prior_rows;
+        res->skipped = 2;
+    } else if (rc == 0) {
+        res->rows = L->n_loaded;
+        rc = record_source(L, &info, L->n_loaded, err);
+    }
+    silt_fetch_info_free(&info);
+    return rc;
+}
+
+int silt_ingest_load(sqlite3 *db, const char *url_or_path, const char *tbl,
+                     const silt_ingest_opts *opts, silt_ingest_result *res, char **errmsg) {
+    memset(res, 0, sizeof *res);
+    char *err = NULL;
+    loader L = {.db = db, .o = opts, .tbl = tbl};
+    clock_gettime(CLOCK_MONOTONIC, &L.t_tick);
+    char *url = silt_fetch_normalize_url(url_or_path, &err);
+    if (!url || check_table_name(tbl, &err)) {
+        *errmsg = sqlite3_mprintf("%s", err ? err : "out of memory");
+        free(err);
+        free(url);
+        return SQLITE_ERROR;
+    }
+    L.url = url;
+    int rc = sqlite3_exec(db, "SAVEPOINT silt_ingest", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        /* SQLite refuses a savepoint while another statement writes: the load could not be
+         * undone on failure, so it is not started. */
+        if (strstr(sqlite3_errmsg(db), "statements in progress")) {
+            *errmsg = sqlite3_mprintf("cannot load inside a statement that writes to the database "
+                                      "(INSERT ... SELECT silt_ingest(...), CREATE TABLE ... AS SELECT "
+                                      "... FROM silt_ingest_dir(...)): run it in a SELECT of its own");
+            rc = SQLITE_ERROR;
+        } else {
+            *errmsg = sqlite3_mprintf("cannot start a savepoint: %s", sqlite3_errmsg(db));
+        }
+        free(url);
+        return rc;
+    }
+    int failed = load_body(&L, res, &err);
+    sqlite3_finalize(L.ins_batch);
+    sqlite3_finalize(L.ins_one);
+    if (failed || res->skipped == 2) {
+        /* After an interrupt SQLite refuses further statements and rolls the whole
+         * transaction back when the calling statement fails; otherwise undo our part. */
+        if (L.sqlite_rc != SQLITE_INTERRUPT)
+            sqlite3_exec(db, "ROLLBACK TO silt_ingest; RELEASE silt_ingest", NULL, NULL, NULL);
+        if (res->skipped == 2) res->skipped = 1;
+    } else {
+        rc = sqlite3_exec(db, "RELEASE silt_ingest", NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            failed = 1;
+            L.sqlite_rc = rc;
+            silt_err(&err, "cannot commit the load: %s", sqlite3_errmsg(db));
+            sqlite3_exec(db, "ROLLBACK TO silt_ingest; RELEASE silt_ingest", NULL, NULL, NULL);
+        }
+    }
+    if (failed) {
+        *errmsg = sqlite3_mprintf("%s", err ? err : "unknown error");
+        rc = L.sqlite_rc ? L.sqlite_rc : SQLITE_ERROR;
+        if ((rc & 0xff) == SQLITE_DONE || (rc & 0xff) == SQLITE_ROW) rc = SQLITE_ERROR;
+    } else {
+        rc = SQLITE_OK;
+    }
+    free(err);
+    free(url);
+    free_cols(&L);
+    sqlite3_free(L.prior_sha);
+    sqlite3_free(L.prior_etag);
+    sqlite3_free(L.prior_lm);
+    return rc;
+}
+
+/* ---- table names for silt_ingest_dir ---------------------------------------------------- */
+
+char *silt_ingest_table_name(const char *rel) {
+    size_t n = strlen(rel);
+    if (n > 3 && strncasecmp(rel + n - 3, ".gz", 3) == 0) n -= 3;
+    static const char *const exts[] = {".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".json", ".txt"};
+    for (size_t e = 0; e < sizeof exts / sizeof exts[0]; e++) {
+        size_t k = strlen(exts[e]);
+        if (n > k && strncasecmp(rel + n - k, exts[e], k) == 0) {
+            n -= k;
+            break;
+        }
+    }
+    char *out = sqlite3_malloc64(n + 3);
+    if (!out) return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = rel[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+        if (ok) out[k++] = c;
+        else if (k == 0 || out[k - 1] != '_') out[k++] = '_';
+    }
+    while (k > 0 && out[k - 1] == '_') k--;
+    size_t start = 0;
+    while (start < k && out[start] == '_') start++;
+    memmove(out, out + start, k - start);
+    k -= start;
+    out[k] = 0;
+    if (k == 0 || (out[0] >= '0' && out[0] <= '9') || strncasecmp(out, "sqlite_", 7) == 0) {
+        memmove(out + 2, out, k + 1);
+        out[0] = 't', out[1] = '_';
+    }
+    return out;
+}

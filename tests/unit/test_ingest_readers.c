@@ -1,0 +1,192 @@
+/* test_ingest_readers.c: the CSV/TSV and JSON Lines readers and the record batch (suite
+ * ingest): quoting, CRLF, BOM, line numbers in errors, and the same records whatever the
+ * chunk sizes the input arrives in. */
+#include "core/err.h"
+#include "ingest/csv_reader.h"
+#include "ingest/jsonl_reader.h"
+#include "ingest/rows.h"
+#include "testutil.h"
+
+/* Appends the records of r as "f1|f2|...\n" (JSON-typed values as i:N, r:X, null, t:text,
+ * j:json; CSV values as they are) with each record's line as "@L " prefix. */
+static void dump(const silt_rows *r, char *out, size_t cap) {
+    size_t k = strlen(out);
+    for (size_t i = 0; i < r->n_rows; i++) {
+        k += (size_t)snprintf(out + k, cap - k, "@%lld ", (long long)r->rows[i].line);
+        for (uint32_t j = 0; j < r->rows[i].n_fields; j++) {
+            const silt_field *f = silt_rows_field(r, i, j);
+            if (j) k += (size_t)snprintf(out + k, cap - k, "|");
+            switch (f->kind) {
+            case SILT_VAL_RAW: k += (size_t)snprintf(out + k, cap - k, "%s", silt_rows_text(r, f)); break;
+            case SILT_VAL_TEXT: k += (size_t)snprintf(out + k, cap - k, "t:%s", silt_rows_text(r, f)); break;
+            case SILT_VAL_JSON: k += (size_t)snprintf(out + k, cap - k, "j:%s", silt_rows_text(r, f)); break;
+            case SILT_VAL_INT: k += (size_t)snprintf(out + k, cap - k, "i:%lld", (long long)f->u.i); break;
+            case SILT_VAL_REAL: k += (size_t)snprintf(out + k, cap - k, "r:%g", f->u.d); break;
+            case SILT_VAL_NULL: k += (size_t)snprintf(out + k, cap - k, "null"); break;
+            }
+        }
+        k += (size_t)snprintf(out + k, cap - k, "\n");
+    }
+}
+
+/* Feeds input in chunks of `chunk` bytes (clearing the records between chunks, as the
+ * pipeline does) and returns the dump, or "ERROR: <message>". Caller frees. */
+static char *read_all(int jsonl, char delim, int quote, const char *input, size_t n, size_t chunk) {
+    silt_rows rows;
+    silt_rows_init(&rows);
+    char *err = NULL;
+    silt_reader *rd = jsonl ? silt_jsonl_reader_new(&rows, &err) : silt_csv_reader_new(delim, quote, &rows, &err);
+    cr_assert(rd, "%s", err ? err : "");
+    char *out = calloc(1, 1 << 16);
+    int rc = 0;
+    for (size_t off = 0; rc == 0 && off < n; off += chunk) {
+        rc = rd->feed(rd, input + off, n - off < chunk ? n - off : chunk, &err);
+        dump(&rows, out, 1 << 16);
+        silt_rows_clear(&rows);
+    }
+    if (rc == 0) rc = rd->finish(rd, &err);
+    dump(&rows, out, 1 << 16);
+    if (rc) snprintf(out, 1 << 16, "ERROR: %s", err ? err : "?");
+    if (jsonl && rc == 0) { /* keys appended as a last line */
+        size_t k = strlen(out);
+        k += (size_t)snprintf(out + k, (1 << 16) - k, "keys:");
+        for (size_t i = 0; i < rd->n_keys; i++) k += (size_t)snprintf(out + k, (1 << 16) - k, " %s", rd->keys[i]);
+    }
+    free(err);
+    silt_reader_free(rd);
+    silt_rows_free(&rows);
+    return out;
+}
+
+/* The same result for every chunk size from 1 byte to the whole input. */
+static void check_chunks(int jsonl, char delim, int quote, const char *input, const char *expected) {
+    size_t n = strlen(input);
+    for (size_t chunk = 1; chunk <= n + 1; chunk++) {
+        char *got = read_all(jsonl, delim, quote, input, n, chunk);
+        cr_assert_str_eq(got, expected, "chunk %zu: got [%s]", chunk, got);
+        free(got);
+    }
+}
+
+Test(ingest, csv_quotes_crlf_bom_in_any_chunks) {
+    check_chunks(0, ',', '"',
+                 "\xEF\xBB\xBFid,name\r\n1,\"Smith, J\"\r\n2,\"say \"\"hi\"\"\"\r\n3,\"two\r\nlines\"\r\n4,\r\n",
+                 "@1 id|name\n@2 1|Smith, J\n@3 2|say \"hi\"\n@4 3|two\r\nlines\n@6 4|\n");
+}
+
+Test(ingest, csv_blank_lines_and_lone_lf_are_counted) {
+    check_chunks(0, ',', '"', "a\n\n\nb\r\n\r\nc\n\"x\ny\"\nd", "@1 a\n@4 b\n@6 c\n@7 x\ny\n@9 d\n");
+}
+
+Test(ingest, csv_keeps_spaces_and_empty_fields) {
+    check_chunks(0, ',', '"', " a , b ,,\"\"\n", "@1  a | b ||\n");
+}
+
+Test(ingest, csv_bom_only_at_start_and_partial_bom_is_data) {
+    check_chunks(0, ',', '"', "\xEF\xBBx,y\n", "@1 \xEF\xBBx|y\n");
+    check_chunks(0, ',', '"', "a\n\xEF\xBB\xBF" "b\n", "@1 a\n@2 \xEF\xBB\xBF" "b\n");
+}
+
+Test(ingest, tsv_without_quoting_keeps_quotes) {
+    check_chunks(0, '\t', SILT_CSV_NO_QUOTE, "a\tb\n5\" screen\t\"x\"\n", "@1 a|b\n@2 5\" screen|\"x\"\n");
+}
+
+Test(ingest, csv_other_delimiter) {
+    check_chunks(0, ';', '"', "a;b\n1;\"x;y\"\n", "@1 a|b\n@2 1|x;y\n");
+}
+
+Test(ingest, csv_stray_quote_names_the_line) {
+    size_t n = strlen("a,b\n1,2\n\"multi\nline\",3\n4,x\"y\n");
+    for (size_t chunk = 1; chunk <= n; chunk += 3) {
+        char *got = read_all(0, ',', '"', "a,b\n1,2\n\"multi\nline\",3\n4,x\"y\n", n, chunk);
+        cr_assert(strstr(got, "ERROR: line 5: malformed quoted field"), "%s", got);
+        free(got);
+    }
+    char *got = read_all(0, ',', '"', "a\n\"b\"c\n", 7, 7);
+    cr_assert(strstr(got, "ERROR: line 2: malformed"), "%s", got);
+    free(got);
+}
+
+Test(ingest, csv_unterminated_quote_names_its_line) {
+    const char *in = "a,b\n1,2\n3,\"never\nclosed\n";
+    char *got = read_all(0, ',', '"', in, strlen(in), 4);
+    cr_assert_str_eq(got, "ERROR: line 3: quoted field not closed before the end of the input");
+    free(got);
+}
+
+Test(ingest, csv_bad_delimiter_is_refused) {
+    silt_rows rows;
+    silt_rows_init(&rows);
+    char *err = NULL;
+    cr_assert_null(silt_csv_reader_new('"', '"', &rows, &err));
+    cr_assert(err && strstr(err, "delimiter"));
+    free(err);
+    err = NULL;
+    cr_assert_null(silt_csv_reader_new('\n', '"', &rows, &err));
+    free(err);
+}
+
+Test(ingest, jsonl_union_of_keys_types_and_crlf) {
+    check_chunks(1, 0, 0,
+                 "\xEF\xBB\xBF{\"a\":1,\"b\":\"x\"}\r\n\r\n{\"c\":[1,{\"d\":null}],\"a\":2.5}\n"
+                 "  \n{\"b\":null,\"e\":true,\"f\":false,\"a\":-7}",
+                 "@1 i:1|t:x\n@3 r:2.5|null|j:[1,{\"d\":null}]\n@5 i:-7|null|null|i:1|i:0\nkeys: a b c e f");
+}
+
+Test(ingest, jsonl_big_and_fractional_numbers) {
+    check_chunks(1, 0, 0, "{\"x\":9007199254740993,\"y\":1.0,\"z\":1e300}\n",
+                 "@1 r:9.0072e+15|i:1|r:1e+300\nkeys: x y z");
+}
+
+Test(ingest, jsonl_errors_name_the_line) {
+    const char *in = "{\"a\":1}\n\n{\"a\":2,}\n";
+    char *got = read_all(1, 0, 0, in, strlen(in), 5);
+    cr_assert(strstr(got, "ERROR: line 3: malformed JSON at column"), "%s", got);
+    free(got);
+    in = "{\"a\":1}\n[1,2]\n";
+    got = read_all(1, 0, 0, in, strlen(in), 100);
+    cr_assert_str_eq(got, "ERROR: line 2: expected a JSON object, got another JSON value");
+    free(got);
+    in = "{\"a\":1} trailing\n";
+    got = read_all(1, 0, 0, in, strlen(in), 100);
+    cr_assert(strstr(got, "ERROR: line 1: malformed JSON"), "%s", got);
+    free(got);
+    in = "{\"a\":1}\n{\"a\":";
+    got = read_all(1, 0, 0, in, strlen(in), 3);
+    cr_assert(strstr(got, "ERROR: line 2: malformed JSON"), "%s", got);
+    free(got);
+}
+
+Test(ingest, rows_drop_keeps_later_records_and_the_partial_one) {
+    silt_rows r;
+    silt_rows_init(&r);
+    cr_assert_eq(silt_rows_add_text(&r, SILT_VAL_RAW, "a", 1), 0);
+    silt_rows_end(&r, 2);
+    silt_rows_add_int(&r, 5);
+    silt_rows_add_text(&r, SILT_VAL_TEXT, "bb", 2);
+    silt_rows_end(&r, 3);
+    silt_rows_add_text(&r, SILT_VAL_RAW, "partial", 7);
+    silt_rows_drop(&r, 1);
+    cr_assert_eq(r.n_rows, 1);
+    cr_assert_eq(silt_rows_field(&r, 0, 0)->u.i, 5);
+    cr_assert_str_eq(silt_rows_text(&r, silt_rows_field(&r, 0, 1)), "bb");
+    cr_assert_eq(r.rows[0].line, 2);
+    silt_rows_add_text(&r, SILT_VAL_RAW, "more", 4);
+    silt_rows_end(&r, 4);
+    cr_assert_str_eq(silt_rows_text(&r, silt_rows_field(&r, 1, 0)), "partial");
+    cr_assert_str_eq(silt_rows_text(&r, silt_rows_field(&r, 1, 1)), "more");
+    /* moving the partial record to another batch */
+    silt_rows_add_text(&r, SILT_VAL_RAW, "p2", 2);
+    silt_rows other;
+    silt_rows_init(&other);
+    cr_assert_eq(silt_rows_move_partial(&other, &r), 0);
+    silt_rows_clear(&r);
+    cr_assert_eq(r.n_fields, 0);
+    cr_assert_eq(r.arena_bytes, 0);
+    silt_rows_end(&other, 5);
+    cr_assert_eq(other.n_rows, 1);
+    cr_assert_str_eq(silt_rows_text(&other, silt_rows_field(&other, 0, 0)), "p2");
+    cr_assert_eq(other.rows[0].line, 4);
+    silt_rows_free(&r);
+    silt_rows_free(&other);
+}
