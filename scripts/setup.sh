@@ -97,4 +97,15 @@ SUMS
   cp "$src"/model.json "$src"/vocab.json "$src"/group1-shard*of7 "$MODEL"/
   touch "$MODEL/.ok"
 fi
+# Real public data for `make demo`: npm vega-datasets (BSD-3-Clause; per-dataset sources and
+# licences in its datapackage.json), CSV files only.
+DEMO=$ROOT/build/demo-data/vega
+if [ ! -f "$DEMO/.ok" ]; then
+  echo "setup: fetching demo data (npm vega-datasets@3.2.1)"
+  tmp=$DEPS/npm-demo
+  mkdir -p "$tmp" "$DEMO"
+  (cd "$tmp" && npm pack --silent vega-datasets@3.2.1 >/dev/null && tar -xzf vega-datasets-3.2.1.tgz)
+  cp "$tmp"/package/data/*.csv "$tmp"/package/datapackage.json "$DEMO"/
+  touch "$DEMO/.ok"
+fi
 echo "setup: done"
