@@ -36,7 +36,7 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 
 # cluster/ programs, built where libdqlite-dev is installed (scripts/setup.sh installs it).
 CLUSTER_BINS := $(if $(wildcard /usr/include/dqlite.h),$(BUILD)/silt-node $(BUILD)/silt-sql)
-.PHONY: all setup test test-run test-unit test-sql test-example sanitize demo bench clean
+.PHONY: all setup test test-run test-unit test-sql test-example sanitize demo eval bench clean
 all: $(BUILD)/silt.so $(BUILD)/libsilt.a $(BUILD)/silt.pc $(CLUSTER_BINS)
 
 setup:
@@ -77,10 +77,11 @@ $(BUILD)/silt.pc: scripts/silt.pc.in Makefile
 
 # ---- cluster: silt-node (a dqlite node with silt on every connection) and silt-sql (its
 # client). Built only where libdqlite-dev is installed (CLUSTER_BINS, set above `all`).
-$(BUILD)/core/cluster/%.o: cluster/%.c cluster/dqlite_client.h $(HDRS)
+$(BUILD)/core/cluster/%.o: cluster/%.c cluster/dqlite_client.h cluster/commit_guard.h $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DSQLITE_CORE -c $< -o $@
-$(BUILD)/silt-node: $(BUILD)/core/cluster/silt-node.o $(BUILD)/core/cluster/dqlite_client.o $(OBJ_CORE) $(FAISS_LIBS)
+$(BUILD)/silt-node: $(BUILD)/core/cluster/silt-node.o $(BUILD)/core/cluster/dqlite_client.o \
+  $(BUILD)/core/cluster/commit_guard.o $(OBJ_CORE) $(FAISS_LIBS)
 	$(CXX) -o $@ $(filter %.o,$^) $(FAISS_LIBS) -ldqlite -lsqlite3 $(SAN) $(SYSLIBS)
 $(BUILD)/silt-sql: $(BUILD)/core/cluster/silt-sql.o $(BUILD)/core/cluster/dqlite_client.o $(BUILD)/core/core/err.o
 	$(CC) -o $@ $^ -lsqlite3 $(SAN)
@@ -123,9 +124,13 @@ demo: setup
 	@$(MAKE) --no-print-directory all
 	@bash scripts/demo.sh $(BUILD)
 
+eval: setup
+	@$(MAKE) --no-print-directory all
+	@/usr/bin/python3 bench/eval/cranfield.py $(BUILD) --fidelity
+
 bench: setup
 	@$(MAKE) --no-print-directory all
 	@bash bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD)/ext $(BUILD)/core $(BUILD)/silt.so $(BUILD)/libsilt.a $(BUILD)/test_unit $(BUILD)/example build-san
+	rm -rf $(BUILD)/ext $(BUILD)/core $(BUILD)/silt.so $(BUILD)/libsilt.a $(BUILD)/test_unit $(BUILD)/example $(BUILD)/silt-node $(BUILD)/silt-sql build-san
