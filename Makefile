@@ -132,5 +132,36 @@ bench: setup
 	@$(MAKE) --no-print-directory all
 	@bash bench/run.sh $(BUILD)
 
+# ---- fuzzing (tests/fuzz): libFuzzer targets, clang with ASan + UBSan, objects in FUZZ_BUILD.
+# `make fuzz` builds every tests/fuzz/fuzz_<target>.c; `make fuzz-smoke` runs each for
+# FUZZ_TIME seconds from its seed corpus (tests/fuzz/corpus/<target>) and fails on any crash.
+# FAISS's C++ bridge keeps its g++ build (it needs libgomp's OpenMP, not clang's).
+FUZZ_BUILD  ?= build-fuzz/fuzz
+FUZZ_CC     ?= clang
+FUZZ_TIME   ?= 15
+FUZZ_CFLAGS := -std=c11 -g -O1 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -DSQLITE_CORE \
+  -I. -Iinclude -I$(DEPS)/faiss-1.7.3 -DSILT_DEFAULT_MODEL_DIR=\"$(DEFAULT_MODEL_DIR)\" \
+  -DSILT_FUZZ_REPO=\"$(abspath .)\" -fno-omit-frame-pointer \
+  -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_OBJ := $(SRC_C:%.c=$(FUZZ_BUILD)/%.o) $(SRC_CXX:%.cpp=$(FUZZ_BUILD)/%.o)
+.PHONY: fuzz fuzz-smoke
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+fuzz-smoke: fuzz
+	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_TIME) $(FUZZ_TARGETS)
+
+$(FUZZ_BUILD)/%.o: %.c $(HDRS) | $(DEPS)/libfaiss_c.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FUZZ_BUILD)/%.o: %.cpp $(HDRS) | $(DEPS)/libfaiss_c.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_ALL) -DSQLITE_CORE -c $< -o $@
+# An archive, so that each target links only the objects it uses.
+$(FUZZ_BUILD)/libsilt_fuzz.a: $(FUZZ_OBJ)
+	@rm -f $@ && ar rcs $@ $^
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_BUILD)/libsilt_fuzz.a $(FAISS_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libsilt_fuzz.a \
+	  $(FAISS_LIBS) -lsqlite3 $(SYSLIBS)
+
 clean:
 	rm -rf $(BUILD)/ext $(BUILD)/core $(BUILD)/silt.so $(BUILD)/libsilt.a $(BUILD)/test_unit $(BUILD)/example $(BUILD)/silt-node $(BUILD)/silt-sql build-san

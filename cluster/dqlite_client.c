@@ -220,6 +220,26 @@ static int recv_all(dqc_conn *c, unsigned char *p, size_t n, int64_t deadline_ms
     return DQC_OK;
 }
 
+/* Reads a failure's code and message. libdqlite 1.11 writes the failure of a query that
+ * fails on its first step after the column count and names it had already put in the
+ * buffer, so a body that does not parse as exactly (code, message) is tried as (column
+ * count, names..., code, message). */
+static void parse_failure(cursor cu, uint64_t *code, const char **msg) {
+    cursor a = cu;
+    if (get_u64(&a, code) == 0 && get_text(&a, msg) == 0 && a.left == 0) return;
+    cursor b = cu;
+    uint64_t n_cols;
+    const char *name;
+    if (get_u64(&b, &n_cols) == 0 && n_cols > 0 && n_cols < 32768) {
+        uint64_t i = 0;
+        while (i < n_cols && get_text(&b, &name) == 0) i++;
+        if (i == n_cols && get_u64(&b, code) == 0 && get_text(&b, msg) == 0 && b.left == 0) return;
+    }
+    a = cu;
+    *msg = NULL;
+    if (get_u64(&a, code) != 0 || get_text(&a, msg) != 0) *msg = NULL;
+}
+
 /* Reads one message into c->buf; *type gets its type and cu covers its body. A FAILURE
  * message becomes DQC_EFAIL with the node's message in *err. */
 static int read_response(dqc_conn *c, int *type, cursor *cu, int64_t deadline_ms, char **err) {
@@ -251,10 +271,10 @@ static int read_response(dqc_conn *c, int *type, cursor *cu, int64_t deadline_ms
     cu->left = n;
     if (*type == RES_FAILURE) {
         uint64_t code = 0;
-        const char *msg = "(no message)";
-        if (get_u64(cu, &code) != 0 || get_text(cu, &msg) != 0) msg = "(unreadable failure)";
+        const char *msg = NULL;
+        parse_failure(*cu, &code, &msg);
         c->fail_code = code;
-        silt_err(err, "%s", msg);
+        silt_err(err, "%s", msg ? msg : "(unreadable failure message)");
         return DQC_EFAIL;
     }
     return DQC_OK;

@@ -10,7 +10,10 @@
  *
  * Statements that return rows (SELECT, VALUES, EXPLAIN, PRAGMA without a value, WITH ...
  * SELECT) go out as queries, all others as writes; each statement is its own transaction
- * unless the text holds BEGIN ... COMMIT.
+ * unless the text holds BEGIN ... COMMIT. A SELECT calling silt_ingest, silt_ingest_dir,
+ * silt_model_register or silt_model_import runs inside a BEGIN ... COMMIT of its own: dqlite
+ * replicates only what write requests commit. RETURNING is refused (dqlite 1.11 would not
+ * replicate the write).
  *
  * Statements refused by a node that just lost the leadership are resent to the new leader,
  * and so are queries cut off by a failover; a write cut off is not (see exit status 3).
@@ -18,6 +21,7 @@
  * Exit status: 0 ok; 1 the cluster refused a statement (SQL error: nothing was written);
  * 2 no leader could be reached (no quorum, or no node up); 3 the connection failed while a
  * write was in flight: its outcome is UNKNOWN (it may have committed). */
+#include <ctype.h>
 #include <getopt.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -34,6 +38,8 @@ typedef struct opts {
     int timeout_ms;
     int header;
     int timer; /* print "Run Time: real S" after each statement, like sqlite3's .timer */
+    int raw;   /* send statements as they are: no BEGIN/COMMIT around writing SELECTs, no
+                  RETURNING check (to see what silt-node does with them) */
 } opts;
 
 /* Row printing state: header still to print, rows printed so far (a query is retried after
@@ -124,6 +130,52 @@ static int has_write_keyword(const char *p) {
     return 0;
 }
 
+/* 1 when the statement has a RETURNING clause (outside quotes). */
+static int has_returning(const char *p) {
+    char quote = 0;
+    for (const char *s = p; *s; s++) {
+        if (quote) {
+            if (*s == quote) quote = 0;
+            continue;
+        }
+        if (*s == '\'' || *s == '"' || *s == '`') {
+            quote = *s;
+            continue;
+        }
+        if ((s == p || !(isalnum((unsigned char)s[-1]) || s[-1] == '_')) && starts_word(s, "RETURNING"))
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 when the statement calls one of silt's functions that commit on their own (outside
+ * quotes). dqlite replicates only what a write request commits, so such a SELECT runs inside
+ * BEGIN ... COMMIT sent as writes: the function's savepoint then only nests. */
+static int calls_writing_function(const char *p) {
+    static const char *const fn[] = {"silt_ingest", "silt_ingest_dir", "silt_model_register",
+                                     "silt_model_import"};
+    char quote = 0;
+    for (const char *s = p; *s; s++) {
+        if (quote) {
+            if (*s == quote) quote = 0;
+            continue;
+        }
+        if (*s == '\'' || *s == '"' || *s == '`') {
+            quote = *s;
+            continue;
+        }
+        if (s > p && (isalnum((unsigned char)s[-1]) || s[-1] == '_')) continue;
+        for (size_t k = 0; k < sizeof fn / sizeof fn[0]; k++) {
+            size_t n = strlen(fn[k]);
+            if (strncasecmp(s, fn[k], n) != 0) continue;
+            const char *t = s + n;
+            while (isspace((unsigned char)*t)) t++;
+            if (*t == '(') return 1;
+        }
+    }
+    return 0;
+}
+
 /* 1 when the statement returns rows and must be sent as a query. dqlite replicates only
  * what goes through an exec request, and an exec that yields a row is an error, so the two
  * must not be confused. */
@@ -160,31 +212,30 @@ static int connect_session(dqc_conn *c, const opts *o, int timeout_ms) {
     return 0;
 }
 
-/* Runs one statement; returns the exit status it deserves (0 ok). A statement the node
- * refused because it is no longer the leader is sent again to the new one (nothing ran); so
- * is a query whose connection broke before it printed a row. A write whose connection broke
- * is never resent: it may have committed. */
-static int run_statement_once(dqc_conn *c, const opts *o, const char *stmt);
+/* A connection and what silt-sql knows of its transaction state. */
+typedef struct session {
+    dqc_conn *c;
+    const opts *o;
+    int in_txn; /* 1 between a BEGIN the user sent and its COMMIT / END / ROLLBACK */
+} session;
 
-static int run_statement(dqc_conn *c, const opts *o, const char *stmt) {
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int status = run_statement_once(c, o, stmt);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (o->timer)
-        printf("Run Time: real %.6f\n",
-               (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-    return status;
-}
-
-static int run_statement_once(dqc_conn *c, const opts *o, const char *stmt) {
-    int64_t deadline = now_ms() + o->timeout_ms;
-    int query = is_query(stmt);
+/* Sends stmt as a query or as a write; returns the exit status it deserves (0 ok). When
+ * may_retry, a statement the node refused because it is no longer the leader is sent again to
+ * the new one (nothing ran), and so is a query whose connection broke before it printed a
+ * row; a write whose connection broke is never resent: it may have committed. */
+static int send_statement(session *ss, const char *stmt, int query, int may_retry,
+                          int64_t deadline) {
+    dqc_conn *c = ss->c;
+    const opts *o = ss->o;
     for (;;) {
         char *err = NULL;
         printer pr = {.header_pending = o->header};
         int rc;
         if (c->fd < 0) {
+            if (!may_retry) {
+                fprintf(stderr, "silt-sql: connection lost inside a transaction\n");
+                return 3;
+            }
             rc = connect_session(c, o, (int)(deadline - now_ms() > 100 ? deadline - now_ms() : 100));
             if (rc != 0) return rc;
         }
@@ -195,7 +246,7 @@ static int run_statement_once(dqc_conn *c, const opts *o, const char *stmt) {
         fflush(stdout);
         if (rc == DQC_OK) return 0;
         int not_leader = rc == DQC_EFAIL && c->fail_code == DQC_NOT_LEADER;
-        int retry = not_leader || (query && pr.n_rows == 0 && rc == DQC_EIO);
+        int retry = may_retry && (not_leader || (query && pr.n_rows == 0 && rc == DQC_EIO));
         if (retry && now_ms() < deadline) {
             free(err);
             dqc_close(c);
@@ -211,7 +262,7 @@ static int run_statement_once(dqc_conn *c, const opts *o, const char *stmt) {
         } else if (rc == DQC_EFAIL && !not_leader) {
             fprintf(stderr, "silt-sql: error: %s\n", err);
             status = 1;
-        } else if (query) {
+        } else if (query && !ss->in_txn) {
             fprintf(stderr, "silt-sql: %s (the cluster may have lost its quorum)\n", err);
             status = 2;
         } else {
@@ -226,9 +277,51 @@ static int run_statement_once(dqc_conn *c, const opts *o, const char *stmt) {
     }
 }
 
+/* Runs one statement as its kind requires; returns its exit status (0 ok). */
+static int run_statement_once(session *ss, const char *stmt) {
+    int64_t deadline = now_ms() + ss->o->timeout_ms;
+    int query = is_query(stmt);
+    if (!query && !ss->o->raw && has_returning(stmt)) {
+        fprintf(stderr,
+                "silt-sql: error: RETURNING cannot run in a cluster: libdqlite 1.11 would not "
+                "replicate the write (silt-node refuses it); run the statement without it\n");
+        return 1;
+    }
+    if (query && !ss->in_txn && !ss->o->raw && calls_writing_function(stmt)) {
+        int status = send_statement(ss, "BEGIN", 0, 1, deadline);
+        if (status) return status;
+        status = send_statement(ss, stmt, 1, 0, deadline);
+        if (status == 0) return send_statement(ss, "COMMIT", 0, 0, deadline);
+        if (ss->c->fd >= 0) send_statement(ss, "ROLLBACK", 0, 0, deadline);
+        return status;
+    }
+    int status = send_statement(ss, stmt, query, !ss->in_txn, deadline);
+    if (status == 0) {
+        const char *p = skip_space(stmt);
+        if (starts_word(p, "BEGIN"))
+            ss->in_txn = 1;
+        else if (starts_word(p, "COMMIT") || starts_word(p, "END") ||
+                 (starts_word(p, "ROLLBACK") && !strstr(p, "TO") && !strstr(p, "to")))
+            ss->in_txn = 0;
+    }
+    return status;
+}
+
+/* Runs one statement, timed when --timer; returns its exit status (0 ok). */
+static int run_statement(session *ss, const char *stmt) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int status = run_statement_once(ss, stmt);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (ss->o->timer)
+        printf("Run Time: real %.6f\n",
+               (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    return status;
+}
+
 /* Splits text into complete statements (sqlite3_complete) and runs them in order, stopping
  * at the first failure. */
-static int run_text(dqc_conn *c, const opts *o, const char *text) {
+static int run_text(session *ss, const char *text) {
     size_t n = strlen(text);
     char *buf = malloc(n + 1);
     if (!buf) return fprintf(stderr, "silt-sql: out of memory\n"), 1;
@@ -240,13 +333,13 @@ static int run_text(dqc_conn *c, const opts *o, const char *text) {
         memcpy(buf, text + start, len);
         buf[len] = 0;
         if (!sqlite3_complete(buf)) continue;
-        if (*skip_space(buf) != ';') status = run_statement(c, o, buf);
+        if (*skip_space(buf) != ';') status = run_statement(ss, buf);
         start = i + 1;
     }
     if (status == 0 && start < n) {
         memcpy(buf, text + start, n - start);
         buf[n - start] = 0;
-        if (*skip_space(buf)) status = run_statement(c, o, buf);
+        if (*skip_space(buf)) status = run_statement(ss, buf);
     }
     free(buf);
     return status;
@@ -283,6 +376,8 @@ static void usage(FILE *f) {
             "  --timeout-ms N   give up after N ms without a leader or an answer (default 10000)\n"
             "  --header         print column names first\n"
             "  --timer          print \"Run Time: real SECONDS\" after each statement\n"
+            "  --raw            send statements as they are (no BEGIN/COMMIT around SELECTs\n"
+            "                   that call silt_ingest or silt_model_*, no RETURNING check)\n"
             "  --leader         print the leader's id and address\n"
             "  --cluster        print every member: id, address, role\n"
             "  --transfer ID    hand the leadership to voter ID\n"
@@ -298,6 +393,7 @@ int main(int argc, char **argv) {
         {"timeout-ms", required_argument, 0, 't'}, {"header", no_argument, 0, 'H'},
         {"leader", no_argument, 0, 'L'},        {"cluster", no_argument, 0, 'C'},
         {"transfer", required_argument, 0, 'T'},   {"timer", no_argument, 0, 'R'},
+        {"raw", no_argument, 0, 'W'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "s:d:h", longopts, NULL)) != -1) {
@@ -323,6 +419,9 @@ int main(int argc, char **argv) {
             break;
         case 'R':
             o.timer = 1;
+            break;
+        case 'W':
+            o.raw = 1;
             break;
         case 'L':
             want_leader = 1;
@@ -400,15 +499,16 @@ int main(int argc, char **argv) {
         dqc_close(&c);
         return 2;
     }
+    session ss = {.c = &c, .o = &o};
     if (optind < argc) {
-        for (int i = optind; i < argc && status == 0; i++) status = run_text(&c, &o, argv[i]);
+        for (int i = optind; i < argc && status == 0; i++) status = run_text(&ss, argv[i]);
     } else {
         char *text = read_stdin();
         if (!text) {
             fprintf(stderr, "silt-sql: out of memory reading standard input\n");
             status = 1;
         } else {
-            status = run_text(&c, &o, text);
+            status = run_text(&ss, text);
             free(text);
         }
     }

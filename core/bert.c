@@ -4,9 +4,10 @@
  * The batch is packed, not padded: the tokens of all texts are rows of one matrix, so every
  * dense layer is one GEMM over all tokens, and only attention works text by text, each text
  * attending to its own tokens. That is exactly what padding to the longest text and masking
- * the padded keys computes, without the wasted rows. Attention runs on the silt_threads
- * pool (many small products); the large GEMMs are left to OpenBLAS's own threads, as in
- * use_lite.c. Shapes below: N = tokens in the chunk, H = hidden, F = FFN width. */
+ * the padded keys computes, without the wasted rows. How the work is spread over the cores
+ * is explained at the forward pass. With option "int8": true the four products of every
+ * layer run on int8 weights (core/ops_int8.h). Shapes below: N = tokens in the chunk,
+ * H = hidden, F = FFN width. */
 #include "core/bert.h"
 
 #include <cjson/cJSON.h>
@@ -21,6 +22,8 @@
 #include "core/err.h"
 #include "core/gguf.h"
 #include "core/ops.h"
+#include "core/ops_int8.h"
+#include "core/ops_simd.h"
 #include "core/safetensors.h"
 #include "core/threads.h"
 #include "core/wordpiece.h"
@@ -36,9 +39,19 @@
 #define MAMBA_GGUF ""
 #endif
 
+/* SPLADE (core/splade.h) is BERT + its masked-language-model head: option "kind":"sparse"
+ * on a Hugging Face directory is routed there; it runs this file's forward pass through
+ * silt_bert_hidden_states. */
+#if __has_include("core/splade.h")
+#include "core/splade.h"
+#define HAVE_SPLADE 1
+#endif
+
 /* Tokens per forward chunk: large enough for efficient GEMMs, small enough to bound the
  * workspace (about 1024 x (5H + F) floats). */
 #define BERT_CHUNK_TOKENS 1024
+/* Tokens per chunk when whole chunks go to the pool workers (see the forward pass). */
+#define BERT_PAR_CHUNK_TOKENS 256
 /* Sanity bounds on hyperparameters read from files, far above any real BERT; they keep
  * every size product inside int (BLAS) and size_t. */
 #define BERT_MAX_HIDDEN 16384
@@ -51,13 +64,18 @@
 typedef enum { POOL_MEAN, POOL_CLS, POOL_MAX, POOL_LAST } bert_pooling;
 static const char *const POOL_NAMES[] = {"mean", "cls", "max", "last"};
 
+/* The four products' weights are read in the files' [out, in] layout and transposed to
+ * [in, out] once loaded (transpose_products), so that y = x·W is a plain row-major product:
+ * silt's AVX-512 sgemm packs such a B with vector loads instead of a scalar gather. */
 typedef struct {
-    float *wqkv, *bqkv;   /* [3H, H], [3H]: query rows, then key rows, then value rows */
+    float *wqkv, *bqkv;   /* [3H, H] as read ([H, 3H] once loaded), [3H]: q, k, v blocks */
     float *wo, *bo;       /* attention output dense [H, H], [H] */
     float *ln1_g, *ln1_b; /* attention output LayerNorm [H] */
-    float *wi, *bi;       /* intermediate dense [F, H], [F] */
-    float *wf, *bf;       /* output dense [H, F], [H] */
+    float *wi, *bi;       /* intermediate dense [F, H] ([H, F] once loaded), [F] */
+    float *wf, *bf;       /* output dense [H, F] ([F, H] once loaded), [H] */
     float *ln2_g, *ln2_b; /* output LayerNorm [H] */
+    /* int8 copies of wqkv, wo, wi, wf (option "int8"), else NULL */
+    silt_q8_matrix *q_qkv, *q_o, *q_i, *q_f;
 } bert_layer;
 
 typedef struct {
@@ -79,38 +97,70 @@ typedef struct {
 
 /* ---- forward pass --------------------------------------------------------------------------- */
 
-/* Workspace of one embed_batch call. */
+/* Both cores are used in one of two ways. A call with enough texts for at least two chunks
+ * of BERT_PAR_CHUNK_TOKENS per worker hands whole chunks to the pool workers: every step of
+ * a chunk then runs on one core with no barrier inside the forward pass (a nested pool call,
+ * such as the product's own split, runs on the calling worker), and chunks are handed out
+ * one at a time, so on a busy machine a descheduled worker's share goes to the other. A call
+ * with few texts (one query) runs its chunks one after the other with each step split over
+ * the pool. bench/encode/run.sh measured chunks-per-worker 1.3-1.6x faster on the shared
+ * 2-core machine at 32 x 128 tokens. Chunks per worker need products that run on the
+ * calling thread (silt's AVX-512 sgemm and int8 kernels); without AVX-512, products go to
+ * OpenBLAS, which threads itself, and steps are split instead. */
+
+/* Activations of one chunk: one set per worker that runs chunks. */
+typedef struct {
+    float *x;    /* [N, H] hidden state */
+    float *qkv;  /* [N, 3H] */
+    float *ctx;  /* [N, H] attention output */
+    float *h;    /* [N, F] FFN hidden */
+    void *q8;    /* int8 activation scratch (int8 models), else NULL */
+    int *row0;   /* [texts + 1] first row of each text of the chunk */
+    int t0;      /* first text of the chunk */
+    int layer;   /* layer the current step belongs to */
+} bert_ws;
+
+/* One run_batch call. */
 typedef struct {
     const bert_model *m;
     const int32_t *const *ids;
-    const int *n_tok;  /* [B] tokens per text of the chunk */
-    int *row0;         /* [B+1] first row of each text in the packed matrices */
-    int n_texts;
-    float *x;          /* [N, H] hidden state */
-    float *qkv;        /* [N, 3H] */
-    float *ctx;        /* [N, H] attention output */
-    float *h;          /* [N, F] FFN hidden */
-    float *scratch;    /* [workers, longest²] attention logits */
-    int longest;       /* tokens of the longest text of the batch */
-    int n_tasks;
-} bert_work;
+    const int *n_ids;
+    const int *chunk0;      /* [n_chunks + 1] first text of each chunk */
+    const size_t *out_row0; /* [n_chunks] first output row of each chunk (no_pool) */
+    bert_ws *ws;            /* [1] when split_steps, else [workers] */
+    float *scratch;         /* [workers][scratch_floats] attention logits */
+    size_t scratch_floats;
+    float *out;
+    int no_pool;            /* write the final hidden states instead of pooled vectors */
+    int split_steps;        /* 1: one chunk at a time, each step over the pool */
+} bert_job;
 
-/* ctx rows of texts [task·B/n_tasks, (task+1)·B/n_tasks) = softmax(q·kᵀ/√d)·v per head. */
-static void attention_task(void *arg, int task, int worker) {
-    bert_work *w = arg;
-    const bert_model *m = w->m;
-    const int H = m->hidden, H3 = 3 * m->hidden;
-    float *scratch = w->scratch + (size_t)worker * w->longest * w->longest;
-    const int b0 = (int)((long long)task * w->n_texts / w->n_tasks);
-    const int b1 = (int)((long long)(task + 1) * w->n_texts / w->n_tasks);
-    for (int b = b0; b < b1; b++) {
-        const int n = w->n_tok[b];
-        if (n == 0) continue;
-        const float *q = w->qkv + (size_t)w->row0[b] * H3;
-        silt_ops_attention(q, H3, q + H, H3, q + 2 * H, H3, n, n, m->n_heads, m->d_head,
-                           1.0f / sqrtf((float)m->d_head), NULL, w->ctx + (size_t)w->row0[b] * H,
-                           H, scratch);
+/* One step of a chunk over rows (or texts) [r0, r1), on pool worker `worker`. */
+typedef void (*step_fn)(const bert_job *j, bert_ws *ws, int r0, int r1, int worker);
+
+typedef struct {
+    const bert_job *j;
+    bert_ws *ws;
+    step_fn fn;
+    int n, n_tasks;
+} step_call;
+
+static void step_task(void *arg, int task, int worker) {
+    const step_call *c = arg;
+    c->fn(c->j, c->ws, (int)((long long)c->n * task / c->n_tasks),
+          (int)((long long)c->n * (task + 1) / c->n_tasks), worker);
+}
+
+/* Runs fn over [0, n): split over the pool when split_steps, else on this worker. */
+static void run_step(const bert_job *j, bert_ws *ws, int n, int worker, step_fn fn) {
+    int tasks = j->split_steps ? 4 * silt_threads_count() : 1;
+    if (tasks > n) tasks = n;
+    if (tasks <= 1) {
+        if (n > 0) fn(j, ws, 0, n, worker);
+        return;
     }
+    step_call c = {j, ws, fn, n, tasks};
+    silt_threads_for(tasks, step_task, &c);
 }
 
 /* GELU with the tanh approximation (HF "gelu_new" / "gelu_pytorch_tanh"). */
@@ -122,42 +172,136 @@ static void gelu_tanh(float *x, size_t n) {
     }
 }
 
-/* Encodes the texts of one chunk into out[n_texts, H]. */
-static void forward_chunk(bert_work *w, float *out) {
-    const bert_model *m = w->m;
-    const int H = m->hidden, F = m->ffn, N = w->row0[w->n_texts];
-    float *x = w->x;
-    /* x[N,H] = word[id] + pos[p] + types[0]; x = LN(x) */
-    for (int b = 0; b < w->n_texts; b++)
-        for (int p = 0; p < w->n_tok[b]; p++) {
-            const float *e = m->word + (size_t)w->ids[b][p] * H;
-            const float *ps = m->pos + (size_t)p * H;
-            float *dst = x + (size_t)(w->row0[b] + p) * H;
+/* x[rows] = LN(x + bias)·g + b (bias may be NULL). */
+static void bias_layernorm(const bert_model *m, float *x, int n_rows, const float *bias,
+                           const float *g, const float *b) {
+    if (silt_simd_available()) {
+        silt_simd_bias_layernorm(x, n_rows, m->hidden, bias, g, b, m->eps);
+        return;
+    }
+    if (bias) silt_ops_add_bias(x, n_rows, m->hidden, bias);
+    silt_ops_layernorm(x, n_rows, m->hidden, g, b, m->eps);
+}
+
+/* x rows of texts [t0, t1) = LN(word[id] + pos[p] + types[0]). */
+static void step_embed(const bert_job *j, bert_ws *ws, int t0, int t1, int worker) {
+    (void)worker;
+    const bert_model *m = j->m;
+    const int H = m->hidden;
+    for (int t = t0; t < t1; t++) {
+        const int32_t *ids = j->ids[ws->t0 + t];
+        float *x = ws->x + (size_t)ws->row0[t] * H;
+        const int n = ws->row0[t + 1] - ws->row0[t];
+        for (int p = 0; p < n; p++) {
+            const float *e = m->word + (size_t)ids[p] * H, *ps = m->pos + (size_t)p * H;
+            float *dst = x + (size_t)p * H;
             for (int k = 0; k < H; k++) dst[k] = e[k] + ps[k] + m->types[k];
         }
-    if (N > 0) silt_ops_layernorm(x, N, H, m->emb_ln_g, m->emb_ln_b, m->eps);
+        bias_layernorm(m, x, n, NULL, m->emb_ln_g, m->emb_ln_b);
+    }
+}
+
+static void step_qkv_bias(const bert_job *j, bert_ws *ws, int r0, int r1, int worker) {
+    (void)worker;
+    const int H3 = 3 * j->m->hidden;
+    silt_ops_add_bias(ws->qkv + (size_t)r0 * H3, r1 - r0, H3, j->m->layer[ws->layer].bqkv);
+}
+
+/* ctx rows of texts [t0, t1) = softmax(q·kᵀ/√d)·v per head. */
+static void step_attention(const bert_job *j, bert_ws *ws, int t0, int t1, int worker) {
+    const bert_model *m = j->m;
+    const int H = m->hidden, H3 = 3 * m->hidden;
+    float *scratch = j->scratch + (size_t)worker * j->scratch_floats;
+    const float scale = 1.0f / sqrtf((float)m->d_head);
+    for (int t = t0; t < t1; t++) {
+        const int n = ws->row0[t + 1] - ws->row0[t];
+        if (n == 0) continue;
+        const float *q = ws->qkv + (size_t)ws->row0[t] * H3;
+        float *ctx = ws->ctx + (size_t)ws->row0[t] * H;
+        if (silt_simd_available())
+            silt_simd_attention(q, H3, q + H, H3, q + 2 * H, H3, n, n, m->n_heads, m->d_head,
+                                scale, NULL, ctx, H, scratch);
+        else
+            silt_ops_attention(q, H3, q + H, H3, q + 2 * H, H3, n, n, m->n_heads, m->d_head,
+                               scale, NULL, ctx, H, scratch);
+    }
+}
+
+/* The int8 products add their bias themselves; the float ones leave it to these steps. */
+static void step_ln1(const bert_job *j, bert_ws *ws, int r0, int r1, int worker) {
+    (void)worker;
+    const bert_layer *L = &j->m->layer[ws->layer];
+    bias_layernorm(j->m, ws->x + (size_t)r0 * j->m->hidden, r1 - r0, L->q_o ? NULL : L->bo,
+                   L->ln1_g, L->ln1_b);
+}
+
+static void step_ln2(const bert_job *j, bert_ws *ws, int r0, int r1, int worker) {
+    (void)worker;
+    const bert_layer *L = &j->m->layer[ws->layer];
+    bias_layernorm(j->m, ws->x + (size_t)r0 * j->m->hidden, r1 - r0, L->q_f ? NULL : L->bf,
+                   L->ln2_g, L->ln2_b);
+}
+
+static void step_gelu(const bert_job *j, bert_ws *ws, int r0, int r1, int worker) {
+    (void)worker;
+    const bert_model *m = j->m;
+    const bert_layer *L = &m->layer[ws->layer];
+    const int F = m->ffn;
+    float *h = ws->h + (size_t)r0 * F;
+    const float *bias = L->q_i ? NULL : L->bi;
+    if (!m->gelu_tanh && silt_simd_available()) {
+        silt_simd_bias_gelu(h, r1 - r0, F, bias);
+        return;
+    }
+    if (bias) silt_ops_add_bias(h, r1 - r0, F, bias);
+    if (m->gelu_tanh) gelu_tanh(h, (size_t)(r1 - r0) * F);
+    else silt_ops_gelu(h, (size_t)(r1 - r0) * F);
+}
+
+/* Encodes chunk c (texts chunk0[c] .. chunk0[c+1]-1) with workspace ws. */
+static void forward_chunk(const bert_job *j, int c, bert_ws *ws, int worker) {
+    const bert_model *m = j->m;
+    const int H = m->hidden, F = m->ffn;
+    const int nt = j->chunk0[c + 1] - j->chunk0[c];
+    ws->t0 = j->chunk0[c];
+    ws->row0[0] = 0;
+    for (int t = 0; t < nt; t++) ws->row0[t + 1] = ws->row0[t] + j->n_ids[ws->t0 + t];
+    const int N = ws->row0[nt];
+    float *x = ws->x;
+    run_step(j, ws, nt, worker, step_embed);
     for (int l = 0; l < m->n_layers && N > 0; l++) {
         const bert_layer *L = &m->layer[l];
+        ws->layer = l;
         /* qkv[N,3H] = x·Wqkvᵀ + b; ctx[N,H] = per-text multi-head attention */
-        silt_ops_linear_wt(x, N, H, L->wqkv, 3 * H, L->bqkv, w->qkv);
-        silt_threads_for(w->n_tasks, attention_task, w);
+        if (L->q_qkv) {
+            silt_q8_linear(L->q_qkv, x, N, H, L->bqkv, 0, ws->qkv, 3 * H, ws->q8);
+        } else {
+            silt_ops_matmul(x, N, H, L->wqkv, 3 * H, ws->qkv);
+            run_step(j, ws, N, worker, step_qkv_bias);
+        }
+        run_step(j, ws, nt, worker, step_attention);
         /* x = LN(x + ctx·Woᵀ + bo)  (post-LN) */
-        silt_ops_matmul_wt_acc(w->ctx, N, H, L->wo, H, x);
-        silt_ops_add_bias(x, N, H, L->bo);
-        silt_ops_layernorm(x, N, H, L->ln1_g, L->ln1_b, m->eps);
+        if (L->q_o) silt_q8_linear(L->q_o, ws->ctx, N, H, L->bo, 1, x, H, ws->q8);
+        else silt_ops_matmul_acc(ws->ctx, N, H, L->wo, H, x);
+        run_step(j, ws, N, worker, step_ln1);
         /* h[N,F] = gelu(x·Wiᵀ + bi); x = LN(x + h·Wfᵀ + bf) */
-        silt_ops_linear_wt(x, N, H, L->wi, F, L->bi, w->h);
-        if (m->gelu_tanh) gelu_tanh(w->h, (size_t)N * F);
-        else silt_ops_gelu(w->h, (size_t)N * F);
-        silt_ops_matmul_wt_acc(w->h, N, F, L->wf, H, x);
-        silt_ops_add_bias(x, N, H, L->bf);
-        silt_ops_layernorm(x, N, H, L->ln2_g, L->ln2_b, m->eps);
+        if (L->q_i) silt_q8_linear(L->q_i, x, N, H, L->bi, 0, ws->h, F, ws->q8);
+        else silt_ops_matmul(x, N, H, L->wi, F, ws->h);
+        run_step(j, ws, N, worker, step_gelu);
+        if (L->q_f) silt_q8_linear(L->q_f, ws->h, N, F, L->bf, 1, x, H, ws->q8);
+        else silt_ops_matmul_acc(ws->h, N, F, L->wf, H, x);
+        run_step(j, ws, N, worker, step_ln2);
+    }
+    if (j->no_pool) {
+        memcpy(j->out + j->out_row0[c] * H, x, (size_t)N * H * sizeof *x);
+        return;
     }
     /* out[b] = pool(rows of text b); an empty text pools to zeros */
-    for (int b = 0; b < w->n_texts; b++) {
+    float *out = j->out + (size_t)ws->t0 * H;
+    for (int b = 0; b < nt; b++) {
         float *o = out + (size_t)b * H;
-        const int n = w->n_tok[b];
-        const float *rows = x + (size_t)w->row0[b] * H;
+        const int n = ws->row0[b + 1] - ws->row0[b];
+        const float *rows = x + (size_t)ws->row0[b] * H;
         memset(o, 0, (size_t)H * sizeof *o);
         if (n == 0) continue;
         switch (m->pooling) {
@@ -176,11 +320,37 @@ static void forward_chunk(bert_work *w, float *out) {
         }
     }
     /* sentence-transformers' Normalize: x / max(|x|, 1e-12) */
-    if (m->normalize) silt_ops_l2_normalize(out, w->n_texts, H, 1e-24f);
+    if (m->normalize) silt_ops_l2_normalize(out, nt, H, 1e-24f);
 }
 
-static int bert_embed_batch(const silt_encoder *enc, const int32_t *const *ids,
-                            const int *n_ids, int n, float *out, char **err) {
+static void chunk_task(void *arg, int c, int worker) {
+    const bert_job *j = arg;
+    forward_chunk(j, c, &j->ws[worker], worker);
+}
+
+/* Cuts texts [0, n) into chunks of about `target` rows (a chunk holds at least one text):
+ * chunk0[0..n_chunks] (chunk0 may be NULL to count only). Returns the chunk count and sets
+ * the most rows and texts in one chunk. */
+static int make_chunks(const int *n_ids, int n, int target, int *chunk0, int *max_rows,
+                       int *max_texts) {
+    int c = 0;
+    *max_rows = *max_texts = 0;
+    for (int start = 0; start < n; c++) {
+        int b = 0, r = 0;
+        while (start + b < n && (b == 0 || r + n_ids[start + b] <= target)) r += n_ids[start + b++];
+        if (chunk0) chunk0[c] = start;
+        if (r > *max_rows) *max_rows = r;
+        if (b > *max_texts) *max_texts = b;
+        start += b;
+    }
+    if (chunk0) chunk0[c] = n;
+    return c;
+}
+
+/* Runs n texts through the model: pooled vectors out[n, H], or with no_pool the final hidden
+ * states out[Σ n_ids, H]. */
+static int run_batch(const silt_encoder *enc, const int32_t *const *ids, const int *n_ids,
+                     int n, float *out, int no_pool, char **err) {
     const bert_model *m = (const bert_model *)enc;
     const int window = enc->max_tokens, H = m->hidden;
     if (n < 0) return silt_err(err, "bert: negative batch size %d", n);
@@ -196,55 +366,90 @@ static int bert_embed_batch(const silt_encoder *enc, const int32_t *const *ids,
                 return silt_err(err, "bert: token id %d of text %d is out of range 0..%d",
                                 (int)ids[i][p], i, m->vocab_rows - 1);
     }
-    /* Largest chunk: fewer than BERT_CHUNK_TOKENS rows before its last text is added.
-     * Attention scratch is sized by the longest text, not the window (a long-window model
+    /* Attention scratch is sized by the longest text, not the window (a long-window model
      * embedding short texts must not allocate window² floats per worker). */
-    long long total = 0;
     int longest = 1;
-    for (int i = 0; i < n; i++) {
-        total += n_ids[i];
+    for (int i = 0; i < n; i++)
         if (n_ids[i] > longest) longest = n_ids[i];
-    }
-    long long cap = BERT_CHUNK_TOKENS + window;
-    if (cap > total) cap = total;
-    if (cap < 1) cap = 1;
-    const int max_texts = n < BERT_CHUNK_TOKENS ? n : BERT_CHUNK_TOKENS;
     const int workers = silt_threads_count();
+    int max_rows, max_texts;
+    const int n_par = make_chunks(n_ids, n, BERT_PAR_CHUNK_TOKENS, NULL, &max_rows, &max_texts);
+    const int split_steps = !(workers > 1 && n_par >= 2 * workers && silt_simd_available());
+    const int n_chunks = make_chunks(n_ids, n, split_steps ? BERT_CHUNK_TOKENS : BERT_PAR_CHUNK_TOKENS,
+                                     NULL, &max_rows, &max_texts);
+    const int n_ws = split_steps ? 1 : workers;
+    size_t scratch = (size_t)longest * longest;
+    if (silt_simd_available() && silt_simd_attention_scratch(longest, longest, m->d_head) > scratch)
+        scratch = silt_simd_attention_scratch(longest, longest, m->d_head);
+    const int int8 = m->layer[0].q_qkv != NULL;
+    const int widest_in = m->ffn > H ? m->ffn : H;
 #define ROUND16(v) (((size_t)(v) + 15) & ~(size_t)15)
+    const size_t cap = (size_t)max_rows;
     const size_t f_x = ROUND16(cap * H), f_qkv = ROUND16(cap * 3 * H), f_ctx = ROUND16(cap * H),
-                 f_h = ROUND16(cap * m->ffn), f_s = ROUND16((size_t)workers * longest * longest);
+                 f_h = ROUND16(cap * m->ffn),
+                 f_q8 = int8 ? ROUND16((silt_q8_scratch_bytes(max_rows, widest_in) + 3) / 4) : 0;
+    const size_t f_ws = f_x + f_qkv + f_ctx + f_h + f_q8, f_s = ROUND16(scratch);
 #undef ROUND16
-    float *mem = silt_ops_alloc(f_x + f_qkv + f_ctx + f_h + f_s);
-    int *row0 = malloc(((size_t)max_texts + 1) * sizeof *row0);
-    if (!mem || !row0) {
+    float *mem = silt_ops_alloc(f_ws * n_ws + f_s * workers);
+    int *ints = malloc(((size_t)n_chunks + 1 + (size_t)n_ws * (max_texts + 1)) * sizeof *ints);
+    size_t *out_row0 = malloc((size_t)n_chunks * sizeof *out_row0);
+    bert_ws *ws = calloc((size_t)n_ws, sizeof *ws);
+    if (!mem || !ints || !out_row0 || !ws) {
         free(mem);
-        free(row0);
+        free(ints);
+        free(out_row0);
+        free(ws);
         return silt_err(err, "bert: out of memory for a batch of %d texts", n);
     }
-    bert_work w = {.m = m, .row0 = row0, .longest = longest};
-    w.x = mem;
-    w.qkv = w.x + f_x;
-    w.ctx = w.qkv + f_qkv;
-    w.h = w.ctx + f_ctx;
-    w.scratch = w.h + f_h;
-    for (int start = 0; start < n;) {
-        int b = 0, r = 0;
-        row0[0] = 0;
-        while (start + b < n && r < BERT_CHUNK_TOKENS && b < max_texts) {
-            r += n_ids[start + b];
-            row0[++b] = r;
-        }
-        w.ids = ids + start;
-        w.n_tok = n_ids + start;
-        w.n_texts = b;
-        /* A few tasks per worker balance texts of different lengths. */
-        w.n_tasks = b < 4 * workers ? b : 4 * workers;
-        forward_chunk(&w, out + (size_t)start * H);
-        start += b;
+    int *chunk0 = ints;
+    make_chunks(n_ids, n, split_steps ? BERT_CHUNK_TOKENS : BERT_PAR_CHUNK_TOKENS, chunk0,
+                &max_rows, &max_texts);
+    size_t rows = 0;
+    for (int c = 0, t = 0; c < n_chunks; c++) {
+        out_row0[c] = rows;
+        for (; t < chunk0[c + 1]; t++) rows += (size_t)n_ids[t];
     }
+    for (int i = 0; i < n_ws; i++) {
+        float *base = mem + (size_t)i * f_ws;
+        ws[i].x = base;
+        ws[i].qkv = base + f_x;
+        ws[i].ctx = ws[i].qkv + f_qkv;
+        ws[i].h = ws[i].ctx + f_ctx;
+        ws[i].q8 = int8 ? (void *)(ws[i].h + f_h) : NULL;
+        ws[i].row0 = ints + n_chunks + 1 + (size_t)i * (max_texts + 1);
+    }
+    bert_job j = {.m = m, .ids = ids, .n_ids = n_ids, .chunk0 = chunk0, .out_row0 = out_row0,
+                  .ws = ws, .scratch = mem + f_ws * n_ws, .scratch_floats = f_s, .out = out,
+                  .no_pool = no_pool, .split_steps = split_steps};
+    if (split_steps)
+        for (int c = 0; c < n_chunks; c++) forward_chunk(&j, c, &ws[0], 0);
+    else
+        silt_threads_for(n_chunks, chunk_task, &j);
     free(mem);
-    free(row0);
+    free(ints);
+    free(out_row0);
+    free(ws);
     return 0;
+}
+
+static int bert_embed_batch(const silt_encoder *enc, const int32_t *const *ids,
+                            const int *n_ids, int n, float *out, char **err) {
+    return run_batch(enc, ids, n_ids, n, out, 0, err);
+}
+
+int silt_bert_hidden_states(const silt_encoder *enc, const int32_t *const *ids, const int *n_ids,
+                            int n, float *out, char **err) {
+    if (!enc || strcmp(enc->arch, "bert") != 0)
+        return silt_err(err, "hidden states: not a BERT encoder");
+    return run_batch(enc, ids, n_ids, n, out, 1, err);
+}
+
+const float *silt_bert_word_embeddings(const silt_encoder *enc, int *vocab_rows, int *hidden) {
+    if (!enc || strcmp(enc->arch, "bert") != 0) return NULL;
+    const bert_model *m = (const bert_model *)enc;
+    *vocab_rows = m->vocab_rows;
+    *hidden = m->hidden;
+    return m->word;
 }
 
 /* ---- encoder glue ------------------------------------------------------------------------------ */
@@ -271,6 +476,12 @@ static void bert_destroy(silt_encoder *enc) {
     bert_model *m = (bert_model *)enc;
     if (!m) return;
     silt_wordpiece_free(m->tok);
+    for (int l = 0; m->layer && l < m->n_layers; l++) {
+        silt_q8_free(m->layer[l].q_qkv);
+        silt_q8_free(m->layer[l].q_o);
+        silt_q8_free(m->layer[l].q_i);
+        silt_q8_free(m->layer[l].q_f);
+    }
     free(m->blob);
     free(m->layer);
     free(m);
@@ -290,12 +501,14 @@ typedef struct {
     int pooling;    /* bert_pooling, or -1: as the model says */
     int normalize;  /* 0/1, or -1: as the model says */
     int max_tokens; /* 0: the model's window */
+    int int8;       /* quantise the layers' products to int8 */
 } bert_options;
 
 static int parse_options(const char *json, bert_options *o, char **err) {
     o->pooling = -1;
     o->normalize = -1;
     o->max_tokens = 0;
+    o->int8 = 0;
     if (!json || !*json) return 0;
     cJSON *root = cJSON_Parse(json);
     int rc = -1;
@@ -335,9 +548,15 @@ static int parse_options(const char *json, bert_options *o, char **err) {
                 goto done;
             }
             o->max_tokens = (int)it->valuedouble;
+        } else if (strcmp(k, "int8") == 0) {
+            if (!cJSON_IsBool(it)) {
+                silt_err(err, "option \"int8\" must be true or false");
+                goto done;
+            }
+            o->int8 = cJSON_IsTrue(it);
         } else {
             silt_err(err, "unknown option \"%s\" for a BERT model (expected kind, pooling, "
-                     "normalize, max_tokens)", k);
+                     "normalize, max_tokens, int8)", k);
             goto done;
         }
     }
@@ -347,7 +566,41 @@ done:
     return rc;
 }
 
-/* Applies options over the model's own settings and sets the window. */
+/* w[rows, cols] becomes its transpose [cols, rows], through tmp (rows·cols floats). */
+static void transpose(float *w, int rows, int cols, float *tmp) {
+    memcpy(tmp, w, (size_t)rows * cols * sizeof *w);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) w[(size_t)c * rows + r] = tmp[(size_t)r * cols + c];
+}
+
+/* Packs the int8 copies (when asked) from the [out, in] weights, then transposes the float
+ * weights to [in, out] (see bert_layer). */
+static int prepare_products(bert_model *m, int int8, char **err) {
+    const int H = m->hidden, F = m->ffn;
+    /* int8: per-row symmetric weights, quantised once here (a Q8_0 GGUF was dequantised at
+     * load and is requantised per row). The float weights are kept: the blob is one block. */
+    for (int l = 0; int8 && l < m->n_layers; l++) {
+        bert_layer *L = &m->layer[l];
+        if (!(L->q_qkv = silt_q8_pack(L->wqkv, 3 * H, H, SILT_Q8_AUTO, err)) ||
+            !(L->q_o = silt_q8_pack(L->wo, H, H, SILT_Q8_AUTO, err)) ||
+            !(L->q_i = silt_q8_pack(L->wi, F, H, SILT_Q8_AUTO, err)) ||
+            !(L->q_f = silt_q8_pack(L->wf, H, F, SILT_Q8_AUTO, err)))
+            return -1;
+    }
+    float *tmp = malloc((size_t)3 * H * (H > F ? H : F) * sizeof *tmp);
+    if (!tmp) return silt_err(err, "out of memory");
+    for (int l = 0; l < m->n_layers; l++) {
+        bert_layer *L = &m->layer[l];
+        transpose(L->wqkv, 3 * H, H, tmp);
+        transpose(L->wo, H, H, tmp);
+        transpose(L->wi, F, H, tmp);
+        transpose(L->wf, H, F, tmp);
+    }
+    free(tmp);
+    return 0;
+}
+
+/* Applies options over the model's own settings, sets the window and prepares the products. */
 static int apply_options(bert_model *m, const bert_options *o, int window, char **err) {
     if (o->pooling >= 0) m->pooling = (bert_pooling)o->pooling;
     if (o->normalize >= 0) m->normalize = o->normalize;
@@ -358,7 +611,7 @@ static int apply_options(bert_model *m, const bert_options *o, int window, char 
         window = o->max_tokens;
     }
     m->base.max_tokens = window;
-    return 0;
+    return prepare_products(m, o->int8, err);
 }
 
 /* ---- weights -------------------------------------------------------------------------------------- */
@@ -833,6 +1086,9 @@ silt_encoder *silt_hf_load(const char *dir, const char *options_json, char **err
 #ifdef HAVE_MAMBA
     if (silt_mamba_claims_hf(dir)) return silt_mamba_load_hf(dir, options_json, err);
 #endif
+#ifdef HAVE_SPLADE
+    if (silt_splade_wanted(options_json)) return silt_splade_load_hf(dir, options_json, err);
+#endif
     bert_options opt;
     if (parse_options(options_json, &opt, err)) return NULL;
     cJSON *cfg = read_json(dir, "config.json", 0, NULL, err);
@@ -955,6 +1211,14 @@ static const struct {
 silt_encoder *silt_gguf_load(const char *path, const char *options_json, char **err) {
 #ifdef HAVE_MAMBA
     if (silt_mamba_claims_gguf(path)) return silt_mamba_load_gguf(path, options_json, err);
+#endif
+#ifdef HAVE_SPLADE
+    if (silt_splade_wanted(options_json)) {
+        silt_err(err, "GGUF model %s: a sparse (SPLADE) model needs its masked-language-model "
+                 "head, which GGUF files do not carry (llama.cpp drops it); register the Hugging "
+                 "Face directory instead", path);
+        return NULL;
+    }
 #endif
     bert_options opt;
     if (parse_options(options_json, &opt, err)) return NULL;

@@ -18,8 +18,8 @@
  * dequantised to float32 at load), bert.pooling_type (mean when absent or none), WordPiece
  * vocabulary in the metadata. Output is L2-normalised, as llama.cpp's embedding tools do.
  *
- * Options (JSON object, may be NULL): "kind": "dense" (a sparse BERT + MLM head is not
- * implemented yet: a clear error), "pooling": "mean" | "cls" | "max" | "last",
+ * Options (JSON object, may be NULL): "kind": "dense" ("kind": "sparse" on a Hugging Face
+ * directory loads BERT + its MLM head as a SPLADE encoder: core/splade.h), "pooling": "mean" | "cls" | "max" | "last",
  * "normalize": true | false, "max_tokens": N (a smaller window). Unknown keys are an error.
  *
  * Every expected tensor is checked (present, shape, dtype) before an encoder is returned.
@@ -38,5 +38,15 @@ silt_encoder *silt_hf_load(const char *dir, const char *options_json, char **err
 
 /* A GGUF file. NULL and *err on failure. */
 silt_encoder *silt_gguf_load(const char *path, const char *options_json, char **err);
+
+/* For encoders built on BERT (SPLADE's MLM head, core/splade.c). The final hidden states of n
+ * tokenized texts, unpooled: out[sum of n_ids, hidden], text i's rows after those of texts
+ * 0..i-1. enc must be a BERT encoder (arch "bert"); else an error. */
+int silt_bert_hidden_states(const silt_encoder *enc, const int32_t *const *ids, const int *n_ids,
+                            int n, float *out, char **err);
+
+/* The word embedding table [*vocab_rows, *hidden] of a BERT encoder (what an MLM decoder is
+ * tied to), owned by enc; NULL when enc is not BERT. */
+const float *silt_bert_word_embeddings(const silt_encoder *enc, int *vocab_rows, int *hidden);
 
 #endif

@@ -46,8 +46,10 @@ void silt_bpe_free(silt_bpe *b);
 
 /* Token ids of text[0..len) (no BOS/EOS added). parse_special: 1 to turn special tokens
  * written in the text into their ids (Hugging Face's default), 0 to read them as plain text.
- * max_ids >= 0 stops after that many ids (the result is the prefix of the full encoding);
- * -1 for no limit. *ids is malloc'd (NULL when *n_ids is 0). Fails only on out-of-memory. */
+ * max_ids >= 0 stops after that many ids (the result is the prefix of the full encoding;
+ * a long text is only read up to a cut just before a space that follows printable ASCII,
+ * far enough for max_ids ids, which is exact unless an added token itself holds such a
+ * space); -1 for no limit. *ids is malloc'd (NULL when *n_ids is 0). Fails only on out-of-memory. */
 int silt_bpe_encode(const silt_bpe *b, const char *text, size_t len, int parse_special,
                     int max_ids, int32_t **ids, int *n_ids, char **err);
 

@@ -40,6 +40,30 @@ void silt_ops_matmul_wt_acc(const float *x, int n_rows, int in, const float *W, 
 void silt_ops_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
+/* Threads OpenBLAS uses per call (its process-wide setting, e.g. OPENBLAS_NUM_THREADS).
+ * When it is 1, silt_ops_gemm and the products above split large problems over the
+ * silt_threads pool instead (see threads.h). */
+int silt_ops_blas_threads(void);
+
+/* ---- weights packed once ------------------------------------------------------------ */
+
+/* A weight matrix arranged once, at model load, for the products x·W made on every call.
+ * Short inputs (one sentence) otherwise spend as long re-arranging W as multiplying.
+ * Immutable after creation: share it between threads. */
+typedef struct silt_ops_weight silt_ops_weight;
+
+/* Packs W, stored [in,out] row-major, or [out,in] (nn.Linear) when transposed. NULL on out
+ * of memory or bad sizes. W is copied: the caller may free it afterwards. */
+silt_ops_weight *silt_ops_weight_pack(const float *W, int in, int out, int transposed);
+void silt_ops_weight_free(silt_ops_weight *w);
+int silt_ops_weight_in(const silt_ops_weight *w);
+int silt_ops_weight_out(const silt_ops_weight *w);
+
+/* y[n_rows,out] = x[n_rows,in]·W (+ bias when not NULL); the _acc form adds x·W to y. */
+void silt_ops_linear_packed(const float *x, int n_rows, const silt_ops_weight *W,
+                            const float *bias, float *y);
+void silt_ops_matmul_packed_acc(const float *x, int n_rows, const silt_ops_weight *W, float *y);
+
 /* ---- row-wise and element-wise kernels ---------------------------------------------- */
 
 /* y[r][j] += bias[j] for every row. */

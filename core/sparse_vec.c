@@ -153,8 +153,8 @@ int silt_sparse_from_json(const char *text, size_t len, silt_sparse_term_id_fn t
     if (!root || !cJSON_IsObject(root) || (end && end < text + len)) {
         cJSON_Delete(root);
         return silt_err(err, "sparse vector: expected a JSON object {\"term or id\": weight, "
-                             "...} or a sparse BLOB, got '%.40s%s'",
-                        text, len > 40 ? "..." : "");
+                             "...} or a sparse BLOB, got '%.*s%s'",
+                        (int)(len > 40 ? 40 : len), text, len > 40 ? "..." : "");
     }
     int n_items = cJSON_GetArraySize(root);
     term_entry *e = malloc(n_items ? (size_t)n_items * sizeof *e : 1);

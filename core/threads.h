@@ -12,11 +12,21 @@
  * on the calling thread instead of waiting, so it can never deadlock. After fork() the child
  * starts its own helpers on first use.
  *
- * BLAS: OpenBLAS (pthread build) threads each large sgemm itself, and its thread count is a
- * process-wide setting we must not change under other users (FAISS shares it). Encoders use
- * the pool for the work BLAS does not thread (per-text attention, norms, tokenising) and
- * leave the big batched GEMMs to OpenBLAS on the calling thread; see use_lite.c for the
- * measurements behind that choice. */
+ * Products and BLAS (core/ops.c): on CPUs with AVX-512F, silt_ops_gemm runs silt's own
+ * sgemm (ops_gemm.c) split over this pool, and OpenBLAS is not involved. Elsewhere it calls
+ * OpenBLAS, whose thread count is one process-wide setting (OPENBLAS_NUM_THREADS /
+ * openblas_set_num_threads) shared with FAISS and every other BLAS user in the process, so
+ * silt never changes it and adapts instead:
+ *  - OpenBLAS on several threads (the default): each large GEMM is one BLAS call that
+ *    OpenBLAS splits.
+ *  - OpenBLAS on one thread: large GEMMs are split by output columns over this pool, each
+ *    block a single-threaded BLAS call.
+ * Why the pool rather than OpenBLAS threads where we have the choice: OpenBLAS's helpers spin
+ * (sched_yield) waiting for work, which collapses on a busy machine, while the pool's helpers
+ * sleep on a condition variable and tasks are handed out one at a time, so the share of a
+ * descheduled helper is taken by the caller. On the shared 2-core machine at load average
+ * ~12, USE-Lite through OpenBLAS encoded 1.4-2x faster with OPENBLAS_NUM_THREADS=1 (pool)
+ * than with OpenBLAS's 2 threads. */
 #ifndef SILT_THREADS_H
 #define SILT_THREADS_H
 

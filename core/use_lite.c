@@ -6,12 +6,10 @@
  * text (a text attends to its own tokens only, which is exactly what the graph's -1e9 padding
  * bias achieves). Shapes below: N = tokens in the chunk, B = texts in the chunk.
  *
- * Threads (measured on the 2-core bench machine, bench/encode_uselite.sh): the dense
- * layers are large GEMMs (N ~ 1000 rows) that OpenBLAS already spreads over both cores;
- * attention, which is many small per-text products, runs on the silt_threads pool, one range
- * of texts per task. Splitting the whole batch over our pool with OpenBLAS forced to one
- * thread would need openblas_set_num_threads(1), a process-wide switch that would also slow
- * FAISS and every other BLAS user in the process, so it is not done. */
+ * Threads: the dense layers are large GEMMs (N ~ 1000 rows), parallel through core/ops.c
+ * (OpenBLAS threads, or the silt_threads pool when OpenBLAS runs single-threaded: see
+ * threads.h for the choice and its measurements); attention, many small per-text products,
+ * runs on the pool, one range of texts per task. */
 #include "core/use_lite.h"
 
 #include <math.h>
@@ -43,11 +41,15 @@
 /* Weights of one transformer layer (d_in = 256 for layer 0, 512 for layer 1). */
 typedef struct {
     const float *ln_a_g, *ln_a_b; /* attention pre-LN [d_in] */
-    const float *wqkv, *bqkv;     /* [d_in, 3·d_a], [3·d_a] */
-    const float *wo, *bo;         /* [d_a, 512], [512] */
+    silt_ops_weight *wqkv;        /* [d_in, 3·d_a] */
+    const float *bqkv;            /* [3·d_a] */
+    silt_ops_weight *wo;          /* [d_a, 512] */
+    const float *bo;              /* [512] */
     const float *ln_f_g, *ln_f_b; /* FFN pre-LN [512] */
-    const float *w1, *b1;         /* [512, 1536], [1536] */
-    const float *w2, *b2;         /* [1536, 512], [512] */
+    silt_ops_weight *w1;          /* [512, 1536] */
+    const float *b1;              /* [1536] */
+    silt_ops_weight *w2;          /* [1536, 512] */
+    const float *b2;              /* [512] */
     float q_scale;                /* applied to Q before Q·Kᵀ */
     int d_a, d_head;              /* attention width and head size */
 } ul_layer;
@@ -55,10 +57,12 @@ typedef struct {
 typedef struct {
     silt_encoder base;    /* must be first: the encoder handle is a ul_model */
     silt_unigram *vocab;
-    float *blob;          /* every weight, copied to 64-byte aligned slots */
+    float *blob;          /* vectors and E, copied to 64-byte aligned slots */
     const float *emb;     /* E [8002, 256] */
-    const float *wd, *bd; /* layer-0 residual projection [256, 512], [512] */
-    const float *wt, *bt; /* output tanh layer [512, 512], [512] */
+    silt_ops_weight *wd;  /* layer-0 residual projection [256, 512] */
+    const float *bd;      /* [512] */
+    silt_ops_weight *wt;  /* output tanh layer [512, 512] */
+    const float *bt;      /* [512] */
     ul_layer layer[2];
     float ln_eps;
     float l2_floor;       /* floor on the squared norm before normalising */
@@ -67,45 +71,48 @@ typedef struct {
     float *timing;        /* [max_tokens, 256]: sin half then cos half, per position */
 } ul_model;
 
-/* One weight to copy out of the manifest: name, expected shape, where its pointer goes. */
+/* One weight to take out of the manifest: name, expected shape, where its pointer goes.
+ * Matrices (packed = 1) become silt_ops_weight, arranged once for the products; the
+ * last two dimensions are [in, out] (the 1x1 convolution kernels are [1, 1, in, out]). */
 typedef struct {
     const char *name;
     int rank;
     int64_t shape[4];
-    size_t ptr_offset; /* offsetof(ul_model, <const float * field>) */
+    size_t ptr_offset; /* offsetof(ul_model, field): const float * or silt_ops_weight * */
+    int packed;
 } ul_weight;
 
 #define W_(field) offsetof(ul_model, field)
 static const ul_weight UL_WEIGHTS[] = {
-    {"module/Embeddings_en", 2, {UL_VOCAB_ROWS, UL_EMB}, W_(emb)},
-    {ENC "/Layer_0/TransformerLayer/layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat", 1, {256}, W_(layer[0].ln_a_g)},
-    {ENC "/Layer_0/TransformerLayer/layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat", 1, {256}, W_(layer[0].ln_a_b)},
-    {MOD "/Layer_0/TransformerLayer/MultiheadAttention/qkv_transform_single/kernel/part_0", 4, {1, 1, 256, 768}, W_(layer[0].wqkv)},
-    {ENC "/Layer_0/TransformerLayer/MultiheadAttention/qkv_transform_single/bias/ConcatPartitions/concat", 1, {768}, W_(layer[0].bqkv)},
-    {MOD "/Layer_0/TransformerLayer/MultiheadAttention/output_transform_single/kernel/part_0", 4, {1, 1, 256, 512}, W_(layer[0].wo)},
-    {ENC "/Layer_0/TransformerLayer/MultiheadAttention/output_transform_single/bias/ConcatPartitions/concat", 1, {512}, W_(layer[0].bo)},
-    {ENC "/Layer_0/TransformerLayer/dense/kernel/ConcatPartitions/concat", 2, {256, 512}, W_(wd)},
-    {ENC "/Layer_0/TransformerLayer/dense/bias/ConcatPartitions/concat", 1, {512}, W_(bd)},
-    {ENC "/Layer_0/TransformerLayer/FFN/layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat", 1, {512}, W_(layer[0].ln_f_g)},
-    {ENC "/Layer_0/TransformerLayer/FFN/layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat", 1, {512}, W_(layer[0].ln_f_b)},
-    {TS "/Layer_0/TransformerLayer/FFN/conv1/Tensordot/Reshape_1", 2, {512, 1536}, W_(layer[0].w1)},
-    {ENC "/Layer_0/TransformerLayer/FFN/conv1/bias/ConcatPartitions/concat", 1, {1536}, W_(layer[0].b1)},
-    {TS "/Layer_0/TransformerLayer/FFN/conv2/Tensordot/Reshape_1", 2, {1536, 512}, W_(layer[0].w2)},
-    {ENC "/Layer_0/TransformerLayer/FFN/conv2/bias/ConcatPartitions/concat", 1, {512}, W_(layer[0].b2)},
-    {ENC "/Layer_1/TransformerLayer/layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat", 1, {512}, W_(layer[1].ln_a_g)},
-    {ENC "/Layer_1/TransformerLayer/layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat", 1, {512}, W_(layer[1].ln_a_b)},
-    {MOD "/Layer_1/TransformerLayer/MultiheadAttention/qkv_transform_single/kernel/part_0", 4, {1, 1, 512, 1536}, W_(layer[1].wqkv)},
-    {ENC "/Layer_1/TransformerLayer/MultiheadAttention/qkv_transform_single/bias/ConcatPartitions/concat", 1, {1536}, W_(layer[1].bqkv)},
-    {MOD "/Layer_1/TransformerLayer/MultiheadAttention/output_transform_single/kernel/part_0", 4, {1, 1, 512, 512}, W_(layer[1].wo)},
-    {ENC "/Layer_1/TransformerLayer/MultiheadAttention/output_transform_single/bias/ConcatPartitions/concat", 1, {512}, W_(layer[1].bo)},
-    {ENC "/Layer_1/TransformerLayer/FFN/layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat", 1, {512}, W_(layer[1].ln_f_g)},
-    {ENC "/Layer_1/TransformerLayer/FFN/layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat", 1, {512}, W_(layer[1].ln_f_b)},
-    {TS "/Layer_1/TransformerLayer/FFN/conv1/Tensordot/Reshape_1", 2, {512, 1536}, W_(layer[1].w1)},
-    {ENC "/Layer_1/TransformerLayer/FFN/conv1/bias/ConcatPartitions/concat", 1, {1536}, W_(layer[1].b1)},
-    {TS "/Layer_1/TransformerLayer/FFN/conv2/Tensordot/Reshape_1", 2, {1536, 512}, W_(layer[1].w2)},
-    {ENC "/Layer_1/TransformerLayer/FFN/conv2/bias/ConcatPartitions/concat", 1, {512}, W_(layer[1].b2)},
-    {"module/Encoder_en/hidden_layers/tanh_layer_0/weights", 2, {512, 512}, W_(wt)},
-    {"module/Encoder_en/hidden_layers/tanh_layer_0/bias", 1, {512}, W_(bt)},
+    {"module/Embeddings_en", 2, {UL_VOCAB_ROWS, UL_EMB}, W_(emb), 0},
+    {ENC "/Layer_0/TransformerLayer/layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat", 1, {256}, W_(layer[0].ln_a_g), 0},
+    {ENC "/Layer_0/TransformerLayer/layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat", 1, {256}, W_(layer[0].ln_a_b), 0},
+    {MOD "/Layer_0/TransformerLayer/MultiheadAttention/qkv_transform_single/kernel/part_0", 4, {1, 1, 256, 768}, W_(layer[0].wqkv), 1},
+    {ENC "/Layer_0/TransformerLayer/MultiheadAttention/qkv_transform_single/bias/ConcatPartitions/concat", 1, {768}, W_(layer[0].bqkv), 0},
+    {MOD "/Layer_0/TransformerLayer/MultiheadAttention/output_transform_single/kernel/part_0", 4, {1, 1, 256, 512}, W_(layer[0].wo), 1},
+    {ENC "/Layer_0/TransformerLayer/MultiheadAttention/output_transform_single/bias/ConcatPartitions/concat", 1, {512}, W_(layer[0].bo), 0},
+    {ENC "/Layer_0/TransformerLayer/dense/kernel/ConcatPartitions/concat", 2, {256, 512}, W_(wd), 1},
+    {ENC "/Layer_0/TransformerLayer/dense/bias/ConcatPartitions/concat", 1, {512}, W_(bd), 0},
+    {ENC "/Layer_0/TransformerLayer/FFN/layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat", 1, {512}, W_(layer[0].ln_f_g), 0},
+    {ENC "/Layer_0/TransformerLayer/FFN/layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat", 1, {512}, W_(layer[0].ln_f_b), 0},
+    {TS "/Layer_0/TransformerLayer/FFN/conv1/Tensordot/Reshape_1", 2, {512, 1536}, W_(layer[0].w1), 1},
+    {ENC "/Layer_0/TransformerLayer/FFN/conv1/bias/ConcatPartitions/concat", 1, {1536}, W_(layer[0].b1), 0},
+    {TS "/Layer_0/TransformerLayer/FFN/conv2/Tensordot/Reshape_1", 2, {1536, 512}, W_(layer[0].w2), 1},
+    {ENC "/Layer_0/TransformerLayer/FFN/conv2/bias/ConcatPartitions/concat", 1, {512}, W_(layer[0].b2), 0},
+    {ENC "/Layer_1/TransformerLayer/layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat", 1, {512}, W_(layer[1].ln_a_g), 0},
+    {ENC "/Layer_1/TransformerLayer/layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat", 1, {512}, W_(layer[1].ln_a_b), 0},
+    {MOD "/Layer_1/TransformerLayer/MultiheadAttention/qkv_transform_single/kernel/part_0", 4, {1, 1, 512, 1536}, W_(layer[1].wqkv), 1},
+    {ENC "/Layer_1/TransformerLayer/MultiheadAttention/qkv_transform_single/bias/ConcatPartitions/concat", 1, {1536}, W_(layer[1].bqkv), 0},
+    {MOD "/Layer_1/TransformerLayer/MultiheadAttention/output_transform_single/kernel/part_0", 4, {1, 1, 512, 512}, W_(layer[1].wo), 1},
+    {ENC "/Layer_1/TransformerLayer/MultiheadAttention/output_transform_single/bias/ConcatPartitions/concat", 1, {512}, W_(layer[1].bo), 0},
+    {ENC "/Layer_1/TransformerLayer/FFN/layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat", 1, {512}, W_(layer[1].ln_f_g), 0},
+    {ENC "/Layer_1/TransformerLayer/FFN/layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat", 1, {512}, W_(layer[1].ln_f_b), 0},
+    {TS "/Layer_1/TransformerLayer/FFN/conv1/Tensordot/Reshape_1", 2, {512, 1536}, W_(layer[1].w1), 1},
+    {ENC "/Layer_1/TransformerLayer/FFN/conv1/bias/ConcatPartitions/concat", 1, {1536}, W_(layer[1].b1), 0},
+    {TS "/Layer_1/TransformerLayer/FFN/conv2/Tensordot/Reshape_1", 2, {1536, 512}, W_(layer[1].w2), 1},
+    {ENC "/Layer_1/TransformerLayer/FFN/conv2/bias/ConcatPartitions/concat", 1, {512}, W_(layer[1].b2), 0},
+    {"module/Encoder_en/hidden_layers/tanh_layer_0/weights", 2, {512, 512}, W_(wt), 1},
+    {"module/Encoder_en/hidden_layers/tanh_layer_0/bias", 1, {512}, W_(bt), 0},
 };
 #undef W_
 #define UL_N_WEIGHTS ((int)(sizeof UL_WEIGHTS / sizeof UL_WEIGHTS[0]))
@@ -168,25 +175,25 @@ static void run_layer(ul_work *w, int li, int n_rows) {
     /* y = LN(in) [N, d_in]; z = y·Wqkv + b [N, 3·d_a] */
     memcpy(w->y, in, (size_t)n_rows * d_in * sizeof(float));
     silt_ops_layernorm(w->y, n_rows, d_in, L->ln_a_g, L->ln_a_b, m->ln_eps);
-    silt_ops_linear(w->y, n_rows, d_in, L->wqkv, 3 * L->d_a, L->bqkv, w->z);
+    silt_ops_linear_packed(w->y, n_rows, L->wqkv, L->bqkv, w->z);
     /* y = per-text attention [N, d_a] */
     w->cur = L;
     silt_threads_for(w->n_tasks, attention_task, w);
     if (li == 0) {
         /* x = y·Wo + bo + x0·Wd + bd */
-        silt_ops_linear(w->y, n_rows, L->d_a, L->wo, UL_DIM, L->bo, w->x);
-        silt_ops_matmul_acc(w->x0, n_rows, UL_EMB, m->wd, UL_DIM, w->x);
+        silt_ops_linear_packed(w->y, n_rows, L->wo, L->bo, w->x);
+        silt_ops_matmul_packed_acc(w->x0, n_rows, m->wd, w->x);
         silt_ops_add_bias(w->x, n_rows, UL_DIM, m->bd);
     } else {
-        silt_ops_matmul_acc(w->y, n_rows, L->d_a, L->wo, UL_DIM, w->x);
+        silt_ops_matmul_packed_acc(w->y, n_rows, L->wo, w->x);
         silt_ops_add_bias(w->x, n_rows, UL_DIM, L->bo);
     }
     /* x += relu(LN(x)·W1 + b1)·W2 + b2 */
     memcpy(w->y, w->x, (size_t)n_rows * UL_DIM * sizeof(float));
     silt_ops_layernorm(w->y, n_rows, UL_DIM, L->ln_f_g, L->ln_f_b, m->ln_eps);
-    silt_ops_linear(w->y, n_rows, UL_DIM, L->w1, UL_FFN, L->b1, w->z);
+    silt_ops_linear_packed(w->y, n_rows, L->w1, L->b1, w->z);
     silt_ops_relu(w->z, (size_t)n_rows * UL_FFN);
-    silt_ops_matmul_acc(w->z, n_rows, UL_FFN, L->w2, UL_DIM, w->x);
+    silt_ops_matmul_packed_acc(w->z, n_rows, L->w2, w->x);
     silt_ops_add_bias(w->x, n_rows, UL_DIM, L->b2);
 }
 
@@ -217,7 +224,7 @@ static void forward_chunk(ul_work *w, float *out) {
         if (n > 0)
             for (int j = 0; j < UL_DIM; j++) ub[j] /= (float)n;
     }
-    silt_ops_linear(u, w->n_texts, UL_DIM, m->wt, UL_DIM, m->bt, out);
+    silt_ops_linear_packed(u, w->n_texts, m->wt, m->bt, out);
     silt_ops_tanh(out, (size_t)w->n_texts * UL_DIM);
     silt_ops_l2_normalize(out, w->n_texts, UL_DIM, m->l2_floor);
 }
@@ -334,6 +341,9 @@ static void ul_destroy(silt_encoder *enc) {
     ul_model *m = (ul_model *)enc;
     if (!m) return;
     silt_unigram_free(m->vocab);
+    for (int i = 0; i < UL_N_WEIGHTS; i++)
+        if (UL_WEIGHTS[i].packed)
+            silt_ops_weight_free(*(silt_ops_weight **)((char *)m + UL_WEIGHTS[i].ptr_offset));
     free(m->blob);
     free(m->timing);
     free(m);
@@ -359,15 +369,25 @@ static int load_weights(ul_model *m, const silt_tfjs_model *tf, char **err) {
         src[i] = silt_tfjs_floats(tf, wd->name, wd->rank, wd->shape, err);
         if (!src[i]) return -1;
         n_elems[i] = silt_tfjs_find(tf, wd->name)->n_elems;
-        total += (n_elems[i] + 15) & ~(size_t)15;
+        if (!wd->packed) total += (n_elems[i] + 15) & ~(size_t)15;
     }
     m->blob = silt_ops_alloc(total);
     if (!m->blob) return silt_err(err, "out of memory for %zu weights", total);
     float *at = m->blob;
     for (int i = 0; i < UL_N_WEIGHTS; i++) {
-        memcpy(at, src[i], n_elems[i] * sizeof(float));
-        *(const float **)((char *)m + UL_WEIGHTS[i].ptr_offset) = at;
-        at += (n_elems[i] + 15) & ~(size_t)15;
+        const ul_weight *wd = &UL_WEIGHTS[i];
+        void *field = (char *)m + wd->ptr_offset;
+        if (wd->packed) {
+            /* The manifest's copy is only 4-byte aligned; packing reads it element-wise. */
+            silt_ops_weight *w = silt_ops_weight_pack(src[i], (int)wd->shape[wd->rank - 2],
+                                                      (int)wd->shape[wd->rank - 1], 0);
+            if (!w) return silt_err(err, "out of memory packing weight '%s'", wd->name);
+            *(silt_ops_weight **)field = w;
+        } else {
+            memcpy(at, src[i], n_elems[i] * sizeof(float));
+            *(const float **)field = at;
+            at += (n_elems[i] + 15) & ~(size_t)15;
+        }
     }
     m->vocab_rows = UL_VOCAB_ROWS;
 

@@ -313,7 +313,7 @@ static int merge_range(silt_spidx *ix, uint32_t from, uint32_t to, int with_mem,
         }
         ix->seg[from] = s;
     } else {
-        memmove(ix->seg + from, ix->seg + to, (ix->n_seg - to) * sizeof *ix->seg);
+        if (to < ix->n_seg) memmove(ix->seg + from, ix->seg + to, (ix->n_seg - to) * sizeof *ix->seg);
         ix->n_seg -= removed;
     }
     if (with_mem) {

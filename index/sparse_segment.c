@@ -84,8 +84,82 @@ static int cmp_rowid_ctx(const void *a, const void *b, void *ctx) {
     return x < y ? -1 : x > y;
 }
 
+/* Work arrays of one search: acc, touched and qloc are all zero between searches. */
+typedef struct sp_scratch {
+    float *acc;          /* [n_docs] partial scores */
+    uint64_t *touched;   /* [(n_docs + 63) / 64] documents with a posting read */
+    float *qloc;         /* [n_terms] query weight by local term */
+    struct cand *cd, *sorted; /* candidates, before and after bucketing */
+    size_t cap;          /* capacity of cd and sorted */
+} sp_scratch;
+
+void silt_spseg_init_scratch(sp_seg *s) {
+    pthread_mutex_init(&s->scratch_lock, NULL);
+    s->scratch = NULL;
+}
+
+static void scratch_free(sp_scratch *w) {
+    if (!w) return;
+    free(w->acc), free(w->touched), free(w->qloc), free(w->cd), free(w->sorted);
+    free(w);
+}
+
+/* Zeroed work arrays for s: the segment's own when free (*owned = 0), else fresh ones
+ * (*owned = 1). NULL when out of memory. */
+static sp_scratch *scratch_take(const sp_seg *cs, int *owned) {
+    sp_seg *s = (sp_seg *)cs; /* the lock and cache are not part of the segment's value */
+    if (pthread_mutex_trylock(&s->scratch_lock) == 0) {
+        if (!s->scratch) {
+            sp_scratch *w = calloc(1, sizeof *w);
+            if (w) {
+                w->acc = calloc((size_t)s->n_docs + 1, sizeof *w->acc);
+                w->touched = calloc(((size_t)s->n_docs + 63) / 64 + 1, sizeof *w->touched);
+                w->qloc = calloc((size_t)s->n_terms + 1, sizeof *w->qloc);
+                if (!w->acc || !w->touched || !w->qloc) scratch_free(w), w = NULL;
+            }
+            s->scratch = w;
+        }
+        if (s->scratch) {
+            *owned = 0;
+            return s->scratch;
+        }
+        pthread_mutex_unlock(&s->scratch_lock);
+    }
+    sp_scratch *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->acc = calloc((size_t)s->n_docs + 1, sizeof *w->acc);
+    w->touched = calloc(((size_t)s->n_docs + 63) / 64 + 1, sizeof *w->touched);
+    w->qloc = calloc((size_t)s->n_terms + 1, sizeof *w->qloc);
+    if (!w->acc || !w->touched || !w->qloc) {
+        scratch_free(w);
+        return NULL;
+    }
+    *owned = 1;
+    return w;
+}
+
+/* Gives work arrays back, zeroing what the search wrote (touched documents, query terms). */
+static void scratch_give(const sp_seg *cs, sp_scratch *w, int owned, const uint32_t *lts,
+                         uint32_t n_lts) {
+    sp_seg *s = (sp_seg *)cs;
+    if (!w) return;
+    if (owned) {
+        scratch_free(w);
+        return;
+    }
+    size_t n_words = ((size_t)s->n_docs + 63) / 64;
+    for (size_t i = 0; i < n_words; i++) {
+        for (uint64_t m = w->touched[i]; m; m &= m - 1) w->acc[i * 64 + (size_t)__builtin_ctzll(m)] = 0;
+        w->touched[i] = 0;
+    }
+    for (uint32_t i = 0; i < n_lts; i++) w->qloc[lts[i]] = 0;
+    pthread_mutex_unlock(&s->scratch_lock);
+}
+
 void silt_spseg_free(sp_seg *s) {
     if (!s) return;
+    scratch_free(s->scratch);
+    pthread_mutex_destroy(&s->scratch_lock);
     free(s->rowids);
     free(s->by_rowid);
     free(s->dead);
@@ -167,6 +241,7 @@ sp_seg *silt_spseg_build(sp_doc_fn get, void *ctx, uint32_t n_docs, uint32_t blo
     memset(&m, 0, sizeof m);
     sp_seg *s = calloc(1, sizeof *s);
     if (!s) return silt_err(err, "out of memory building a sparse index segment"), NULL;
+    silt_spseg_init_scratch(s);
     s->n_docs = n_docs;
     s->block_docs = block_docs;
     s->n_blocks = (uint32_t)(((uint64_t)n_docs + block_docs - 1) / block_docs);
@@ -541,7 +616,7 @@ static qterm *map_terms(const sp_seg *s, const sp_query *q, uint32_t *n) {
 }
 
 /* A candidate document and its partial (quantised) score. */
-typedef struct {
+typedef struct cand {
     float a;
     uint32_t d;
 } cand;
@@ -584,18 +659,19 @@ int silt_spseg_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
     if (h->k == 0 || s->n_docs == s->n_dead) return 0;
     uint32_t nq = 0;
     qterm *qt = map_terms(s, q, &nq);
+    uint32_t *lts = malloc(((size_t)nq + 1) * sizeof *lts);
     size_t n_words = ((size_t)s->n_docs + 63) / 64;
-    float *acc = calloc((size_t)s->n_docs + 1, sizeof *acc);
-    uint64_t *touched = calloc(n_words + 1, sizeof *touched);
-    float *qloc = calloc((size_t)s->n_terms + 1, sizeof *qloc);
-    cand *cd = NULL;
+    int owned = 1;
+    sp_scratch *w = qt && lts && nq ? scratch_take(s, &owned) : NULL;
     int rc = -1;
-    if (!qt || !acc || !touched || !qloc) goto oom;
+    if (!qt || !lts || (nq && !w)) goto oom;
     if (nq == 0) {
         rc = 0;
         goto done;
     }
-    for (uint32_t i = 0; i < nq; i++) qloc[qt[i].lt] = qt[i].w;
+    float *acc = w->acc, *qloc = w->qloc;
+    uint64_t *touched = w->touched;
+    for (uint32_t i = 0; i < nq; i++) qloc[qt[i].lt] = qt[i].w, lts[i] = qt[i].lt;
     /* Heaviest first: |q| * max|w| is the most a term can add to a score. */
     qsort_r(qt, nq, sizeof *qt, cmp_qterm_reach, s->scale);
     uint32_t n_use = !o->exact && o->query_terms && o->query_terms < nq ? o->query_terms : nq;
@@ -620,23 +696,36 @@ int silt_spseg_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
     }
     /* Candidates: touched documents still live and allowed, bucketed by partial score. */
     size_t n_c = 0;
-    for (size_t w = 0; w < n_words; w++) {
-        uint64_t m = touched[w] & ~s->dead[w];
-        if (allow) m &= allow[w];
-        touched[w] = m;
+    for (size_t i = 0; i < n_words; i++) {
+        uint64_t m = touched[i] & ~s->dead[i];
+        if (allow) m &= allow[i];
         n_c += (size_t)__builtin_popcountll(m);
     }
-    cd = malloc((n_c + 1) * sizeof *cd);
-    if (!cd) goto oom;
+    if (n_c + 1 > w->cap) {
+        free(w->cd), free(w->sorted);
+        w->cap = n_c + 1 > 2 * w->cap ? n_c + 1 : 2 * w->cap;
+        w->cd = malloc(w->cap * sizeof *w->cd);
+        w->sorted = malloc(w->cap * sizeof *w->sorted);
+        if (!w->cd || !w->sorted) {
+            free(w->cd), free(w->sorted);
+            w->cd = w->sorted = NULL;
+            w->cap = 0;
+            goto oom;
+        }
+    }
+    cand *cd = w->cd;
     float lo = INFINITY, hi = -INFINITY;
     size_t k = 0;
-    for (size_t w = 0; w < n_words; w++)
-        for (uint64_t m = touched[w]; m; m &= m - 1) {
-            uint32_t d = (uint32_t)(w * 64 + (uint32_t)__builtin_ctzll(m));
+    for (size_t i = 0; i < n_words; i++) {
+        uint64_t m = touched[i] & ~s->dead[i];
+        if (allow) m &= allow[i];
+        for (; m; m &= m - 1) {
+            uint32_t d = (uint32_t)(i * 64 + (uint32_t)__builtin_ctzll(m));
             cd[k].a = acc[d], cd[k].d = d, k++;
             if (acc[d] < lo) lo = acc[d];
             if (acc[d] > hi) hi = acc[d];
         }
+    }
     /* Counting sort into NB buckets (highest partial first); each bucket is sorted when the
      * rescoring reaches it, and most searches stop within the first few. */
     enum { NB = 1024 };
@@ -646,16 +735,13 @@ int silt_spseg_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
 #define BUCKET(a) ((uint32_t)(NB - 1) - (uint32_t)(((double)(a) - lo) * to_b))
     for (size_t i = 0; i < n_c; i++) start[BUCKET(cd[i].a) + 1]++;
     for (uint32_t b = 0; b < NB; b++) start[b + 1] += start[b];
-    cand *sorted = malloc((n_c + 1) * sizeof *sorted);
-    if (!sorted) goto oom;
     {
         uint32_t fill[NB];
         memcpy(fill, start, sizeof fill);
-        for (size_t i = 0; i < n_c; i++) sorted[fill[BUCKET(cd[i].a)]++] = cd[i];
+        for (size_t i = 0; i < n_c; i++) w->sorted[fill[BUCKET(cd[i].a)]++] = cd[i];
     }
 #undef BUCKET
-    free(cd);
-    cd = sorted;
+    cd = w->sorted;
     double hf = o->heap_factor;
     int stopped = 0;
     for (uint32_t b = 0; b < NB && !stopped; b++) {
@@ -683,7 +769,8 @@ int silt_spseg_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
     if (rest > 0 && h->n < h->k) {
         /* Unread postings may hold more matching documents than were found: read them all. */
         heap_drop_segment(h, s);
-        free(qt), free(acc), free(touched), free(qloc), free(cd);
+        scratch_give(s, w, owned, lts, nq);
+        free(qt), free(lts);
         sp_search_opts ex = {1, 1.0, 0};
         return silt_spseg_search(s, q, allow, &ex, h, err);
     }
@@ -692,6 +779,7 @@ int silt_spseg_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
 oom:
     silt_err(err, "out of memory in a sparse search over %u documents", s->n_docs);
 done:
-    free(qt), free(acc), free(touched), free(qloc), free(cd);
+    scratch_give(s, w, owned, lts, nq);
+    free(qt), free(lts);
     return rc;
 }

@@ -25,6 +25,7 @@
 /* Lists up to this long are never pruned. */
 #define SP_HEAD_MIN 256
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,7 +51,14 @@ typedef struct {
                              fast search reads the whole list) */
     uint64_t *head_off;   /* [n_terms + 1] byte offsets of each term's head */
     uint8_t *head;        /* heads stream (see above) */
+    pthread_mutex_t scratch_lock; /* guards scratch */
+    struct sp_scratch *scratch;   /* per-document work arrays kept zeroed between searches,
+                                     so a search costs what it reads, not n_docs; a search
+                                     that finds it busy allocates its own */
 } sp_seg;
+
+/* Sets up the scratch lock of a freshly allocated segment (before it is shared). */
+void silt_spseg_init_scratch(sp_seg *s);
 
 /* One document handed to the builder: rowid and its terms, global ids strictly increasing,
  * weights finite and non-zero. The arrays belong to the caller. */

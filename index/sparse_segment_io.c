@@ -148,6 +148,7 @@ sp_seg *silt_spseg_read(const uint8_t *data, size_t n_bytes, size_t *pos, char *
     }
     sp_seg *s = calloc(1, sizeof *s);
     if (!s) return silt_err(err, "out of memory reading a sparse index segment"), NULL;
+    silt_spseg_init_scratch(s);
     const uint8_t *h = data + *pos + 4;
     memcpy(&s->n_docs, h, 4), memcpy(&s->n_dead, h + 4, 4), memcpy(&s->block_docs, h + 8, 4);
     memcpy(&s->n_terms, h + 12, 4), memcpy(&s->prune, h + 16, 4);

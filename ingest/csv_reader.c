@@ -145,7 +145,7 @@ silt_reader *silt_csv_reader_new(char delimiter, int quote, silt_rows *rows, cha
     /* libcsv has no way to turn quoting off; NUL is the byte least likely to occur. */
     csv_set_quote(&rd->parser, quote == SILT_CSV_NO_QUOTE ? 0 : (unsigned char)quote);
     csv_set_space_func(&rd->parser, no_space);
-    csv_set_blk_size(&rd->parser, 4096);
+    csv_set_blk_size(&rd->parser, 64 * 1024); /* libcsv grows a long field by this much at a time */
     rd->base.feed = csv_feed;
     rd->base.finish = csv_finish;
     rd->base.destroy = csv_destroy;

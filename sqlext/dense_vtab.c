@@ -511,8 +511,9 @@ static int op_before_commit(void *owner, char **err) {
 
 /* Snapshot policy: a graph or trained index is snapshotted once the log would make opening
  * replay more than 1/8 of its rows (at least 1024 log rows, so small commits stay small). A
- * flat index has no snapshot (loading reads the stored vectors): its log is only emptied
- * when it outgrows the table, which makes other connections reload. */
+ * flat index has no snapshot (loading reads the stored vectors): its log is emptied once it
+ * reaches half the table (at least 4096 rows), which makes other connections reload; a
+ * bulk load into a small table thus writes no log rows at all. */
 static int op_snapshot_due(void *owner, sqlite3_int64 n_log) {
     dense_vtab *vt = owner;
     if (n_log < 1024) return 0;
@@ -525,7 +526,7 @@ static int op_snapshot_due(void *owner, sqlite3_int64 n_log) {
     }
     sqlite3_int64 n = silt_dense_index_count(vt->index);
     if (silt_dense_index_wants_snapshot(vt->index)) return n_log * 8 >= n;
-    return n_log >= 65536 && n_log >= n;
+    return n_log >= 4096 && n_log * 2 >= n;
 }
 
 static const silt_store_ops dense_store_ops = {
@@ -1483,8 +1484,11 @@ static int update_row(dense_vtab *vt, sqlite3_value *old_v, sqlite3_value *new_v
 
 static int dense_update(sqlite3_vtab *tab, int argc, sqlite3_value **argv, sqlite3_int64 *rowid) {
     dense_vtab *vt = (dense_vtab *)tab;
-    int rc = dense_ready(vt);
-    if (rc != SQLITE_OK) return rc;
+    /* Only catch up here: queued texts wait, so that a transaction's inserts are embedded
+     * together (at commit, or before the next query). */
+    char *err = NULL;
+    int rc = silt_store_ensure(vt->store, &err);
+    if (rc != SQLITE_OK) return vt_take_error(vt, rc, err);
     if (argc == 1) return delete_row(vt, sqlite3_value_int64(argv[0]));
     sqlite3_value **cols = argv + 2;
     if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {

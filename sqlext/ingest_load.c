@@ -187,6 +187,7 @@ static int prepare_inserts(loader *L, char **err) {
     sqlite3_finalize(L->ins_batch);
     sqlite3_finalize(L->ins_one);
     L->ins_batch = L->ins_one = NULL;
+    if (L->n_cols == 0) return 0; /* appending an empty file: nothing to insert */
     int max_vars = sqlite3_limit(L->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1);
     int per = max_vars / (int)(L->n_cols ? L->n_cols : 1);
     L->batch_rows = per < 1 ? 1 : per < LOAD_BATCH_ROWS ? per : LOAD_BATCH_ROWS;
@@ -366,7 +367,8 @@ static int setup_table(loader *L, const silt_batch *b, size_t *first, char **err
     }
     if (n_cols == 0 && !append) {
         free(raw);
-        return silt_err(err, "no records: the file is empty");
+        return silt_err(err, jsonl && r->n_rows ? "no columns: every object is empty"
+                                                : "no records: the file is empty");
     }
     L->cols = silt_infer_names(raw, n_cols, err);
     free(raw);
@@ -500,6 +502,7 @@ static int check_width(loader *L, const silt_rows *r, size_t i, char **err) {
 }
 
 static int run_insert(loader *L, sqlite3_stmt *st, const silt_rows *r, size_t first, size_t n, char **err) {
+    if (!st) return silt_err(err, "line %lld: a record without any column", (long long)r->rows[first].line);
     int idx = 1;
     for (size_t i = first; i < first + n; i++)
         for (size_t j = 0; j < L->n_cols; j++) {

@@ -9,5 +9,7 @@ int silt_register_vec_funcs(sqlite3 *db, char **err);
 int silt_register_models(sqlite3 *db, char **err); /* models.c: models, embedding, chunks */
 int silt_register_ingest(sqlite3 *db, char **err); /* ingest.c: silt_ingest, silt_ingest_dir */
 int silt_register_dense(sqlite3 *db, char **err);  /* dense_vtab.c: silt_dense */
+int silt_register_sparse(sqlite3 *db, char **err); /* sparse_vtab.c: silt_sparse */
+int silt_register_join(sqlite3 *db, char **err);   /* join_vtab.c: silt_join, silt_column_text */
 
 #endif

@@ -18,6 +18,8 @@ static const register_fn modules[] = {
     silt_register_vec_funcs,
     silt_register_models,
     silt_register_dense,
+    silt_register_sparse,
+    silt_register_join,
     silt_register_ingest,
 };
 

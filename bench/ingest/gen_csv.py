@@ -20,7 +20,7 @@ with open(out, "w", newline="") as f:
         rows = []
         for _ in range(10000):
             i += 1
-            desc = " ".join(rnd.choice(words) for _ in range(rnd.randint(12, 24)))
+            desc = " ".join(rnd.choice(words) for _ in range(rnd.randint(18, 34)))
             rows.append('%d,2023-%02d-%02d,%s,%s,"%d %s St, %s",%d,%.2f,%.6f,"%s"\n' % (
                 i, rnd.randint(1, 12), rnd.randint(1, 28), rnd.choice(cities), rnd.choice(words),
                 rnd.randint(1, 9999), rnd.choice(words).title(), rnd.choice(cities),

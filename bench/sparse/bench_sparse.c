@@ -33,51 +33,64 @@ static double now_s(void) {
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-static double cdf[VOCAB];
+/* Walker's alias table over Zipf(1) ranks: one uniform draw per sample. */
+static double alias_p[VOCAB];
+static uint32_t alias_a[VOCAB];
 static uint32_t rank_to_id[VOCAB];
+static float rank_weight[VOCAB]; /* g(rank) of the header comment */
 
-static uint32_t draw_rank(uint64_t *s) {
-    double u = rng_unit(s);
-    uint32_t lo = 0, hi = VOCAB - 1;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (cdf[mid] < u) lo = mid + 1;
-        else hi = mid;
+static void alias_init(void) {
+    static double q[VOCAB];
+    static uint32_t small[VOCAB], large[VOCAB];
+    double sum = 0;
+    for (uint32_t r = 0; r < VOCAB; r++) sum += 1.0 / (r + 1);
+    uint32_t ns = 0, nl = 0;
+    for (uint32_t r = 0; r < VOCAB; r++) {
+        q[r] = VOCAB * (1.0 / (r + 1)) / sum;
+        if (q[r] < 1) small[ns++] = r;
+        else large[nl++] = r;
     }
-    return lo;
+    while (ns && nl) {
+        uint32_t s = small[--ns], l = large[nl - 1];
+        alias_p[s] = q[s], alias_a[s] = l;
+        q[l] -= 1 - q[s];
+        if (q[l] < 1) nl--, small[ns++] = l;
+    }
+    while (nl) alias_p[large[--nl]] = 1;
+    while (ns) alias_p[small[--ns]] = 1;
 }
 
-static int cmp_u32(const void *a, const void *b) {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
+static uint32_t draw_rank(uint64_t *s) {
+    uint64_t x = rng_next(s);
+    uint32_t i = (uint32_t)((x >> 32) % VOCAB);
+    double u = (double)(x & 0xffffffffu) / 4294967296.0;
+    return u < alias_p[i] ? i : alias_a[i];
 }
 
 /* A vector of n distinct terms (ids sorted) into ids/w, which hold at least n. */
 static void make_vec(uint64_t *s, uint32_t n, uint8_t *mark, uint32_t *ids, float *w) {
-    uint32_t *ranks = malloc(n * sizeof *ranks);
+    uint32_t ranks[256];
     for (uint32_t i = 0; i < n;) {
         uint32_t r = draw_rank(s);
         if (mark[r]) continue;
         mark[r] = 1;
         ranks[i++] = r;
     }
+    /* Sort by id, carrying the rank for the weight. */
+    uint64_t key[256];
     for (uint32_t i = 0; i < n; i++) {
         mark[ranks[i]] = 0;
-        ids[i] = rank_to_id[ranks[i]];
+        key[i] = (uint64_t)rank_to_id[ranks[i]] << 32 | ranks[i];
     }
-    qsort(ids, n, sizeof *ids, cmp_u32);
-    /* Weights by rank: invert the id permutation through a small lookup. */
-    static uint32_t id_to_rank[VOCAB];
-    static int inv_done;
-    if (!inv_done) {
-        for (uint32_t r = 0; r < VOCAB; r++) id_to_rank[rank_to_id[r]] = r;
-        inv_done = 1;
-    }
+    for (uint32_t i = 1; i < n; i++)
+        for (uint32_t j = i; j > 0 && key[j] < key[j - 1]; j--) {
+            uint64_t t = key[j];
+            key[j] = key[j - 1], key[j - 1] = t;
+        }
     for (uint32_t i = 0; i < n; i++) {
-        double g = 0.2 + 2.8 * log(2.0 + id_to_rank[ids[i]]) / log((double)VOCAB);
-        w[i] = (float)(g * (0.1 + 0.9 * rng_unit(s)));
+        ids[i] = (uint32_t)(key[i] >> 32);
+        w[i] = rank_weight[(uint32_t)key[i]] * (float)(0.1 + 0.9 * rng_unit(s));
     }
-    free(ranks);
 }
 
 static int cmp_d(const void *a, const void *b) {
@@ -95,12 +108,11 @@ int main(int argc, char **argv) {
     uint32_t n_q = argc > 2 ? (uint32_t)atol(argv[2]) : 1000;
     uint32_t block_docs = argc > 3 ? (uint32_t)atol(argv[3]) : SILT_SPIDX_BLOCK_DOCS;
     float prune = argc > 4 ? (float)atof(argv[4]) : 1.0f;
-    double sum = 0;
-    for (uint32_t r = 0; r < VOCAB; r++) sum += 1.0 / (r + 1);
-    double acc = 0;
-    for (uint32_t r = 0; r < VOCAB; r++) acc += 1.0 / (r + 1) / sum, cdf[r] = acc;
-    cdf[VOCAB - 1] = 1.0;
-    for (uint32_t r = 0; r < VOCAB; r++) rank_to_id[r] = r;
+    alias_init();
+    for (uint32_t r = 0; r < VOCAB; r++) {
+        rank_to_id[r] = r;
+        rank_weight[r] = (float)(0.2 + 2.8 * log(2.0 + r) / log((double)VOCAB));
+    }
     uint64_t s = 12345;
     for (uint32_t r = VOCAB - 1; r > 0; r--) {
         uint32_t j = (uint32_t)(rng_next(&s) % (r + 1)), t = rank_to_id[r];
@@ -182,41 +194,44 @@ int main(int argc, char **argv) {
         if (!c) break;
         p = c + 1;
     }
+    /* Settings interleaved per query (exact first: it gives the truth), so that noise from a
+     * shared machine hits every setting alike. */
     int64_t *truth = calloc((size_t)n_q * k, sizeof *truth);
     uint32_t *n_truth = calloc(n_q, sizeof *n_truth);
-    double *lat = malloc(n_q * sizeof *lat);
-    double exact_p50 = 0;
-    printf("\n| setting | p50 ms | p99 ms | mean ms | recall@10 | speed-up (p50) |\n|---|---|---|---|---|---|\n");
-    for (size_t si = 0; si < n_set; si++) {
-        double rec = 0;
-        for (uint32_t i = 0; i < n_q; i++) {
+    double *lat = malloc(n_set * n_q * sizeof *lat), *rec = calloc(n_set, sizeof *rec);
+    for (uint32_t i = 0; i < n_q; i++) {
+        for (size_t si = 0; si < n_set; si++) {
             silt_spidx_hit *h;
             uint32_t nh;
             double a = now_s();
             if (silt_spidx_search(ix, &qs[i], k, &sets[si].o, NULL, &h, &nh, &err))
                 return fprintf(stderr, "%s\n", err), 1;
-            lat[i] = (now_s() - a) * 1e3;
+            lat[si * n_q + i] = (now_s() - a) * 1e3;
             if (si == 0) {
                 n_truth[i] = nh;
                 for (uint32_t j = 0; j < nh; j++) truth[(size_t)i * k + j] = h[j].rowid;
-                rec += 1;
+                rec[0] += 1;
             } else {
                 uint32_t got = 0;
                 for (uint32_t j = 0; j < nh; j++)
                     for (uint32_t t = 0; t < n_truth[i]; t++) got += h[j].rowid == truth[(size_t)i * k + t];
-                rec += n_truth[i] ? (double)got / n_truth[i] : 1;
+                rec[si] += n_truth[i] ? (double)got / n_truth[i] : 1;
             }
             free(h);
         }
-        double mean = 0;
-        for (uint32_t i = 0; i < n_q; i++) mean += lat[i];
+    }
+    printf("\n%u queries, k = %u\n\n| setting | p50 ms | p99 ms | mean ms | recall@10 | speed-up (p50) |\n"
+           "|---|---|---|---|---|---|\n", n_q, k);
+    double exact_p50 = 0;
+    for (size_t si = 0; si < n_set; si++) {
+        double *l = lat + si * n_q, mean = 0;
+        for (uint32_t i = 0; i < n_q; i++) mean += l[i];
         mean /= n_q;
-        qsort(lat, n_q, sizeof *lat, cmp_d);
-        double p50 = lat[n_q / 2], p99 = lat[(size_t)(n_q * 0.99)];
+        qsort(l, n_q, sizeof *l, cmp_d);
+        double p50 = l[n_q / 2], p99 = l[(size_t)(n_q * 0.99)];
         if (si == 0) exact_p50 = p50;
         printf("| %s | %.3f | %.3f | %.3f | %.4f | %.1fx |\n", sets[si].name, p50, p99, mean,
-               rec / n_q, exact_p50 / p50);
-        fflush(stdout);
+               rec[si] / n_q, exact_p50 / p50);
     }
     silt_spidx_free(ix);
     return 0;

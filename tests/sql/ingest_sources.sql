@@ -50,6 +50,11 @@ SELECT url LIKE '%/s2.csv', rows FROM silt_sources WHERE tbl = 's';
 -- a table dropped by the user is loaded again
 DROP TABLE s;
 SELECT silt_ingest('s2.csv', 's');
+-- appending an empty file adds nothing
+.once empty.csv
+SELECT '' WHERE 0;
+SELECT silt_ingest('empty.csv', 's', '{"if_exists":"append"}');
+SELECT count(*) FROM s;
 -- inside a user's transaction: a failed load undoes only itself
 BEGIN;
 SELECT silt_ingest('s.csv', 'in_tx');

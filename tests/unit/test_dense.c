@@ -375,7 +375,7 @@ Test(dense, bad_options_give_clear_errors) {
     assert_exec_error(db, "CREATE VIRTUAL TABLE a USING silt_dense(dim=4, fast)",
                       "silt_dense: option 'fast' must look like name=value");
     assert_exec_error(db, "CREATE VIRTUAL TABLE a USING silt_dense(dim=4, index='Bogus99')",
-                      "silt_dense: index 'Bogus99' for dim 4: FAISS cannot build it");
+                      "silt_dense: index 'Bogus99' for dim 4: 'Bogus99' is not a supported index");
     assert_exec_error(db, "CREATE VIRTUAL TABLE a USING silt_dense(dim=10, index='PQ3')",
                       "silt_dense: index 'PQ3' for dim 10");
     assert_exec_error(db, "CREATE VIRTUAL TABLE a USING silt_dense(dim=4, index='IDMap,Flat')",

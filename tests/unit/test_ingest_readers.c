@@ -190,3 +190,50 @@ Test(ingest, rows_drop_keeps_later_records_and_the_partial_one) {
     silt_rows_free(&r);
     silt_rows_free(&other);
 }
+
+/* ---- progress line ---- */
+#include <unistd.h>
+
+#include "ingest/progress.h"
+
+static char *read_back(int fd) {
+    char *out = calloc(1, 4096);
+    lseek(fd, 0, SEEK_SET);
+    ssize_t n = read(fd, out, 4095);
+    cr_assert(n >= 0);
+    return out;
+}
+
+/* Three loads of 1.1 s (drawing starts after a second) with stderr redirected to a file: only
+ * the one asked to draw writes, the automatic one stays silent because stderr is not a
+ * terminal. */
+Test(ingest, progress_only_when_asked_or_on_a_terminal) {
+    char path[] = "/tmp/silt-progress-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    int saved = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+    silt_progress on, autom, off;
+    silt_progress_start(&on, "x.csv", 1);
+    silt_progress_start(&autom, "y.csv", -1);
+    silt_progress_start(&off, "z.csv", 0);
+    silt_progress_update(&on, 1000, 1); /* too early: nothing yet */
+    usleep(1100 * 1000);
+    silt_progress_update(&autom, 5000000, 1234);
+    silt_progress_update(&off, 5000000, 1234);
+    silt_progress_end(&autom);
+    silt_progress_end(&off);
+    char *quiet = read_back(fd);
+    silt_progress_update(&on, 5000000, 1234);
+    silt_progress_end(&on);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    char *out = read_back(fd);
+    close(fd);
+    unlink(path);
+    cr_assert_str_eq(quiet, "");
+    cr_assert(strncmp(out, "\rsilt_ingest x.csv: 5.0 MB, 1234 rows, ", 38) == 0, "[%s]", out);
+    cr_assert(strstr(out, "\r\033[K"), "the line is erased at the end");
+    free(quiet);
+    free(out);
+}

@@ -1,5 +1,6 @@
 /* test_ops.c: the shared math kernels (core/ops.h) against naive double-precision loops,
  * and the thread pool (core/threads.h). */
+#include <cblas.h>
 #include <criterion/criterion.h>
 #include <math.h>
 #include <pthread.h>
@@ -93,6 +94,93 @@ Test(ops, gemm_strided_and_empty_inner_dimension) {
     silt_ops_gemm(0, 0, 2, 3, 0, 1.0f, A, 1, B, 3, 0.0f, C, 5);
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < 3; j++) cr_assert_eq(C[i * 5 + j], 0.0f);
+}
+
+/* want[r][j] = alpha · Σ_k x[r][k]·W[k][j] in double. */
+static double *naive_product(const float *x, const float *W, int n, int in, int out, double alpha) {
+    double *want = malloc((size_t)n * out * sizeof *want);
+    for (int r = 0; r < n; r++)
+        for (int j = 0; j < out; j++) {
+            double s = 0;
+            for (int k = 0; k < in; k++) s += (double)x[(size_t)r * in + k] * W[(size_t)k * out + j];
+            want[(size_t)r * out + j] = alpha * s;
+        }
+    return want;
+}
+
+/* Sizes that exercise every edge of the blocked kernels: rows not a multiple of the 12-row
+ * tile, columns not a multiple of the 32-column panel, k spanning several 128-blocks, and
+ * a product large enough to be split over the pool. */
+Test(ops, gemm_odd_shapes_match_naive) {
+    const int shapes[][3] = {{25, 300, 70}, {1, 5, 1}, {13, 129, 33}, {40, 300, 1000}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
+        float *x = rnd((size_t)n * in, 21), *W = rnd((size_t)in * out, 22);
+        float *y = silt_ops_alloc((size_t)n * out), *Wt = silt_ops_alloc((size_t)out * in);
+        for (int k = 0; k < in; k++)
+            for (int j = 0; j < out; j++) Wt[(size_t)j * in + k] = W[(size_t)k * out + j];
+        double *want = naive_product(x, W, n, in, out, 1.0);
+        silt_ops_matmul(x, n, in, W, out, y);
+        assert_close(y, want, (size_t)n * out, 1e-4, "matmul");
+        memset(y, 0, (size_t)n * out * sizeof *y);
+        silt_ops_matmul_wt(x, n, in, Wt, out, y);
+        assert_close(y, want, (size_t)n * out, 1e-4, "matmul_wt");
+        silt_ops_matmul_acc(x, n, in, W, out, y);
+        silt_ops_matmul_wt_acc(x, n, in, Wt, out, y);
+        for (size_t i = 0; i < (size_t)n * out; i++) want[i] *= 3;
+        assert_close(y, want, (size_t)n * out, 1e-4, "matmul_acc");
+        free(x), free(W), free(Wt), free(y), free(want);
+    }
+}
+
+Test(ops, packed_weights_match_naive) {
+    const int shapes[][3] = {{25, 300, 70}, {1, 5, 1}, {40, 300, 1000}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
+        float *x = rnd((size_t)n * in, 31), *W = rnd((size_t)in * out, 32), *b = rnd((size_t)out, 33);
+        float *y = silt_ops_alloc((size_t)n * out), *Wt = silt_ops_alloc((size_t)out * in);
+        for (int k = 0; k < in; k++)
+            for (int j = 0; j < out; j++) Wt[(size_t)j * in + k] = W[(size_t)k * out + j];
+        double *want = naive_product(x, W, n, in, out, 1.0);
+        silt_ops_weight *pw = silt_ops_weight_pack(W, in, out, 0);
+        silt_ops_weight *pt = silt_ops_weight_pack(Wt, in, out, 1);
+        cr_assert(pw && pt);
+        cr_assert(silt_ops_weight_in(pw) == in && silt_ops_weight_out(pt) == out);
+        free(W), free(Wt); /* the packed copies own their data */
+        silt_ops_linear_packed(x, n, pw, NULL, y);
+        assert_close(y, want, (size_t)n * out, 1e-4, "packed");
+        silt_ops_matmul_packed_acc(x, n, pt, y);
+        for (size_t i = 0; i < (size_t)n * out; i++) want[i] *= 2;
+        assert_close(y, want, (size_t)n * out, 1e-4, "packed transposed acc");
+        silt_ops_linear_packed(x, n, pt, b, y);
+        for (int r = 0; r < n; r++)
+            for (int j = 0; j < out; j++) want[(size_t)r * out + j] = want[(size_t)r * out + j] / 2 + b[j];
+        assert_close(y, want, (size_t)n * out, 1e-4, "packed linear");
+        silt_ops_weight_free(pw);
+        silt_ops_weight_free(pt);
+        free(x), free(b), free(y), free(want);
+    }
+    cr_assert_null(silt_ops_weight_pack(NULL, 0, 5, 0));
+    silt_ops_weight_free(NULL);
+}
+
+/* The OpenBLAS route (alpha != 1 always takes it) with OpenBLAS on one thread: large
+ * products are split by columns over the pool. Each Criterion test is its own process, so
+ * the process-wide setting stays local to this test. */
+Test(ops, gemm_blas_split_over_pool_matches_naive) {
+    openblas_set_num_threads(1);
+    cr_assert_eq(silt_ops_blas_threads(), 1);
+    const int n = 40, in = 300, out = 1000; /* 1000: not a multiple of the 16-float blocks */
+    float *x = rnd((size_t)n * in, 23), *W = rnd((size_t)in * out, 24), *y = silt_ops_alloc((size_t)n * out);
+    float *Wt = silt_ops_alloc((size_t)out * in);
+    for (int k = 0; k < in; k++)
+        for (int j = 0; j < out; j++) Wt[(size_t)j * in + k] = W[(size_t)k * out + j];
+    double *want = naive_product(x, W, n, in, out, 0.5);
+    silt_ops_gemm(0, 0, n, out, in, 0.5f, x, in, W, out, 0.0f, y, out);
+    assert_close(y, want, (size_t)n * out, 1e-4, "split gemm");
+    silt_ops_gemm(0, 1, n, out, in, 0.5f, x, in, Wt, in, 0.0f, y, out);
+    assert_close(y, want, (size_t)n * out, 1e-4, "split gemm transposed");
+    free(x), free(W), free(Wt), free(y), free(want);
 }
 
 Test(ops, layernorm_and_rmsnorm_match_naive) {

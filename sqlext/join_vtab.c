@@ -1,0 +1,1176 @@
+/* join_vtab.c: silt_join, joinable-table discovery across the tables of a lake (the
+ * DeepJoin recipe: embed columns, search, verify containment exactly).
+ *
+ *   CREATE VIRTUAL TABLE lake_join USING silt_join(model=default);
+ *   INSERT INTO lake_join(tbl) VALUES ('population');              -- every column
+ *   INSERT INTO lake_join(tbl, col) VALUES ('countries', 'iso3');   -- one column
+ *   SELECT tbl, col, score, containment FROM lake_join
+ *    WHERE query_table = 'orders' AND query_column = 'customer' AND k = 10;
+ *   SELECT * FROM lake_join('orders', 'customer') LIMIT 10;         -- table-valued form
+ *   DELETE FROM lake_join WHERE tbl = 'population';
+ *   INSERT INTO lake_join(lake_join) VALUES ('rebuild');  -- or 'optimize', 'integrity-check'
+ *
+ * Storage: <t>_cols(id, tbl, col, n_values, n_distinct) lists the indexed columns;
+ * <t>_values(h, col_id) holds each column's distinct values as 64-bit hashes (the exact
+ * layer, and value -> columns posting lists through its primary key); <t>_vec is a
+ * silt_dense table (cosine, HNSW32) holding each column's embedding under its id, so the
+ * ANN index inherits silt_dense's transactional storage instead of a copy of it.
+ *
+ * Modes (hidden column `mode`): 'equi' (default) searches 10·k (at least 100) columns by
+ * embedding and re-ranks them by exact containment |Q ∩ X| / |Q| (score = containment);
+ * 'semantic' ranks by the similarity of the column embeddings (score = cosine similarity),
+ * for joins that tolerate spelling and format differences. `exact = 1` runs the exhaustive
+ * overlap search over the posting lists (score = containment). Every returned row's
+ * containment is exact. The query column is never returned as its own match. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/embed.h"
+#include "index/colset.h"
+#include "sqlext/models.h"
+#include "sqlext/register.h"
+
+enum { C_TBL, C_COL, C_SCORE, C_CONTAINMENT, C_QTABLE, C_QCOLUMN, C_K, C_EXACT, C_MODE, C_CMD };
+#define N_ARGS 5 /* query_table, query_column, k, exact, mode */
+#define DEFAULT_K 10
+#define MAX_TEXT_BYTES 4096 /* column text before the encoder cuts it to its window */
+#define MIN_CANDIDATES 100
+
+typedef struct {
+    sqlite3_vtab base;
+    sqlite3 *db;
+    char *schema;      /* database holding the table ("main", or an attached name) */
+    char *name;        /* table name */
+    char *model;       /* model name given at CREATE */
+    silt_encoder *enc; /* acquired model, released at disconnect */
+} join_vtab;
+
+typedef struct {
+    sqlite3_int64 id; /* column id in <t>_cols, the row's rowid */
+    char *tbl, *col;
+    double score, containment;
+} join_row;
+
+typedef struct {
+    sqlite3_vtab_cursor base;
+    join_row *rows; /* owned; results of xFilter */
+    int n_rows, i;
+    int is_search;               /* score/containment defined */
+    sqlite3_value *args[N_ARGS]; /* copies of the query arguments, for their columns */
+} join_cursor;
+
+/* A column's distinct non-empty values, most frequent first, and their sorted hashes. */
+typedef struct {
+    char **values;
+    size_t *lens;
+    size_t n_values; /* distinct */
+    sqlite3_int64 n_rows;
+    int64_t *hashes; /* sorted, unique */
+    size_t n_hashes;
+} column_data;
+
+static void column_data_free(column_data *c) {
+    for (size_t i = 0; i < c->n_values; i++) sqlite3_free(c->values[i]);
+    sqlite3_free(c->values);
+    sqlite3_free(c->lens);
+    sqlite3_free(c->hashes);
+    memset(c, 0, sizeof *c);
+}
+
+static void set_err(sqlite3_vtab *v, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_free(v->zErrMsg);
+    v->zErrMsg = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+}
+
+/* Splits "schema.table" when the prefix names an attached database; otherwise the whole
+ * text is a table of main. Returns sqlite3_malloc'd strings. */
+static int split_table(sqlite3 *db, const char *qualified, char **schema, char **table) {
+    const char *dot = strchr(qualified, '.');
+    *schema = *table = NULL;
+    if (dot) {
+        char *prefix = sqlite3_mprintf("%.*s", (int)(dot - qualified), qualified);
+        if (!prefix) return SQLITE_NOMEM;
+        sqlite3_stmt *st;
+        int found = 0;
+        if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_database_list WHERE name = ?1", -1, &st,
+                               NULL) == SQLITE_OK) {
+            sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+            found = sqlite3_step(st) == SQLITE_ROW;
+            sqlite3_finalize(st);
+        }
+        if (found) {
+            *schema = prefix;
+            *table = sqlite3_mprintf("%s", dot + 1);
+            return *table ? SQLITE_OK : SQLITE_NOMEM;
+        }
+        sqlite3_free(prefix);
+    }
+    *schema = sqlite3_mprintf("main");
+    *table = sqlite3_mprintf("%s", qualified);
+    return *schema && *table ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+/* The text a value is compared by: SQLite's text form, except that an integral REAL reads
+ * as an integer, so 3 in an INTEGER column joins 3.0 in a REAL one. */
+static const char *value_text(sqlite3_stmt *st, int i, char *buf, size_t buf_bytes, int *len) {
+    if (sqlite3_column_type(st, i) == SQLITE_FLOAT) {
+        double d = sqlite3_column_double(st, i);
+        if (d == floor(d) && fabs(d) < 9007199254740992.0) {
+            sqlite3_snprintf((int)buf_bytes, buf, "%lld", (long long)d);
+            *len = (int)strlen(buf);
+            return buf;
+        }
+    }
+    *len = sqlite3_column_bytes(st, i);
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+/* Reads column col of schema.table. Returns SQLITE_OK or an error with *err set. */
+static int load_column(sqlite3 *db, const char *schema, const char *table, const char *col,
+                       column_data *out, char **err) {
+    memset(out, 0, sizeof *out);
+    /* The column must exist: SQLite would read an unknown "name" as a string literal. */
+    sqlite3_stmt *chk;
+    int found = 0, table_found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info(?1, ?2)", -1, &chk, NULL) != SQLITE_OK)
+        return SQLITE_ERROR;
+    sqlite3_bind_text(chk, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(chk, 2, schema, -1, SQLITE_STATIC);
+    while (sqlite3_step(chk) == SQLITE_ROW) {
+        table_found = 1;
+        if (sqlite3_stricmp((const char *)sqlite3_column_text(chk, 0), col) == 0) found = 1;
+    }
+    sqlite3_finalize(chk);
+    if (!found) {
+        *err = table_found ? sqlite3_mprintf("silt_join: table %s.%s has no column named %s", schema, table, col)
+                           : sqlite3_mprintf("silt_join: no such table: %s.%s", schema, table);
+        return SQLITE_ERROR;
+    }
+    char *sql = sqlite3_mprintf(
+        "SELECT v, count(*) AS c FROM (SELECT \"%w\" AS v FROM \"%w\".\"%w\") "
+        "WHERE v IS NOT NULL AND v <> '' GROUP BY v ORDER BY c DESC, v",
+        col, schema, table);
+    if (!sql) return SQLITE_NOMEM;
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    sqlite3_free(sql);
+    if (rc != SQLITE_OK) {
+        *err = sqlite3_mprintf("silt_join: cannot read column %s.%s.%s: %s", schema, table, col,
+                               sqlite3_errmsg(db));
+        return SQLITE_ERROR;
+    }
+    size_t cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (out->n_values == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **v = sqlite3_realloc64(out->values, cap * sizeof *v);
+            if (v) out->values = v;
+            size_t *l = sqlite3_realloc64(out->lens, cap * sizeof *l);
+            if (l) out->lens = l;
+            int64_t *h = sqlite3_realloc64(out->hashes, cap * sizeof *h);
+            if (h) out->hashes = h;
+            if (!v || !l || !h) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+        }
+        char buf[32];
+        int len;
+        const char *t = value_text(st, 0, buf, sizeof buf, &len);
+        char *copy = sqlite3_mprintf("%.*s", len, t ? t : "");
+        if (!copy) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        out->values[out->n_values] = copy;
+        out->lens[out->n_values] = (size_t)len;
+        out->hashes[out->n_values] = silt_colset_hash(copy, (size_t)len);
+        out->n_values++;
+        out->n_rows += sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        column_data_free(out);
+        if (rc == SQLITE_NOMEM) return rc;
+        *err = sqlite3_mprintf("silt_join: reading %s.%s.%s: %s", schema, table, col,
+                               sqlite3_errmsg(db));
+        return SQLITE_ERROR;
+    }
+    /* Values that differ as SQL values but share a text form (3 and 3.0) count once. */
+    if (out->n_values) {
+        out->n_hashes = out->n_values;
+        int64_t *h = sqlite3_malloc64(out->n_hashes * sizeof *h);
+        if (!h) {
+            column_data_free(out);
+            return SQLITE_NOMEM;
+        }
+        memcpy(h, out->hashes, out->n_hashes * sizeof *h);
+        sqlite3_free(out->hashes);
+        out->hashes = h;
+        out->n_hashes = silt_colset_unique(out->hashes, out->n_hashes);
+    }
+    return SQLITE_OK;
+}
+
+static char *column_text(const char *table, const char *col, const column_data *c, size_t max_bytes) {
+    return silt_colset_text(table, col, (const char *const *)c->values, c->lens, c->n_values, max_bytes);
+}
+
+/* Runs a statement built from fmt (identifiers quoted by the caller with %w). */
+static int exec_fmt(sqlite3 *db, char **err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *sql = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    if (!sql) return SQLITE_NOMEM;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, err);
+    sqlite3_free(sql);
+    return rc;
+}
+
+/* ---- create / connect -------------------------------------------------------------- */
+
+static int join_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                     sqlite3_vtab **out, char **err, int create) {
+    (void)aux;
+    const char *model = "default";
+    int seen_model = 0;
+    for (int i = 3; i < argc; i++) {
+        const char *a = argv[i];
+        const char *eq = strchr(a, '=');
+        size_t klen = eq ? (size_t)(eq - a) : strlen(a);
+        while (klen && a[klen - 1] == ' ') klen--;
+        if (eq && klen == 5 && strncmp(a, "model", 5) == 0) {
+            if (seen_model++) {
+                *err = sqlite3_mprintf("silt_join: option model given twice");
+                return SQLITE_ERROR;
+            }
+            model = eq + 1;
+        } else {
+            *err = sqlite3_mprintf("silt_join: unknown option '%s' (expected model=NAME)", a);
+            return SQLITE_ERROR;
+        }
+    }
+    join_vtab *v = sqlite3_malloc(sizeof *v);
+    if (!v) return SQLITE_NOMEM;
+    memset(v, 0, sizeof *v);
+    v->db = db;
+    v->schema = sqlite3_mprintf("%s", argv[1]);
+    v->name = sqlite3_mprintf("%s", argv[2]);
+    /* Trim blanks and quotes around the model name. */
+    while (*model == ' ' || *model == '\'' || *model == '"') model++;
+    size_t mlen = strlen(model);
+    while (mlen && (model[mlen - 1] == ' ' || model[mlen - 1] == '\'' || model[mlen - 1] == '"')) mlen--;
+    v->model = sqlite3_mprintf("%.*s", (int)mlen, model);
+    if (!v->schema || !v->name || !v->model) goto nomem;
+    char *merr = NULL;
+    if (silt_model_acquire(db, v->model, &v->enc, &merr) != SQLITE_OK) {
+        *err = sqlite3_mprintf("silt_join: %s", merr ? merr : "cannot load the model");
+        sqlite3_free(merr);
+        goto fail;
+    }
+    if (v->enc->kind != SILT_KIND_DENSE) {
+        *err = sqlite3_mprintf("silt_join: model '%s' is sparse; silt_join needs a dense model", v->model);
+        goto fail;
+    }
+    char *ddl = sqlite3_mprintf(
+        "CREATE TABLE x(tbl TEXT, col TEXT, score REAL, containment REAL, query_table HIDDEN, "
+        "query_column HIDDEN, k HIDDEN, exact HIDDEN, mode HIDDEN, \"%w\" HIDDEN)",
+        v->name);
+    if (!ddl) goto nomem;
+    int rc = sqlite3_declare_vtab(db, ddl);
+    sqlite3_free(ddl);
+    if (rc != SQLITE_OK) {
+        *err = sqlite3_mprintf("silt_join: %s", sqlite3_errmsg(db));
+        goto fail;
+    }
+    if (create) {
+        rc = exec_fmt(db, err,
+                      "CREATE TABLE \"%w\".\"%w_cols\"(id INTEGER PRIMARY KEY, tbl TEXT NOT NULL, "
+                      "col TEXT NOT NULL, n_values INTEGER, n_distinct INTEGER, UNIQUE(tbl, col));"
+                      "CREATE TABLE \"%w\".\"%w_values\"(h INTEGER NOT NULL, col_id INTEGER NOT NULL, "
+                      "PRIMARY KEY(h, col_id)) WITHOUT ROWID;"
+                      "CREATE INDEX \"%w\".\"%w_values_col\" ON \"%w_values\"(col_id, h);"
+                      "CREATE VIRTUAL TABLE \"%w\".\"%w_vec\" USING silt_dense(dim=%d, metric=cosine, index='HNSW32');",
+                      v->schema, v->name, v->schema, v->name, v->schema, v->name, v->name,
+                      v->schema, v->name, v->enc->dim);
+        if (rc != SQLITE_OK) goto fail;
+    }
+    *out = &v->base;
+    return SQLITE_OK;
+nomem:
+    *err = sqlite3_mprintf("silt_join: out of memory");
+fail:
+    if (v->enc) silt_model_release(v->enc);
+    sqlite3_free(v->schema);
+    sqlite3_free(v->name);
+    sqlite3_free(v->model);
+    sqlite3_free(v);
+    return SQLITE_ERROR;
+}
+
+static int join_create(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                       sqlite3_vtab **out, char **err) {
+    return join_init(db, aux, argc, argv, out, err, 1);
+}
+
+static int join_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                        sqlite3_vtab **out, char **err) {
+    return join_init(db, aux, argc, argv, out, err, 0);
+}
+
+/* ---- planning ---------------------------------------------------------------------- */
+
+/* idxNum bit i: argument i (query_table, query_column, k, exact, mode) is constrained;
+ * the values arrive in that order. */
+static int join_best_index(sqlite3_vtab *tab, sqlite3_index_info *info) {
+    (void)tab;
+    int where[N_ARGS];
+    for (int i = 0; i < N_ARGS; i++) where[i] = -1;
+    for (int i = 0; i < info->nConstraint; i++) {
+        const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+        if (!c->usable || c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
+        if (c->iColumn >= C_QTABLE && c->iColumn <= C_MODE) where[c->iColumn - C_QTABLE] = i;
+    }
+    int mask = 0, argv_i = 1;
+    for (int a = 0; a < N_ARGS; a++) {
+        if (where[a] < 0) continue;
+        mask |= 1 << a;
+        info->aConstraintUsage[where[a]].argvIndex = argv_i++;
+        info->aConstraintUsage[where[a]].omit = 1;
+    }
+    info->idxNum = mask;
+    if ((mask & 3) == 3) {
+        info->estimatedCost = 1000;
+        info->estimatedRows = 10;
+    } else {
+        info->estimatedCost = 1e6;
+        info->estimatedRows = 1000;
+    }
+    return SQLITE_OK;
+}
+
+/* ---- cursor ------------------------------------------------------------------------ */
+
+static int join_open(sqlite3_vtab *tab, sqlite3_vtab_cursor **out) {
+    (void)tab;
+    join_cursor *c = sqlite3_malloc(sizeof *c);
+    if (!c) return SQLITE_NOMEM;
+    memset(c, 0, sizeof *c);
+    *out = &c->base;
+    return SQLITE_OK;
+}
+
+static void cursor_reset(join_cursor *c) {
+    for (int i = 0; i < c->n_rows; i++) {
+        sqlite3_free(c->rows[i].tbl);
+        sqlite3_free(c->rows[i].col);
+    }
+    sqlite3_free(c->rows);
+    c->rows = NULL;
+    c->n_rows = c->i = 0;
+    for (int i = 0; i < N_ARGS; i++) {
+        sqlite3_value_free(c->args[i]);
+        c->args[i] = NULL;
+    }
+}
+
+static int join_close(sqlite3_vtab_cursor *cur) {
+    cursor_reset((join_cursor *)cur);
+    sqlite3_free(cur);
+    return SQLITE_OK;
+}
+
+static int push_row(join_cursor *c, int *cap, sqlite3_int64 id, const char *tbl, const char *col,
+                    double score, double containment) {
+    if (c->n_rows == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        join_row *r = sqlite3_realloc64(c->rows, (sqlite3_uint64)*cap * sizeof *r);
+        if (!r) return SQLITE_NOMEM;
+        c->rows = r;
+    }
+    join_row *r = &c->rows[c->n_rows];
+    r->id = id;
+    r->tbl = sqlite3_mprintf("%s", tbl);
+    r->col = sqlite3_mprintf("%s", col);
+    r->score = score;
+    r->containment = containment;
+    if (!r->tbl || !r->col) {
+        sqlite3_free(r->tbl);
+        sqlite3_free(r->col);
+        return SQLITE_NOMEM;
+    }
+    c->n_rows++;
+    return SQLITE_OK;
+}
+
+static int full_scan(join_vtab *v, join_cursor *c) {
+    char *sql = sqlite3_mprintf("SELECT id, tbl, col FROM \"%w\".\"%w_cols\" ORDER BY id", v->schema, v->name);
+    if (!sql) return SQLITE_NOMEM;
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(v->db, sql, -1, &st, NULL);
+    sqlite3_free(sql);
+    if (rc != SQLITE_OK) return rc;
+    int cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = push_row(c, &cap, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+                      (const char *)sqlite3_column_text(st, 2), 0, 0);
+        if (rc != SQLITE_OK) break;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Exact containment of the query in column id: loads its hashes (sorted by the index). */
+static int containment_of(join_vtab *v, sqlite3_stmt *get_hashes, sqlite3_int64 id,
+                          const column_data *q, double *out) {
+    sqlite3_reset(get_hashes);
+    sqlite3_bind_int64(get_hashes, 1, id);
+    size_t n = 0, cap = 0;
+    int64_t *h = NULL;
+    int rc;
+    while ((rc = sqlite3_step(get_hashes)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            int64_t *g = sqlite3_realloc64(h, cap * sizeof *g);
+            if (!g) {
+                sqlite3_free(h);
+                return SQLITE_NOMEM;
+            }
+            h = g;
+        }
+        h[n++] = sqlite3_column_int64(get_hashes, 0);
+    }
+    (void)v;
+    if (rc != SQLITE_DONE) {
+        sqlite3_free(h);
+        return rc;
+    }
+    *out = (double)silt_colset_overlap(q->hashes, q->n_hashes, h, n) / (double)q->n_hashes;
+    sqlite3_free(h);
+    return SQLITE_OK;
+}
+
+static int cmp_rows(const void *a, const void *b) {
+    const join_row *x = a, *y = b;
+    if (x->score != y->score) return x->score < y->score ? 1 : -1;
+    if (x->containment != y->containment) return x->containment < y->containment ? 1 : -1;
+    int t = strcmp(x->tbl, y->tbl);
+    return t ? t : strcmp(x->col, y->col);
+}
+
+/* Is (tbl, col) of a stored row the query column itself? Names compare as SQLite does
+ * (case-insensitively), and "main.t" equals "t". */
+static int is_query_column(const char *stored_tbl, const char *col, const char *q_schema,
+                           const char *q_table, const char *q_col) {
+    if (sqlite3_stricmp(col, q_col) != 0) return 0;
+    const char *dot = strchr(stored_tbl, '.');
+    if (sqlite3_stricmp(stored_tbl, q_table) == 0 && sqlite3_stricmp(q_schema, "main") == 0) return 1;
+    if (dot && sqlite3_strnicmp(stored_tbl, q_schema, (int)(dot - stored_tbl)) == 0 &&
+        (int)strlen(q_schema) == (int)(dot - stored_tbl) && sqlite3_stricmp(dot + 1, q_table) == 0)
+        return 1;
+    return 0;
+}
+
+static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, int k, int exact,
+                  int semantic) {
+    char *schema = NULL, *table = NULL, *err = NULL;
+    column_data q;
+    memset(&q, 0, sizeof q);
+    sqlite3_stmt *get_hashes = NULL, *st = NULL;
+    float *emb = NULL;
+    char *text = NULL;
+    int cap = 0;
+    int rc = split_table(v->db, qt, &schema, &table);
+    if (rc != SQLITE_OK) goto done;
+    rc = load_column(v->db, schema, table, qc, &q, &err);
+    if (rc != SQLITE_OK) goto done;
+    if (q.n_hashes == 0) {
+        err = sqlite3_mprintf("silt_join: query column %s.%s has no non-empty values", qt, qc);
+        rc = SQLITE_ERROR;
+        goto done;
+    }
+    char *sql = sqlite3_mprintf("SELECT h FROM \"%w\".\"%w_values\" WHERE col_id = ?1 ORDER BY h",
+                                v->schema, v->name);
+    if (!sql) {
+        rc = SQLITE_NOMEM;
+        goto done;
+    }
+    rc = sqlite3_prepare_v2(v->db, sql, -1, &get_hashes, NULL);
+    sqlite3_free(sql);
+    if (rc != SQLITE_OK) goto done;
+
+    if (exact) {
+        /* Posting lists: every column holding a value of the query, counted. */
+        sql = sqlite3_mprintf(
+            "SELECT c.id, c.tbl, c.col, count(*) FROM \"%w\".\"%w_values\" AS p "
+            "JOIN \"%w\".\"%w_cols\" AS c ON c.id = p.col_id WHERE p.h = ?1 GROUP BY c.id",
+            v->schema, v->name, v->schema, v->name);
+        if (!sql) {
+            rc = SQLITE_NOMEM;
+            goto done;
+        }
+        /* One lookup per distinct query value, accumulated per column id. */
+        sqlite3_int64 max_id = 0;
+        {
+            char *m = sqlite3_mprintf("SELECT coalesce(max(id), 0) FROM \"%w\".\"%w_cols\"", v->schema, v->name);
+            sqlite3_stmt *ms;
+            if (!m || sqlite3_prepare_v2(v->db, m, -1, &ms, NULL) != SQLITE_OK) {
+                sqlite3_free(m);
+                sqlite3_free(sql);
+                rc = SQLITE_ERROR;
+                goto done;
+            }
+            sqlite3_free(m);
+            if (sqlite3_step(ms) == SQLITE_ROW) max_id = sqlite3_column_int64(ms, 0);
+            sqlite3_finalize(ms);
+        }
+        sqlite3_free(sql);
+        sql = sqlite3_mprintf("SELECT col_id FROM \"%w\".\"%w_values\" WHERE h = ?1", v->schema, v->name);
+        if (!sql) {
+            rc = SQLITE_NOMEM;
+            goto done;
+        }
+        rc = sqlite3_prepare_v2(v->db, sql, -1, &st, NULL);
+        sqlite3_free(sql);
+        if (rc != SQLITE_OK) goto done;
+        unsigned *count = sqlite3_malloc64(((sqlite3_uint64)max_id + 1) * sizeof *count);
+        if (!count) {
+            rc = SQLITE_NOMEM;
+            goto done;
+        }
+        memset(count, 0, ((size_t)max_id + 1) * sizeof *count);
+        for (size_t i = 0; i < q.n_hashes && rc == SQLITE_OK; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, q.hashes[i]);
+            while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                sqlite3_int64 id = sqlite3_column_int64(st, 0);
+                if (id >= 0 && id <= max_id) count[id]++;
+            }
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+        if (rc == SQLITE_OK) {
+            sql = sqlite3_mprintf("SELECT id, tbl, col FROM \"%w\".\"%w_cols\"", v->schema, v->name);
+            if (!sql || sqlite3_prepare_v2(v->db, sql, -1, &st, NULL) != SQLITE_OK) rc = SQLITE_ERROR;
+            sqlite3_free(sql);
+            while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+                sqlite3_int64 id = sqlite3_column_int64(st, 0);
+                const char *t = (const char *)sqlite3_column_text(st, 1);
+                const char *col = (const char *)sqlite3_column_text(st, 2);
+                if (id < 0 || id > max_id || count[id] == 0 || is_query_column(t, col, schema, table, qc))
+                    continue;
+                double ct = (double)count[id] / (double)q.n_hashes;
+                rc = push_row(c, &cap, id, t, col, ct, ct);
+            }
+        }
+        sqlite3_free(count);
+        if (rc != SQLITE_OK) goto done;
+    } else {
+        text = column_text(table, qc, &q, MAX_TEXT_BYTES);
+        emb = sqlite3_malloc64(sizeof(float) * (sqlite3_uint64)v->enc->dim);
+        if (!text || !emb) {
+            rc = SQLITE_NOMEM;
+            goto done;
+        }
+        const char *texts[1] = {text};
+        size_t lens[1] = {strlen(text)};
+        char *eerr = NULL;
+        if (silt_embed_texts(v->enc, texts, lens, 1, 1, emb, &eerr)) {
+            err = sqlite3_mprintf("silt_join: embedding the query column: %s", eerr ? eerr : "failed");
+            free(eerr);
+            rc = SQLITE_ERROR;
+            goto done;
+        }
+        int n_cand = k * 10 > MIN_CANDIDATES ? k * 10 : MIN_CANDIDATES;
+        sql = sqlite3_mprintf(
+            "SELECT v.rowid, v.distance, c.tbl, c.col FROM \"%w\".\"%w_vec\" AS v "
+            "JOIN \"%w\".\"%w_cols\" AS c ON c.id = v.rowid WHERE v.embedding MATCH ?1 AND v.k = ?2",
+            v->schema, v->name, v->schema, v->name);
+        if (!sql) {
+            rc = SQLITE_NOMEM;
+            goto done;
+        }
+        rc = sqlite3_prepare_v2(v->db, sql, -1, &st, NULL);
+        sqlite3_free(sql);
+        if (rc != SQLITE_OK) goto done;
+        sqlite3_bind_blob(st, 1, emb, (int)(sizeof(float) * (size_t)v->enc->dim), SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, n_cand);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            sqlite3_int64 id = sqlite3_column_int64(st, 0);
+            double sim = 1.0 - sqlite3_column_double(st, 1);
+            const char *t = (const char *)sqlite3_column_text(st, 2);
+            const char *col = (const char *)sqlite3_column_text(st, 3);
+            if (is_query_column(t, col, schema, table, qc)) continue;
+            double ct = 0;
+            rc = containment_of(v, get_hashes, id, &q, &ct);
+            if (rc != SQLITE_OK) break;
+            if (!semantic && ct == 0) continue; /* an equi-join needs a shared value */
+            /* equi: rank by containment, ties by similarity (through cmp_rows' second key
+             * only when scores tie, so similarity goes in `score` for semantic). */
+            rc = semantic ? push_row(c, &cap, id, t, col, sim, ct) : push_row(c, &cap, id, t, col, ct, sim);
+            if (rc != SQLITE_OK) break;
+        }
+        if (rc == SQLITE_DONE) rc = SQLITE_OK;
+        if (rc != SQLITE_OK) goto done;
+    }
+    qsort(c->rows, (size_t)c->n_rows, sizeof *c->rows, cmp_rows);
+    if (!exact && !semantic) /* the second key carried similarity; report containment */
+        for (int i = 0; i < c->n_rows; i++) c->rows[i].containment = c->rows[i].score;
+    while (c->n_rows > k) {
+        c->n_rows--;
+        sqlite3_free(c->rows[c->n_rows].tbl);
+        sqlite3_free(c->rows[c->n_rows].col);
+    }
+done:
+    if (rc != SQLITE_OK) {
+        sqlite3_free(v->base.zErrMsg);
+        v->base.zErrMsg = err ? err : sqlite3_mprintf("silt_join: %s", sqlite3_errmsg(v->db));
+        err = NULL;
+    }
+    sqlite3_free(err);
+    sqlite3_finalize(get_hashes);
+    sqlite3_finalize(st);
+    sqlite3_free(emb);
+    free(text);
+    column_data_free(&q);
+    sqlite3_free(schema);
+    sqlite3_free(table);
+    return rc;
+}
+
+static int join_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str, int argc,
+                       sqlite3_value **argv) {
+    (void)idx_str;
+    join_cursor *c = (join_cursor *)cur;
+    join_vtab *v = (join_vtab *)cur->pVtab;
+    cursor_reset(c);
+    sqlite3_value *a[N_ARGS] = {0};
+    int j = 0;
+    for (int i = 0; i < N_ARGS; i++)
+        if (idx_num & (1 << i)) {
+            if (j >= argc) return SQLITE_ERROR;
+            a[i] = argv[j++];
+            c->args[i] = sqlite3_value_dup(a[i]);
+        }
+    c->is_search = (idx_num & 3) == 3;
+    if (!c->is_search) {
+        if (idx_num & 3) {
+            set_err(&v->base, "silt_join: a query needs both query_table and query_column");
+            return SQLITE_ERROR;
+        }
+        return full_scan(v, c);
+    }
+    const char *qt = (const char *)sqlite3_value_text(a[0]);
+    const char *qc = (const char *)sqlite3_value_text(a[1]);
+    if (!qt || !qc || !*qt || !*qc) {
+        set_err(&v->base, "silt_join: query_table and query_column must be non-empty texts");
+        return SQLITE_ERROR;
+    }
+    sqlite3_int64 k = DEFAULT_K;
+    if (a[2]) {
+        if (sqlite3_value_type(a[2]) != SQLITE_INTEGER || (k = sqlite3_value_int64(a[2])) <= 0 ||
+            k > 1000000) {
+            set_err(&v->base, "silt_join: k must be an integer from 1 to 1000000, got %s",
+                    sqlite3_value_text(a[2]) ? (const char *)sqlite3_value_text(a[2]) : "NULL");
+            return SQLITE_ERROR;
+        }
+    }
+    int exact = 0;
+    if (a[3]) {
+        if (sqlite3_value_type(a[3]) != SQLITE_INTEGER ||
+            (sqlite3_value_int64(a[3]) != 0 && sqlite3_value_int64(a[3]) != 1)) {
+            set_err(&v->base, "silt_join: exact must be 0 or 1");
+            return SQLITE_ERROR;
+        }
+        exact = sqlite3_value_int(a[3]);
+    }
+    int semantic = 0;
+    if (a[4]) {
+        const char *m = (const char *)sqlite3_value_text(a[4]);
+        if (m && sqlite3_stricmp(m, "semantic") == 0) semantic = 1;
+        else if (!m || sqlite3_stricmp(m, "equi") != 0) {
+            set_err(&v->base, "silt_join: mode must be 'equi' or 'semantic', got '%s'", m ? m : "NULL");
+            return SQLITE_ERROR;
+        }
+    }
+    if (exact && semantic) {
+        set_err(&v->base, "silt_join: exact = 1 ranks by containment; it cannot be combined with mode 'semantic'");
+        return SQLITE_ERROR;
+    }
+    return search(v, c, qt, qc, (int)k, exact, semantic);
+}
+
+static int join_next(sqlite3_vtab_cursor *cur) {
+    ((join_cursor *)cur)->i++;
+    return SQLITE_OK;
+}
+
+static int join_eof(sqlite3_vtab_cursor *cur) {
+    join_cursor *c = (join_cursor *)cur;
+    return c->i >= c->n_rows;
+}
+
+static int join_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
+    join_cursor *c = (join_cursor *)cur;
+    const join_row *r = &c->rows[c->i];
+    switch (col) {
+    case C_TBL: sqlite3_result_text(ctx, r->tbl, -1, SQLITE_TRANSIENT); break;
+    case C_COL: sqlite3_result_text(ctx, r->col, -1, SQLITE_TRANSIENT); break;
+    case C_SCORE:
+        if (c->is_search) sqlite3_result_double(ctx, r->score);
+        break;
+    case C_CONTAINMENT:
+        if (c->is_search) sqlite3_result_double(ctx, r->containment);
+        break;
+    case C_QTABLE: case C_QCOLUMN: case C_K: case C_EXACT: case C_MODE:
+        if (c->args[col - C_QTABLE]) sqlite3_result_value(ctx, c->args[col - C_QTABLE]);
+        break;
+    default: break;
+    }
+    return SQLITE_OK;
+}
+
+static int join_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid) {
+    join_cursor *c = (join_cursor *)cur;
+    *rowid = c->rows[c->i].id;
+    return SQLITE_OK;
+}
+
+/* ---- writes ------------------------------------------------------------------------ */
+
+static int delete_column(join_vtab *v, sqlite3_int64 id, char **err) {
+    return exec_fmt(v->db, err,
+                    "DELETE FROM \"%w\".\"%w_values\" WHERE col_id = %lld;"
+                    "DELETE FROM \"%w\".\"%w_cols\" WHERE id = %lld;"
+                    "DELETE FROM \"%w\".\"%w_vec\" WHERE rowid = %lld;",
+                    v->schema, v->name, (long long)id, v->schema, v->name, (long long)id, v->schema,
+                    v->name, (long long)id);
+}
+
+/* Indexes the columns cols[0..n) of the table named tbl (as the user gave it). Existing
+ * entries for the same (tbl, col) are replaced. */
+static int index_columns(join_vtab *v, const char *tbl, char **cols, int n, sqlite3_int64 *last_id,
+                         char **err) {
+    char *schema = NULL, *table = NULL;
+    int rc = split_table(v->db, tbl, &schema, &table);
+    if (rc != SQLITE_OK) return rc;
+    char **texts = sqlite3_malloc64((sqlite3_uint64)n * sizeof *texts);
+    size_t *lens = sqlite3_malloc64((sqlite3_uint64)n * sizeof *lens);
+    sqlite3_int64 *ids = sqlite3_malloc64((sqlite3_uint64)n * sizeof *ids);
+    float *emb = sqlite3_malloc64((sqlite3_uint64)n * (sqlite3_uint64)v->enc->dim * sizeof(float));
+    sqlite3_stmt *ins_col = NULL, *ins_val = NULL, *ins_vec = NULL, *find = NULL;
+    if (!texts || !lens || !ids || !emb) {
+        rc = SQLITE_NOMEM;
+        goto done;
+    }
+    memset(texts, 0, (size_t)n * sizeof *texts);
+    char *sql;
+#define PREP(stmt, ...)                                                                        \
+    do {                                                                                       \
+        sql = sqlite3_mprintf(__VA_ARGS__);                                                    \
+        if (!sql) {                                                                            \
+            rc = SQLITE_NOMEM;                                                                 \
+            goto done;                                                                         \
+        }                                                                                      \
+        rc = sqlite3_prepare_v2(v->db, sql, -1, &stmt, NULL);                                  \
+        sqlite3_free(sql);                                                                     \
+        if (rc != SQLITE_OK) goto done;                                                        \
+    } while (0)
+    PREP(find, "SELECT id FROM \"%w\".\"%w_cols\" WHERE tbl = ?1 AND col = ?2", v->schema, v->name);
+    PREP(ins_col, "INSERT INTO \"%w\".\"%w_cols\"(tbl, col, n_values, n_distinct) VALUES (?1, ?2, ?3, ?4)",
+         v->schema, v->name);
+    PREP(ins_val, "INSERT OR IGNORE INTO \"%w\".\"%w_values\"(h, col_id) VALUES (?1, ?2)", v->schema, v->name);
+    PREP(ins_vec, "INSERT INTO \"%w\".\"%w_vec\"(rowid, embedding) VALUES (?1, ?2)", v->schema, v->name);
+#undef PREP
+    for (int i = 0; i < n; i++) {
+        column_data cd;
+        rc = load_column(v->db, schema, table, cols[i], &cd, err);
+        if (rc != SQLITE_OK) goto done;
+        sqlite3_reset(find);
+        sqlite3_bind_text(find, 1, tbl, -1, SQLITE_STATIC);
+        sqlite3_bind_text(find, 2, cols[i], -1, SQLITE_STATIC);
+        if (sqlite3_step(find) == SQLITE_ROW) {
+            sqlite3_int64 old = sqlite3_column_int64(find, 0);
+            sqlite3_reset(find);
+            rc = delete_column(v, old, err);
+            if (rc != SQLITE_OK) {
+                column_data_free(&cd);
+                goto done;
+            }
+        }
+        sqlite3_reset(find);
+        sqlite3_reset(ins_col);
+        sqlite3_bind_text(ins_col, 1, tbl, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins_col, 2, cols[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins_col, 3, cd.n_rows);
+        sqlite3_bind_int64(ins_col, 4, (sqlite3_int64)cd.n_hashes);
+        rc = sqlite3_step(ins_col);
+        if (rc != SQLITE_DONE) {
+            column_data_free(&cd);
+            goto done;
+        }
+        ids[i] = sqlite3_last_insert_rowid(v->db);
+        for (size_t j = 0; j < cd.n_hashes; j++) {
+            sqlite3_reset(ins_val);
+            sqlite3_bind_int64(ins_val, 1, cd.hashes[j]);
+            sqlite3_bind_int64(ins_val, 2, ids[i]);
+            if ((rc = sqlite3_step(ins_val)) != SQLITE_DONE) break;
+        }
+        texts[i] = column_text(table, cols[i], &cd, MAX_TEXT_BYTES);
+        column_data_free(&cd);
+        if (rc != SQLITE_DONE) goto done;
+        if (!texts[i]) {
+            rc = SQLITE_NOMEM;
+            goto done;
+        }
+        lens[i] = strlen(texts[i]);
+    }
+    char *eerr = NULL;
+    if (silt_embed_texts(v->enc, (const char *const *)texts, lens, n, 1, emb, &eerr)) {
+        *err = sqlite3_mprintf("silt_join: embedding columns of %s: %s", tbl, eerr ? eerr : "failed");
+        free(eerr);
+        rc = SQLITE_ERROR;
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        sqlite3_reset(ins_vec);
+        sqlite3_bind_int64(ins_vec, 1, ids[i]);
+        sqlite3_bind_blob(ins_vec, 2, emb + (size_t)i * (size_t)v->enc->dim,
+                          (int)(sizeof(float) * (size_t)v->enc->dim), SQLITE_STATIC);
+        if ((rc = sqlite3_step(ins_vec)) != SQLITE_DONE) goto done;
+    }
+    if (n) *last_id = ids[n - 1];
+    rc = SQLITE_OK;
+done:
+    if (rc != SQLITE_OK && !*err) *err = sqlite3_mprintf("silt_join: indexing %s: %s", tbl, sqlite3_errmsg(v->db));
+    for (int i = 0; texts && i < n; i++) free(texts[i]);
+    sqlite3_free(texts);
+    sqlite3_free(lens);
+    sqlite3_free(ids);
+    sqlite3_free(emb);
+    sqlite3_finalize(find);
+    sqlite3_finalize(ins_col);
+    sqlite3_finalize(ins_val);
+    sqlite3_finalize(ins_vec);
+    sqlite3_free(schema);
+    sqlite3_free(table);
+    return rc == SQLITE_OK ? SQLITE_OK : SQLITE_ERROR;
+}
+
+/* The columns of tbl (all, or the one named), checked to exist. */
+static int list_columns(join_vtab *v, const char *tbl, const char *only, char ***out, int *n, char **err) {
+    char *schema = NULL, *table = NULL;
+    int rc = split_table(v->db, tbl, &schema, &table);
+    if (rc != SQLITE_OK) return rc;
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    rc = sqlite3_prepare_v2(v->db, "SELECT name FROM pragma_table_info(?1, ?2)", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, schema, -1, SQLITE_STATIC);
+        int cap = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *name = (const char *)sqlite3_column_text(st, 0);
+            if (only && sqlite3_stricmp(name, only) != 0) continue;
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 16;
+                char **g = sqlite3_realloc64(*out, (sqlite3_uint64)cap * sizeof *g);
+                if (!g) {
+                    rc = SQLITE_NOMEM;
+                    break;
+                }
+                *out = g;
+            }
+            if (!((*out)[(*n)++] = sqlite3_mprintf("%s", name))) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+        }
+        sqlite3_finalize(st);
+        if (rc == SQLITE_DONE) rc = SQLITE_OK;
+    }
+    if (rc == SQLITE_OK && *n == 0) {
+        *err = only ? sqlite3_mprintf("silt_join: table %s has no column named %s", tbl, only)
+                    : sqlite3_mprintf("silt_join: no such table: %s", tbl);
+        rc = SQLITE_ERROR;
+    }
+    sqlite3_free(schema);
+    sqlite3_free(table);
+    return rc;
+}
+
+static void free_list(char **l, int n) {
+    for (int i = 0; i < n; i++) sqlite3_free(l[i]);
+    sqlite3_free(l);
+}
+
+static int run_command(join_vtab *v, const char *cmd) {
+    char *err = NULL;
+    int rc = SQLITE_OK;
+    if (sqlite3_stricmp(cmd, "optimize") == 0) {
+        rc = exec_fmt(v->db, &err, "INSERT INTO \"%w\".\"%w_vec\"(\"%w_vec\") VALUES ('optimize')",
+                      v->schema, v->name, v->name);
+    } else if (sqlite3_stricmp(cmd, "integrity-check") == 0) {
+        rc = exec_fmt(v->db, &err, "INSERT INTO \"%w\".\"%w_vec\"(\"%w_vec\") VALUES ('integrity-check')",
+                      v->schema, v->name, v->name);
+        if (rc == SQLITE_OK) {
+            char *sql = sqlite3_mprintf(
+                "SELECT (SELECT count(*) FROM \"%w\".\"%w_cols\") - (SELECT count(*) FROM \"%w\".\"%w_vec\"),"
+                " (SELECT count(*) FROM \"%w\".\"%w_values\" WHERE col_id NOT IN (SELECT id FROM \"%w\".\"%w_cols\")),"
+                " (SELECT count(*) FROM \"%w\".\"%w_cols\" c WHERE c.n_distinct <> (SELECT count(*) FROM \"%w\".\"%w_values\" p WHERE p.col_id = c.id))",
+                v->schema, v->name, v->schema, v->name, v->schema, v->name, v->schema, v->name,
+                v->schema, v->name, v->schema, v->name);
+            sqlite3_stmt *st;
+            if (!sql || sqlite3_prepare_v2(v->db, sql, -1, &st, NULL) != SQLITE_OK) rc = SQLITE_ERROR;
+            else {
+                if (sqlite3_step(st) == SQLITE_ROW &&
+                    (sqlite3_column_int64(st, 0) || sqlite3_column_int64(st, 1) || sqlite3_column_int64(st, 2))) {
+                    err = sqlite3_mprintf("silt_join: integrity-check failed: %lld columns without an embedding,"
+                                          " %lld orphan values, %lld columns with a wrong value count",
+                                          sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                                          sqlite3_column_int64(st, 2));
+                    rc = SQLITE_CORRUPT_VTAB;
+                }
+                sqlite3_finalize(st);
+            }
+            sqlite3_free(sql);
+        }
+    } else if (sqlite3_stricmp(cmd, "rebuild") == 0) {
+        /* Re-reads every indexed column from its table and embeds it again. */
+        char *sql = sqlite3_mprintf("SELECT tbl, col FROM \"%w\".\"%w_cols\" ORDER BY id", v->schema, v->name);
+        sqlite3_stmt *st;
+        char **tbls = NULL, **cols = NULL;
+        int n = 0, cap = 0;
+        if (!sql || sqlite3_prepare_v2(v->db, sql, -1, &st, NULL) != SQLITE_OK) rc = SQLITE_ERROR;
+        else {
+            while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+                if (n == cap) {
+                    cap = cap ? cap * 2 : 16;
+                    char **a = sqlite3_realloc64(tbls, (sqlite3_uint64)cap * sizeof *a);
+                    if (a) tbls = a;
+                    char **b = sqlite3_realloc64(cols, (sqlite3_uint64)cap * sizeof *b);
+                    if (b) cols = b;
+                    if (!a || !b) {
+                        rc = SQLITE_NOMEM;
+                        break;
+                    }
+                }
+                tbls[n] = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
+                cols[n] = sqlite3_mprintf("%s", sqlite3_column_text(st, 1));
+                n++;
+            }
+            sqlite3_finalize(st);
+        }
+        sqlite3_free(sql);
+        for (int i = 0; rc == SQLITE_OK && i < n; i++) {
+            sqlite3_int64 id;
+            rc = index_columns(v, tbls[i], &cols[i], 1, &id, &err);
+        }
+        free_list(tbls, n);
+        free_list(cols, n);
+    } else {
+        set_err(&v->base, "silt_join: unknown command '%s' (expected 'optimize', 'rebuild' or 'integrity-check')", cmd);
+        return SQLITE_ERROR;
+    }
+    if (rc != SQLITE_OK) {
+        sqlite3_free(v->base.zErrMsg);
+        v->base.zErrMsg = err ? err : sqlite3_mprintf("silt_join: %s failed: %s", cmd, sqlite3_errmsg(v->db));
+        return rc == SQLITE_CORRUPT_VTAB ? SQLITE_ERROR : rc;
+    }
+    sqlite3_free(err);
+    return SQLITE_OK;
+}
+
+static int join_update(sqlite3_vtab *tab, int argc, sqlite3_value **argv, sqlite3_int64 *rowid) {
+    join_vtab *v = (join_vtab *)tab;
+    char *err = NULL;
+    if (argc == 1) {
+        int rc = delete_column(v, sqlite3_value_int64(argv[0]), &err);
+        if (rc != SQLITE_OK) {
+            sqlite3_free(tab->zErrMsg);
+            tab->zErrMsg = err;
+        }
+        return rc;
+    }
+    if (sqlite3_value_type(argv[0]) != SQLITE_NULL) {
+        set_err(tab, "silt_join: UPDATE is not supported; DELETE the column and INSERT it again");
+        return SQLITE_ERROR;
+    }
+    sqlite3_value **col = argv + 2;
+    if (sqlite3_value_type(col[C_CMD]) != SQLITE_NULL)
+        return run_command(v, (const char *)sqlite3_value_text(col[C_CMD]));
+    for (int i = C_SCORE; i < C_CMD; i++)
+        if (sqlite3_value_type(col[i]) != SQLITE_NULL) {
+            set_err(tab, "silt_join: only tbl and col can be inserted");
+            return SQLITE_ERROR;
+        }
+    if (sqlite3_value_type(col[C_TBL]) != SQLITE_TEXT) {
+        set_err(tab, "silt_join: INSERT needs tbl, the name of a table (text)");
+        return SQLITE_ERROR;
+    }
+    if (sqlite3_value_type(col[C_COL]) != SQLITE_NULL && sqlite3_value_type(col[C_COL]) != SQLITE_TEXT) {
+        set_err(tab, "silt_join: col must be a column name (text) or NULL for every column");
+        return SQLITE_ERROR;
+    }
+    const char *tbl = (const char *)sqlite3_value_text(col[C_TBL]);
+    const char *only = (const char *)sqlite3_value_text(col[C_COL]);
+    char **cols;
+    int n;
+    int rc = list_columns(v, tbl, only, &cols, &n, &err);
+    if (rc == SQLITE_OK) {
+        rc = index_columns(v, tbl, cols, n, rowid, &err);
+        free_list(cols, n);
+    }
+    if (rc != SQLITE_OK) {
+        sqlite3_free(tab->zErrMsg);
+        tab->zErrMsg = err ? err : sqlite3_mprintf("silt_join: %s", sqlite3_errmsg(v->db));
+        return SQLITE_ERROR;
+    }
+    sqlite3_free(err);
+    return SQLITE_OK;
+}
+
+/* ---- rename, destroy --------------------------------------------------------------- */
+
+static int join_rename(sqlite3_vtab *tab, const char *new_name) {
+    join_vtab *v = (join_vtab *)tab;
+    char *err = NULL;
+    int rc = exec_fmt(v->db, &err,
+                      "ALTER TABLE \"%w\".\"%w_cols\" RENAME TO \"%w_cols\";"
+                      "ALTER TABLE \"%w\".\"%w_values\" RENAME TO \"%w_values\";"
+                      "ALTER TABLE \"%w\".\"%w_vec\" RENAME TO \"%w_vec\";",
+                      v->schema, v->name, new_name, v->schema, v->name, new_name, v->schema, v->name,
+                      new_name);
+    if (rc != SQLITE_OK) {
+        sqlite3_free(tab->zErrMsg);
+        tab->zErrMsg = err;
+        return rc;
+    }
+    char *n = sqlite3_mprintf("%s", new_name);
+    if (!n) return SQLITE_NOMEM;
+    sqlite3_free(v->name);
+    v->name = n;
+    return SQLITE_OK;
+}
+
+static int join_disconnect(sqlite3_vtab *tab) {
+    join_vtab *v = (join_vtab *)tab;
+    silt_model_release(v->enc);
+    sqlite3_free(v->schema);
+    sqlite3_free(v->name);
+    sqlite3_free(v->model);
+    sqlite3_free(v);
+    return SQLITE_OK;
+}
+
+static int join_destroy(sqlite3_vtab *tab) {
+    join_vtab *v = (join_vtab *)tab;
+    char *err = NULL;
+    int rc = exec_fmt(v->db, &err,
+                      "DROP TABLE IF EXISTS \"%w\".\"%w_vec\";"
+                      "DROP TABLE IF EXISTS \"%w\".\"%w_values\";"
+                      "DROP TABLE IF EXISTS \"%w\".\"%w_cols\";",
+                      v->schema, v->name, v->schema, v->name, v->schema, v->name);
+    if (rc != SQLITE_OK) {
+        sqlite3_free(tab->zErrMsg);
+        tab->zErrMsg = err;
+        return rc;
+    }
+    return join_disconnect(tab);
+}
+
+static int join_shadow_name(const char *suffix) {
+    return sqlite3_stricmp(suffix, "cols") == 0 || sqlite3_stricmp(suffix, "values") == 0;
+}
+
+/* ---- silt_column_text(tbl, col [, max_tokens]) ------------------------------------- */
+
+static void fn_column_text(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    sqlite3 *db = sqlite3_context_db_handle(ctx);
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL) return;
+    size_t max_bytes = MAX_TEXT_BYTES;
+    sqlite3_int64 max_tokens = 0;
+    if (argc == 3) {
+        if (sqlite3_value_type(argv[2]) != SQLITE_INTEGER || (max_tokens = sqlite3_value_int64(argv[2])) <= 0) {
+            sqlite3_result_error(ctx, "silt_column_text: max_tokens must be a positive integer", -1);
+            return;
+        }
+    }
+    char *schema, *table, *err = NULL;
+    const char *tbl = (const char *)sqlite3_value_text(argv[0]);
+    const char *col = (const char *)sqlite3_value_text(argv[1]);
+    if (split_table(db, tbl, &schema, &table) != SQLITE_OK) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    column_data cd;
+    int rc = load_column(db, schema, table, col, &cd, &err);
+    if (rc == SQLITE_OK) {
+        char *text = column_text(table, col, &cd, max_bytes);
+        column_data_free(&cd);
+        if (!text) sqlite3_result_error_nomem(ctx);
+        else {
+            if (max_tokens > 0) {
+                /* Cut after max_tokens whitespace-separated words. */
+                sqlite3_int64 words = 0;
+                char *p = text;
+                while (*p) {
+                    while (*p == ' ') p++;
+                    if (!*p) break;
+                    if (++words > max_tokens) {
+                        while (p > text && p[-1] == ' ') p--;
+                        *p = 0;
+                        break;
+                    }
+                    while (*p && *p != ' ') p++;
+                }
+            }
+            sqlite3_result_text(ctx, text, -1, SQLITE_TRANSIENT);
+            free(text);
+        }
+    } else if (rc == SQLITE_NOMEM) {
+        sqlite3_result_error_nomem(ctx);
+    } else {
+        sqlite3_result_error(ctx, err ? err : "silt_column_text: cannot read the column", -1);
+    }
+    sqlite3_free(err);
+    sqlite3_free(schema);
+    sqlite3_free(table);
+}
+
+static sqlite3_module join_module = {
+    .iVersion = 3,
+    .xCreate = join_create,
+    .xConnect = join_connect,
+    .xBestIndex = join_best_index,
+    .xDisconnect = join_disconnect,
+    .xDestroy = join_destroy,
+    .xOpen = join_open,
+    .xClose = join_close,
+    .xFilter = join_filter,
+    .xNext = join_next,
+    .xEof = join_eof,
+    .xColumn = join_column,
+    .xRowid = join_rowid,
+    .xUpdate = join_update,
+    .xRename = join_rename,
+    .xShadowName = join_shadow_name,
+};
+
+int silt_register_join(sqlite3 *db, char **err) {
+    int rc = sqlite3_create_module(db, "silt_join", &join_module, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function(db, "silt_column_text", 2, SQLITE_UTF8, NULL, fn_column_text, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function(db, "silt_column_text", 3, SQLITE_UTF8, NULL, fn_column_text, NULL, NULL);
+    if (rc != SQLITE_OK) *err = sqlite3_mprintf("silt: cannot register silt_join: %s", sqlite3_errmsg(db));
+    return rc;
+}

@@ -1,0 +1,21 @@
+-- Every bad input to silt_dense is an SQL error naming the value and what was expected.
+CREATE VIRTUAL TABLE a USING silt_dense(metric=cosine);
+CREATE VIRTUAL TABLE a USING silt_dense(dim=0);
+CREATE VIRTUAL TABLE a USING silt_dense(dim=4, dim=8);
+CREATE VIRTUAL TABLE a USING silt_dense(dim=4, metric=manhattan);
+CREATE VIRTUAL TABLE a USING silt_dense(dim=4, index='HNSW32x');
+CREATE VIRTUAL TABLE a USING silt_dense(dim=4, size=9);
+CREATE VIRTUAL TABLE v USING silt_dense(dim=2);
+INSERT INTO v(rowid, embedding) VALUES (1, '[1, 2, 3]');
+INSERT INTO v(rowid, embedding) VALUES (1, '[1, "x"]');
+INSERT INTO v(rowid, embedding) VALUES (1, 'not a vector');
+INSERT INTO v(rowid, embedding) VALUES (1, NULL);
+INSERT INTO v(rowid, embedding) VALUES (1.5, '[1, 2]');
+INSERT INTO v(rowid, embedding) VALUES (1, '[1, 2]');
+INSERT INTO v(rowid, embedding) VALUES (1, '[3, 4]');
+SELECT * FROM v WHERE embedding MATCH '[1, 2]' AND k = -5;
+SELECT * FROM v WHERE embedding MATCH '[1, 2]' AND k = 'many';
+SELECT * FROM v WHERE embedding MATCH '[1]' AND k = 1;
+SELECT * FROM v WHERE embedding MATCH '[1, 2]' AND k = 1 AND ef_search = -1;
+INSERT INTO v(v) VALUES ('vacuum');
+SELECT rowid, silt_vec_json(embedding) FROM v;
