@@ -79,7 +79,7 @@ int silt_faiss_factory_check(const char *factory, int dim, char **err) {
     const char *comp = factory;
     const char *comma = strchr(comp, ',');
     size_t len = comma ? (size_t)(comma - comp) : strlen(comp);
-    int rc;
+    int rc = 0;
     /* Transforms: only before the base, which must follow them. */
     while (comma && (rc = transform(comp, len, dim, err)) <= 0) {
         if (rc < 0) return -1;
