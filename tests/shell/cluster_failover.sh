@@ -184,6 +184,13 @@ expect "reads without quorum fail too" 2 "$rc"
 cl_start 1
 cl_start "$NEW"
 cl_wait_voters 3 20 || fail "cluster did not recover after restarting nodes 1 and $NEW"
+# libdqlite 1.11 can answer the first read on a just-elected leader before it has replayed its
+# Raft log (seen once in ~10 runs: "no such table: docs"; upstream dqlite#210, go-dqlite#78).
+# A write makes it replay everything it holds; what is checked is that nothing was lost.
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+  out=$(q "SELECT count(*) FROM docs"); case "$out" in *"no such table"*) ;; *) break ;; esac
+  q "CREATE TABLE IF NOT EXISTS replay_probe(x)" >/dev/null; sleep 0.5
+done
 expect "all committed rows after restart" "260|33930|4160|1040" "$(q "$SUMMARY")"
 expect "row written without quorum was not applied" 0 "$(q "SELECT count(*) FROM docs WHERE id = 1000")"
 
