@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "c_api/IndexFlat_c.h"
 #include "c_api/IndexIVF_c.h"
@@ -553,7 +554,21 @@ int silt_dense_index_each(const silt_dense_index *ix, int (*fn)(void *ctx, int64
  * i64 train_min, i64 n_slots, i64 n_live, u32 factory length + bytes, i64 rowid per slot,
  * the live bitmap ((n_slots + 7) / 8 bytes), then FAISS's own serialisation to the end. */
 #define DIX_MAGIC "SILTDIX1"
-#define DIX_VERSION 1u
+/* Version 2 ends with a CRC-32 of everything before it: FAISS's reader leaks what it has
+ * allocated when it throws on damaged bytes, so damage must be caught before FAISS sees it. */
+#define DIX_VERSION 2u
+
+static uint32_t crc_of(const void *p, size_t n) {
+    const Bytef *b = p;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    while (n > 0) { /* crc32() takes a uInt length */
+        uInt step = n < (1u << 30) ? (uInt)n : (1u << 30);
+        crc = crc32(crc, b, step);
+        b += step;
+        n -= step;
+    }
+    return (uint32_t)crc;
+}
 
 int silt_dense_index_serialize(silt_dense_index *ix, void **buf, size_t *n_bytes, char **err) {
     *buf = NULL;
@@ -582,8 +597,15 @@ int silt_dense_index_serialize(silt_dense_index *ix, void **buf, size_t *n_bytes
         free(mem);
         return -1;
     }
-    *buf = mem;
-    *n_bytes = len;
+    uint32_t crc = crc_of(mem, len);
+    char *grown = realloc(mem, len + 4);
+    if (!grown) {
+        free(mem);
+        return silt_err(err, "out of memory");
+    }
+    memcpy(grown + len, &crc, 4);
+    *buf = grown;
+    *n_bytes = len + 4;
     return 0;
 }
 
@@ -601,6 +623,17 @@ silt_dense_index *silt_dense_index_deserialize(const void *buf, size_t n_bytes, 
     const uint8_t *b = buf;
     size_t pos = 0;
     char magic[8];
+    uint32_t want_crc;
+    if (n_bytes < 12 || memcmp(b, DIX_MAGIC, 8)) {
+        silt_err(err, "snapshot header is truncated or not a silt_dense snapshot");
+        return NULL;
+    }
+    n_bytes -= 4;
+    memcpy(&want_crc, b + n_bytes, 4);
+    if (crc_of(b, n_bytes) != want_crc) {
+        silt_err(err, "snapshot checksum does not match: the snapshot is damaged or truncated");
+        return NULL;
+    }
     uint32_t version, flags, flen;
     int32_t sdim, smetric;
     int64_t train_min, n_slots, n_live;
