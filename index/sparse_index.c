@@ -38,6 +38,7 @@ struct silt_spidx {
     sp_seg **seg;      /* segments, oldest (largest) first */
     uint32_t n_seg, cap_seg;
     memtab mem;
+    int deferred;      /* silt_spidx_add only buffers (silt_spidx_set_deferred) */
 };
 
 /* ---- rowid map ------------------------------------------------------------------------------ */
@@ -364,8 +365,12 @@ int silt_spidx_add(silt_spidx *ix, int64_t rowid, const silt_sparse_vec *v, char
         return silt_err(err, "rowid %lld is already in the sparse index", (long long)rowid);
     if (mem_add(&ix->mem, rowid, v->ids, v->weights, v->n))
         return silt_err(err, "out of memory adding row %lld to the sparse index", (long long)rowid);
-    return maintain(ix, err);
+    return ix->deferred ? 0 : maintain(ix, err);
 }
+
+void silt_spidx_set_deferred(silt_spidx *ix, int on) { ix->deferred = on != 0; }
+
+int silt_spidx_flush(silt_spidx *ix, char **err) { return maintain(ix, err); }
 
 int silt_spidx_remove(silt_spidx *ix, int64_t rowid) {
     int32_t s;

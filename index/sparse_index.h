@@ -11,15 +11,20 @@
  * O(log n) of them and each document is rewritten O(log n) times. Deletes mark a document
  * dead; merges and 'optimize' drop dead documents.
  *
- * Search: exact (every posting of every query term, then exact rescoring: the true top k)
- * or fast (block-max pruning: blocks scored in decreasing order of their score bound,
- * stopping when heap_factor * bound cannot beat the k-th best; optional query-term cut and,
- * at build, static pruning of the lists behind the bounds). Scores are always computed
- * exactly from the stored float weights, so both modes report identical scores for a row.
+ * Search, term at a time, heaviest query term first: quantised impacts give every document
+ * a partial score, then candidates are rescored exactly from the forward index in decreasing
+ * order of partial score. Exact mode reads every posting of every query term and stops
+ * rescoring when the next candidate's bound cannot beat the k-th best: the true top k. Fast
+ * mode (in the spirit of Seismic) reads only the heads of long lists (static pruning at
+ * build: a term keeps its max(prune x documents, 256) strongest postings), lets only the
+ * query_terms heaviest terms admit candidates (the others refine their partial scores), and
+ * stops rescoring when a partial score falls below heap_factor x the k-th best score.
+ * Scores are always computed exactly from the stored float weights, so both modes report
+ * identical scores for a row.
  *
  *   silt_spidx *ix = silt_spidx_new(NULL, &err);
  *   silt_spidx_add(ix, 7, &vec, &err);
- *   silt_spidx_search(ix, &query, 10, NULL, NULL, 0, &hits, &n_hits, &err);
+ *   silt_spidx_search(ix, &query, 10, NULL, NULL, &hits, &n_hits, &err);
  *
  * Not thread-safe for writers; concurrent searches of an index nobody writes are safe. */
 #ifndef SILT_SPARSE_INDEX_H
@@ -36,8 +41,9 @@ typedef struct silt_spidx silt_spidx;
  * 'optimize' rebuild every segment). */
 typedef struct {
     uint32_t block_docs;    /* documents per block, 1..256 (default 64) */
-    float prune;            /* fraction of each term's postings behind the block bounds,
-                               (0, 1] (default 1: no static pruning) */
+    float prune;            /* (0, 1]: each term's head (read by fast searches) keeps its
+                               max(prune x documents, 256) strongest postings (default 1:
+                               no static pruning) */
     uint32_t memtable_docs; /* documents buffered before a segment is built (default 1024) */
 } silt_spidx_config;
 
@@ -61,6 +67,16 @@ void silt_spidx_get_config(const silt_spidx *ix, silt_spidx_config *c);
  * finite and non-zero (as silt_sparse_decode gives them); v is copied. */
 int silt_spidx_add(silt_spidx *ix, int64_t rowid, const silt_sparse_vec *v, char **err);
 
+/* Deferred mode (on != 0): silt_spidx_add only buffers, however large the memtable grows, and
+ * silt_spidx_flush seals and merges; for transactions, which flush once at commit instead of
+ * building segments that the next statements merge again. Searches stay exact over the
+ * memtable (brute force), so a large open transaction makes its own queries slower. */
+void silt_spidx_set_deferred(silt_spidx *ix, int on);
+
+/* Seals the memtable when it holds memtable_docs documents or more, and merges segments as
+ * silt_spidx_add does outside deferred mode. */
+int silt_spidx_flush(silt_spidx *ix, char **err);
+
 /* Removes a document: 1 when it was there, 0 when not. */
 int silt_spidx_remove(silt_spidx *ix, int64_t rowid);
 
@@ -83,9 +99,11 @@ int silt_spidx_foreach(const silt_spidx *ix, silt_spidx_visit_fn fn, void *ctx, 
 
 typedef struct {
     int exact;             /* 1: exhaustive search */
-    double heap_factor;    /* fast mode, (0, 1]: lower scores fewer blocks (default 1) */
-    uint32_t query_terms;  /* fast mode: bound blocks with the heaviest query terms only
-                              (0 = all, the default) */
+    double heap_factor;    /* fast mode, (0, 1]: rescoring goes on while a candidate's partial
+                              score reaches heap_factor x the k-th best; lower finds more of
+                              the documents static pruning hid, and costs more (default 1) */
+    uint32_t query_terms;  /* fast mode: only the heaviest query_terms terms admit
+                              candidates, the others refine their scores (0 = all admit) */
 } silt_spidx_search_opts;
 
 typedef struct {

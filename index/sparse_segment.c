@@ -19,6 +19,11 @@ static inline int quant(float w, float sc) {
     long v = lrintf(w / sc);
     return (int)(v > 127 ? 127 : v < -127 ? -127 : v);
 }
+/* Local term number of forward entry i. */
+static inline uint32_t fwd_id(const sp_seg *s, uint64_t i) {
+    return s->id_bytes == 2 ? ((const uint16_t *)s->fwd_ids)[i] : ((const uint32_t *)s->fwd_ids)[i];
+}
+
 /* Open-addressing map from global term id to local term number, sized for n_max keys. */
 typedef struct {
     uint32_t *key;
@@ -89,8 +94,8 @@ typedef struct sp_scratch {
     float *acc;          /* [n_docs] partial scores */
     uint64_t *touched;   /* [(n_docs + 63) / 64] documents with a posting read */
     float *qloc;         /* [n_terms] query weight by local term */
-    struct cand *cd, *sorted; /* candidates, before and after bucketing */
-    size_t cap;          /* capacity of cd and sorted */
+    struct cand *sorted; /* candidates that may matter, bucketed */
+    size_t cap;          /* capacity of sorted */
 } sp_scratch;
 
 void silt_spseg_init_scratch(sp_seg *s) {
@@ -100,7 +105,7 @@ void silt_spseg_init_scratch(sp_seg *s) {
 
 static void scratch_free(sp_scratch *w) {
     if (!w) return;
-    free(w->acc), free(w->touched), free(w->qloc), free(w->cd), free(w->sorted);
+    free(w->acc), free(w->touched), free(w->qloc), free(w->sorted);
     free(w);
 }
 
@@ -165,8 +170,7 @@ void silt_spseg_free(sp_seg *s) {
     free(s->dead);
     free(s->term_ids);
     free(s->scale);
-    free(s->fwd_off);
-    free(s->fwd_terms);
+    free(s->fwd_ids);
     free(s->fwd_first);
     free(s->fwd_w);
     free(s->post_off);
@@ -180,7 +184,7 @@ void silt_spseg_free(sp_seg *s) {
 uint64_t silt_spseg_bytes(const sp_seg *s) {
     uint64_t n = (uint64_t)s->n_docs * (8 + 4 + 16) + ((uint64_t)s->n_docs + 63) / 64 * 8 + 16;
     n += (uint64_t)s->n_terms * (4 + 4 + 16) + 16;
-    n += s->fwd_off[s->n_docs] + s->fwd_first[s->n_docs] * 4;
+    n += s->fwd_first[s->n_docs] * (4 + s->id_bytes);
     n += (uint64_t)s->n_terms * 9 + 8 + s->post_off[s->n_terms] + s->head_off[s->n_terms];
     return n;
 }
@@ -249,9 +253,8 @@ sp_seg *silt_spseg_build(sp_doc_fn get, void *ctx, uint32_t n_docs, uint32_t blo
     s->rowids = malloc(((size_t)n_docs + 1) * sizeof *s->rowids);
     s->by_rowid = malloc(((size_t)n_docs + 1) * sizeof *s->by_rowid);
     s->dead = calloc(((size_t)n_docs + 63) / 64 + 1, sizeof *s->dead);
-    s->fwd_off = malloc(((size_t)n_docs + 1) * sizeof *s->fwd_off);
     s->fwd_first = malloc(((size_t)n_docs + 1) * sizeof *s->fwd_first);
-    if (!s->rowids || !s->by_rowid || !s->dead || !s->fwd_off || !s->fwd_first ||
+    if (!s->rowids || !s->by_rowid || !s->dead || !s->fwd_first ||
         tmap_init(&m, 4096))
         return build_oom(s, &t, &m, err, "documents"), NULL;
 
@@ -291,36 +294,31 @@ sp_seg *silt_spseg_build(sp_doc_fn get, void *ctx, uint32_t n_docs, uint32_t blo
     t.maxw = calloc((size_t)nt + 1, sizeof *t.maxw);
     s->scale = malloc(((size_t)nt + 1) * sizeof *s->scale);
     s->fwd_w = malloc((total + 1) * sizeof *s->fwd_w);
-    /* Local term gaps of a document average vocab/terms-per-doc: 2 bytes each is typical. */
-    size_t fwd_cap = (size_t)total * 2 + 16;
-    s->fwd_terms = malloc(fwd_cap);
+    s->id_bytes = nt <= 65536 ? 2 : 4;
+    s->fwd_ids = malloc((total + 1) * s->id_bytes);
     if (!t.n_post || !t.n_ent || !t.gap_bytes || !t.last_block || !t.maxw || !s->scale ||
-        !s->fwd_w || !s->fwd_terms)
+        !s->fwd_w || !s->fwd_ids)
         return build_oom(s, &t, &m, err, "forward index"), NULL;
     memset(t.last_block, 0xff, ((size_t)nt + 1) * sizeof *t.last_block);
 
     /* Pass B: forward index and per-term counts. */
-    uint64_t fwd_bytes = 0, nw = 0;
+    uint64_t nw = 0;
+    uint16_t *ids16 = s->id_bytes == 2 ? s->fwd_ids : NULL;
+    uint32_t *ids32 = s->id_bytes == 4 ? s->fwd_ids : NULL;
     for (uint32_t i = 0; i < n_docs; i++) {
         if (fetch(get, ctx, i, &doc, err)) goto fail;
-        if (doc.rowid != s->rowids[i]) {
+        if (doc.rowid != s->rowids[i] || nw + doc.n > total) {
             silt_err(err, "sparse index segment source changed while building");
             goto fail;
         }
-        s->fwd_off[i] = fwd_bytes;
         s->fwd_first[i] = nw;
-        if (fwd_cap - fwd_bytes < (size_t)doc.n * 5 + 5) {
-            size_t nc = fwd_cap * 2 + (size_t)doc.n * 5 + 5;
-            uint8_t *p = realloc(s->fwd_terms, nc);
-            if (!p) return build_oom(s, &t, &m, err, "forward index"), NULL;
-            s->fwd_terms = p, fwd_cap = nc;
-        }
-        uint32_t prev = 0, b = i / block_docs;
+        uint32_t b = i / block_docs;
         for (uint32_t j = 0; j < doc.n; j++) {
             uint32_t lt = m.val[tmap_slot(&m, doc.ids[j])];
-            fwd_bytes += silt_vput(s->fwd_terms + fwd_bytes, lt - prev);
-            prev = lt;
+            if (ids16) ids16[nw] = (uint16_t)lt;
+            else ids32[nw] = lt;
             s->fwd_w[nw++] = doc.w[j];
+            if (doc.w[j] < 0) s->has_negative = 1;
             float a = fabsf(doc.w[j]);
             if (a > t.maxw[lt]) t.maxw[lt] = a;
             t.n_post[lt]++;
@@ -331,14 +329,9 @@ sp_seg *silt_spseg_build(sp_doc_fn get, void *ctx, uint32_t n_docs, uint32_t blo
             }
         }
     }
-    s->fwd_off[n_docs] = fwd_bytes;
     s->fwd_first[n_docs] = nw;
     tmap_free(&m);
     memset(&m, 0, sizeof m);
-    {
-        uint8_t *p = realloc(s->fwd_terms, fwd_bytes + 1);
-        if (p) s->fwd_terms = p;
-    }
     for (uint32_t lt = 0; lt < nt; lt++) {
         float sc = t.maxw[lt] / 127.0f;
         if (!(sc > 0)) sc = FLT_MIN;
@@ -373,11 +366,9 @@ sp_seg *silt_spseg_build(sp_doc_fn get, void *ctx, uint32_t n_docs, uint32_t blo
             return build_oom(s, &t, NULL, err, "pruning histogram"), NULL;
         }
         for (uint32_t d = 0; d < n_docs; d++) {
-            const uint8_t *p = s->fwd_terms + s->fwd_off[d], *e = s->fwd_terms + s->fwd_off[d + 1];
-            const float *w = s->fwd_w + s->fwd_first[d];
-            uint32_t lt = 0;
-            for (; p < e; w++) {
-                lt += silt_vget(&p);
+            for (uint64_t i = s->fwd_first[d]; i < s->fwd_first[d + 1]; i++) {
+                uint32_t lt = fwd_id(s, i);
+                const float *w = s->fwd_w + i;
                 if (slot[lt] != UINT32_MAX)
                     hist[(size_t)slot[lt] * 128 + (uint32_t)abs(quant(*w, s->scale[lt]))]++;
             }
@@ -396,11 +387,9 @@ sp_seg *silt_spseg_build(sp_doc_fn get, void *ctx, uint32_t n_docs, uint32_t blo
         free(slot);
         memset(t.head_last, 0xff, ((size_t)nt + 1) * sizeof *t.head_last);
         for (uint32_t d = 0; d < n_docs; d++) {
-            const uint8_t *p = s->fwd_terms + s->fwd_off[d], *e = s->fwd_terms + s->fwd_off[d + 1];
-            const float *w = s->fwd_w + s->fwd_first[d];
-            uint32_t lt = 0;
-            for (; p < e; w++) {
-                lt += silt_vget(&p);
+            for (uint64_t i = s->fwd_first[d]; i < s->fwd_first[d + 1]; i++) {
+                uint32_t lt = fwd_id(s, i);
+                const float *w = s->fwd_w + i;
                 if (!s->keep[lt] || abs(quant(*w, s->scale[lt])) < s->keep[lt]) continue;
                 hsize[lt] += silt_vlen(t.head_last[lt] == UINT32_MAX ? d : d - t.head_last[lt]) + 1;
                 t.head_last[lt] = d;
@@ -426,12 +415,11 @@ sp_seg *silt_spseg_build(sp_doc_fn get, void *ctx, uint32_t n_docs, uint32_t blo
     memset(t.last_block, 0xff, ((size_t)nt + 1) * sizeof *t.last_block);
     memset(t.head_last, 0xff, ((size_t)nt + 1) * sizeof *t.head_last);
     for (uint32_t d = 0; d < n_docs; d++) {
-        const uint8_t *p = s->fwd_terms + s->fwd_off[d], *e = s->fwd_terms + s->fwd_off[d + 1];
-        const float *w = s->fwd_w + s->fwd_first[d];
-        uint32_t lt = 0, b = d / block_docs;
+        uint32_t b = d / block_docs;
         uint8_t off = (uint8_t)(d - b * block_docs);
-        for (; p < e; w++) {
-            lt += silt_vget(&p);
+        for (uint64_t i = s->fwd_first[d]; i < s->fwd_first[d + 1]; i++) {
+            uint32_t lt = fwd_id(s, i);
+            const float *w = s->fwd_w + i;
             int imp = quant(*w, s->scale[lt]);
             uint64_t c = t.post_cur[lt];
             if (t.last_block[lt] != b) {
@@ -492,11 +480,8 @@ int64_t silt_spseg_doc(const sp_seg *s, uint32_t d, uint32_t **ids, float **w, s
         *w = b;
         *cap = n + 1;
     }
-    const uint8_t *p = s->fwd_terms + s->fwd_off[d];
-    uint32_t lt = 0;
     for (uint64_t i = 0; i < n; i++) {
-        lt += silt_vget(&p);
-        (*ids)[i] = s->term_ids[lt];
+        (*ids)[i] = s->term_ids[fwd_id(s, s->fwd_first[d] + i)];
         (*w)[i] = s->fwd_w[s->fwd_first[d] + i];
     }
     return (int64_t)n;
@@ -575,15 +560,23 @@ float *silt_spseg_map_query(const sp_seg *s, const sp_query *q, uint32_t *n_foun
 }
 
 double silt_spseg_score(const sp_seg *s, uint32_t d, const float *qloc, int *shares) {
-    const uint8_t *p = s->fwd_terms + s->fwd_off[d], *e = s->fwd_terms + s->fwd_off[d + 1];
-    const float *w = s->fwd_w + s->fwd_first[d];
-    uint32_t lt = 0;
+    uint64_t i0 = s->fwd_first[d], i1 = s->fwd_first[d + 1];
+    const float *w = s->fwd_w;
     double sum = 0;
     int sh = 0;
-    for (; p < e; w++) {
-        lt += silt_vget(&p);
-        float qv = qloc[lt];
-        if (qv != 0) sum += (double)qv * (double)*w, sh = 1;
+    /* Two loops rather than a width test per term: this is the rescoring hot path. */
+    if (s->id_bytes == 2) {
+        const uint16_t *id = s->fwd_ids;
+        for (uint64_t i = i0; i < i1; i++) {
+            float qv = qloc[id[i]];
+            if (qv != 0) sum += (double)qv * (double)w[i], sh = 1;
+        }
+    } else {
+        const uint32_t *id = s->fwd_ids;
+        for (uint64_t i = i0; i < i1; i++) {
+            float qv = qloc[id[i]];
+            if (qv != 0) sum += (double)qv * (double)w[i], sh = 1;
+        }
     }
     *shares = sh;
     return sum;
@@ -628,29 +621,66 @@ static int cmp_cand_desc(const void *x, const void *y) {
     return i < j ? -1 : i > j;
 }
 
-/* Adds c * impact of every posting of term lt (its whole list) to acc; marks touched. */
-static void read_list(const sp_seg *s, uint32_t lt, float c, float *acc, uint64_t *touched) {
-    const uint8_t *p = s->post + s->post_off[lt], *e = s->post + s->post_off[lt + 1];
-    uint32_t b = 0;
-    while (p < e) {
-        b += silt_vget(&p);
-        uint32_t cnt = (uint32_t)*p++ + 1, base = b * s->block_docs;
-        for (uint32_t j = 0; j < cnt; j++, p += 2) {
-            uint32_t d = base + p[0];
-            acc[d] += c * (float)(int8_t)p[1];
-            bit_set(touched, d);
-        }
-    }
+/* Reading a query term's postings (its whole list, or its head) a chunk of documents at a
+ * time: every term is advanced through one chunk before the next, so that the partial scores
+ * of a chunk stay in cache while all the terms add to them. Term at a time over the whole
+ * segment, a head's postings are far apart and each addition missed the cache. */
+typedef struct {
+    const uint8_t *p, *e; /* stream position (at the pending posting's payload) and end */
+    uint32_t at;          /* pending posting's document (head) or block (list) */
+    int head;             /* reading the head stream */
+    int admit;            /* 1: may add documents; 0: only adds to touched documents */
+    float c;              /* query weight x scale */
+} tcursor;
+
+/* Documents per chunk: a multiple of block_docs near 32K (128 KiB of partial scores). */
+static uint32_t chunk_docs(const sp_seg *s) {
+    uint32_t n = (32768 / s->block_docs) * s->block_docs;
+    return n ? n : s->block_docs;
 }
 
-/* The same over the term's head only. */
-static void read_head(const sp_seg *s, uint32_t lt, float c, float *acc, uint64_t *touched) {
-    const uint8_t *p = s->head + s->head_off[lt], *e = s->head + s->head_off[lt + 1];
-    uint32_t d = 0;
-    while (p < e) {
-        d += silt_vget(&p);
-        acc[d] += c * (float)(int8_t)*p++;
-        bit_set(touched, d);
+static void cursor_open(const sp_seg *s, tcursor *t, uint32_t lt, float c, int head, int admit) {
+    t->head = head, t->admit = admit, t->c = c;
+    t->p = head ? s->head + s->head_off[lt] : s->post + s->post_off[lt];
+    t->e = head ? s->head + s->head_off[lt + 1] : s->post + s->post_off[lt + 1];
+    t->at = t->p < t->e ? silt_vget(&t->p) : UINT32_MAX;
+}
+
+/* Applies the cursor's postings of documents below doc_end (a chunk boundary). */
+static void cursor_run(const sp_seg *s, tcursor *t, uint32_t doc_end, float *acc, uint64_t *touched) {
+    const float c = t->c;
+    if (t->head) {
+        while (t->at < doc_end) {
+            uint32_t d = t->at;
+            int8_t imp = (int8_t)*t->p++;
+            if (t->admit) {
+                acc[d] += c * (float)imp;
+                touched[d >> 6] |= (uint64_t)1 << (d & 63);
+            } else if ((touched[d >> 6] >> (d & 63)) & 1) {
+                acc[d] += c * (float)imp;
+            }
+            t->at = t->p < t->e ? d + silt_vget(&t->p) : UINT32_MAX;
+        }
+        return;
+    }
+    const uint32_t B = s->block_docs;
+    while (t->at != UINT32_MAX && t->at * B < doc_end) {
+        uint32_t b = t->at, cnt = (uint32_t)*t->p++ + 1, base = b * B;
+        const uint8_t *q = t->p;
+        if (t->admit) {
+            for (uint32_t j = 0; j < cnt; j++, q += 2) {
+                uint32_t d = base + q[0];
+                acc[d] += c * (float)(int8_t)q[1];
+                touched[d >> 6] |= (uint64_t)1 << (d & 63);
+            }
+        } else {
+            for (uint32_t j = 0; j < cnt; j++, q += 2) {
+                uint32_t d = base + q[0];
+                if ((touched[d >> 6] >> (d & 63)) & 1) acc[d] += c * (float)(int8_t)q[1];
+            }
+        }
+        t->p = q;
+        t->at = t->p < t->e ? b + silt_vget(&t->p) : UINT32_MAX;
     }
 }
 
@@ -678,73 +708,94 @@ int silt_spseg_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
     /* err_q bounds |partial - exact sum over the postings read| (half an impact unit per
      * term plus room for float rounding); rest bounds what unread postings can add. */
     double err_q = 0, rest = 0;
+    tcursor *cur = malloc((size_t)nq * sizeof *cur);
+    if (!cur) goto oom;
     for (uint32_t i = 0; i < nq; i++) {
         uint32_t lt = qt[i].lt;
         float c = qt[i].w * s->scale[lt];
         double ac = fabs((double)c);
-        if (i >= n_use) {
-            rest += ac * 127.5;
-            continue;
-        }
+        int head = !o->exact && s->keep[lt];
+        /* Beyond the query cut a term only refines the candidates the heavier terms admitted;
+         * a document it alone would bring in is not looked at. */
+        cursor_open(s, &cur[i], lt, c, head, i < n_use);
         err_q += ac * (0.5 + 127 * 1e-5);
-        if (!o->exact && s->keep[lt]) {
-            read_head(s, lt, c, acc, touched);
-            rest += ac * ((double)s->keep[lt] - 0.5);
-        } else {
-            read_list(s, lt, c, acc, touched);
-        }
+        if (i >= n_use) rest += ac * 127.5;
+        else if (head) rest += ac * ((double)s->keep[lt] - 0.5);
     }
-    /* Candidates: touched documents still live and allowed, bucketed by partial score. */
-    size_t n_c = 0;
-    for (size_t i = 0; i < n_words; i++) {
-        uint64_t m = touched[i] & ~s->dead[i];
-        if (allow) m &= allow[i];
-        n_c += (size_t)__builtin_popcountll(m);
+    for (uint32_t lo_doc = 0, step = chunk_docs(s); lo_doc < s->n_docs; lo_doc += step) {
+        uint32_t end = s->n_docs - lo_doc > step ? lo_doc + step : s->n_docs;
+        for (uint32_t i = 0; i < nq; i++) cursor_run(s, &cur[i], end, acc, touched);
     }
-    if (n_c + 1 > w->cap) {
-        free(w->cd), free(w->sorted);
-        w->cap = n_c + 1 > 2 * w->cap ? n_c + 1 : 2 * w->cap;
-        w->cd = malloc(w->cap * sizeof *w->cd);
-        w->sorted = malloc(w->cap * sizeof *w->sorted);
-        if (!w->cd || !w->sorted) {
-            free(w->cd), free(w->sorted);
-            w->cd = w->sorted = NULL;
-            w->cap = 0;
-            goto oom;
-        }
+    free(cur);
+    /* Candidates: touched documents still live and allowed, counting-sorted into NB buckets
+     * by partial score (highest first); a bucket is sorted when the rescoring reaches it,
+     * and most searches stop within the first few. Three passes read the partials of the
+     * touched documents (range, histogram, fill); only the candidates that can matter are
+     * written out. */
+#define FOR_CANDIDATES(...)                                                                  \
+    for (size_t i_ = 0; i_ < n_words; i_++) {                                                \
+        uint64_t m_ = touched[i_] & ~s->dead[i_];                                            \
+        if (allow) m_ &= allow[i_];                                                          \
+        for (; m_; m_ &= m_ - 1) {                                                           \
+            uint32_t d = (uint32_t)(i_ * 64 + (uint32_t)__builtin_ctzll(m_));                \
+            __VA_ARGS__                                                                      \
+        }                                                                                    \
     }
-    cand *cd = w->cd;
-    float lo = INFINITY, hi = -INFINITY;
-    size_t k = 0;
-    for (size_t i = 0; i < n_words; i++) {
-        uint64_t m = touched[i] & ~s->dead[i];
-        if (allow) m &= allow[i];
-        for (; m; m &= m - 1) {
-            uint32_t d = (uint32_t)(i * 64 + (uint32_t)__builtin_ctzll(m));
-            cd[k].a = acc[d], cd[k].d = d, k++;
-            if (acc[d] < lo) lo = acc[d];
-            if (acc[d] > hi) hi = acc[d];
-        }
-    }
-    /* Counting sort into NB buckets (highest partial first); each bucket is sorted when the
-     * rescoring reaches it, and most searches stop within the first few. */
     enum { NB = 1024 };
+    size_t n_c = 0;
+    float lo = INFINITY, hi = -INFINITY;
+    FOR_CANDIDATES({
+        float a = acc[d];
+        n_c++;
+        if (a < lo) lo = a;
+        if (a > hi) hi = a;
+    })
     uint32_t start[NB + 1];
     memset(start, 0, sizeof start);
     double to_b = hi > lo ? (NB - 1) / ((double)hi - lo) : 0;
 #define BUCKET(a) ((uint32_t)(NB - 1) - (uint32_t)(((double)(a) - lo) * to_b))
-    for (size_t i = 0; i < n_c; i++) start[BUCKET(cd[i].a) + 1]++;
+    FOR_CANDIDATES({ start[BUCKET(acc[d]) + 1]++; })
     for (uint32_t b = 0; b < NB; b++) start[b + 1] += start[b];
+    /* With no negative weight, a document's score is at least its partial minus err_q, so the
+     * k-th best score will be at least the k-th best partial minus err_q: buckets whose
+     * candidates cannot reach the stopping bar against that are never filled nor visited. */
+    uint32_t last_b = NB - 1;
+    int no_negative = !s->has_negative;
+    for (uint32_t i = 0; i < nq && no_negative; i++) no_negative = qt[i].w > 0;
+    if (no_negative && to_b > 0 && n_c >= h->k) {
+        uint32_t kb = 0;
+        while (kb < NB - 1 && start[kb + 1] < h->k) kb++;
+        double kth_lb = lo + (double)(NB - 1 - kb) / to_b;
+        double bar = (o->exact ? 1.0 : o->heap_factor) * (kth_lb - err_q) - err_q;
+        if (kth_lb - err_q > 0 && bar > lo) {
+            uint32_t bb = BUCKET(bar);
+            if (bb < last_b) last_b = bb;
+        }
+    }
+    size_t n_keep = start[last_b + 1];
+    if (n_keep + 1 > w->cap) {
+        free(w->sorted);
+        w->cap = n_keep + 1 > 2 * w->cap ? n_keep + 1 : 2 * w->cap;
+        w->sorted = malloc(w->cap * sizeof *w->sorted);
+        if (!w->sorted) {
+            w->cap = 0;
+            goto oom;
+        }
+    }
     {
         uint32_t fill[NB];
         memcpy(fill, start, sizeof fill);
-        for (size_t i = 0; i < n_c; i++) w->sorted[fill[BUCKET(cd[i].a)]++] = cd[i];
+        FOR_CANDIDATES({
+            uint32_t b = BUCKET(acc[d]);
+            if (b <= last_b) w->sorted[fill[b]].a = acc[d], w->sorted[fill[b]++].d = d;
+        })
     }
 #undef BUCKET
-    cd = w->sorted;
+#undef FOR_CANDIDATES
+    cand *cd = w->sorted;
     double hf = o->heap_factor;
     int stopped = 0;
-    for (uint32_t b = 0; b < NB && !stopped; b++) {
+    for (uint32_t b = 0; b <= last_b && !stopped; b++) {
         if (start[b + 1] - start[b] > 1)
             qsort(cd + start[b], start[b + 1] - start[b], sizeof *cd, cmp_cand_desc);
         for (uint32_t i = start[b]; i < start[b + 1]; i++) {

@@ -5,9 +5,10 @@
  * blocks of block_docs consecutive documents. Terms are numbered locally too (0..n_terms-1,
  * in the order of their global ids), so that every per-term table is dense.
  *
- *   forward index   per document: local term numbers (delta varints, ascending) and the exact
- *                   float32 weights. It gives exact scores and lets a block be scored without
- *                   touching the inverted lists.
+ *   forward index   per document: local term numbers (ascending; uint16 when the segment has
+ *                   at most 65,536 terms, else uint32: fixed width, so that rescoring a
+ *                   candidate is a tight loop) and the exact float32 weights. It gives exact
+ *                   scores.
  *   postings        per term, one entry per block holding the term:
  *                     varint block gap, uint8 count-1, count x (uint8 doc-in-block, int8 impact)
  *                   impacts are weights quantised with a per-term scale (scale = max|w| / 127,
@@ -35,16 +36,17 @@ typedef struct {
     uint32_t block_docs;  /* documents per block, 1..256 */
     uint32_t n_blocks;    /* ceil(n_docs / block_docs) */
     float prune;          /* heads hold max(prune * n_docs, SP_HEAD_MIN) postings (1: none) */
+    int has_negative;     /* some weight is negative (derived, not stored) */
     int64_t *rowids;      /* [n_docs] rowid of each local document */
     uint32_t *by_rowid;   /* [n_docs] local documents ordered by rowid (rowids unique) */
     uint64_t *dead;       /* [(n_docs + 63) / 64] deleted documents */
     uint32_t n_terms;     /* distinct terms */
     uint32_t *term_ids;   /* [n_terms] global term ids, strictly increasing */
     float *scale;         /* [n_terms] weight of one impact unit */
-    uint64_t *fwd_off;    /* [n_docs + 1] byte offsets of each document in fwd_terms */
-    uint8_t *fwd_terms;   /* delta-varint local term numbers */
-    uint64_t *fwd_first;  /* [n_docs + 1] index of each document's first weight in fwd_w */
-    float *fwd_w;         /* exact weights, in the order of fwd_terms */
+    uint32_t id_bytes;    /* 2 or 4: width of the forward index's term numbers */
+    void *fwd_ids;        /* local term numbers of every document, ascending per document */
+    uint64_t *fwd_first;  /* [n_docs + 1] index of each document's first term and weight */
+    float *fwd_w;         /* exact weights, parallel to fwd_ids */
     uint64_t *post_off;   /* [n_terms + 1] byte offsets of each term's postings */
     uint8_t *post;        /* postings stream (see above) */
     uint8_t *keep;        /* [n_terms] smallest |impact| in the term's head; 0: no head (the
@@ -123,12 +125,14 @@ typedef struct {
     double heap_factor;    /* (0, 1]: fast mode rescores candidates while their partial score
                               reaches heap_factor x the k-th best score (lower: more rescoring,
                               higher recall) */
-    uint32_t query_terms;  /* fast mode reads the lists of the heaviest query terms only; 0 = all */
+    uint32_t query_terms;  /* fast mode: only the heaviest query_terms terms admit candidates;
+                              the others only refine their partial scores; 0 = all admit */
 } sp_search_opts;
 
 /* Adds the segment's best documents to h. Term at a time, heaviest query term first (by
- * |q| x max|w|), the quantised impacts of the lists (fast mode: the heads of pruned lists, and
- * only the first query_terms terms) are summed per document. Candidates are then rescored
+ * |q| x max|w|), the quantised impacts of the lists (fast mode: the heads of pruned lists;
+ * terms after the first query_terms only add to documents already admitted) are summed per
+ * document. Candidates are then rescored
  * exactly from the forward index in decreasing order of their partial score: in exact mode
  * until the next one's bound (partial + quantisation error) cannot beat the k-th best, which
  * makes the answer exact; in fast mode until its partial falls below heap_factor x the k-th

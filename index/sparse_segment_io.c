@@ -33,24 +33,24 @@ void silt_spbuf_put(sp_buf *b, const void *src, size_t n_bytes) {
 
 static void put_u32(sp_buf *b, uint32_t x) { silt_spbuf_put(b, &x, 4); }
 
-/* Segment record: "SSEG", n_docs, n_dead, block_docs, n_terms, prune (float), then the arrays
- * rowids, by_rowid, dead, term_ids, scale, fwd_off, fwd_first, fwd_terms, fwd_w, post_off,
- * post, keep, head_off, head; stream lengths follow from the last offset. Host byte order
+/* Segment record: "SSEG", n_docs, n_dead, block_docs, n_terms, prune (float), id_bytes, then
+ * the arrays rowids, by_rowid, dead, term_ids, scale, fwd_first, fwd_ids, fwd_w, post_off,
+ * post, keep, head_off, head; array lengths follow from the counts and the last offsets. Host byte order
  * (little-endian on every platform silt builds for). */
 void silt_spseg_write(const sp_seg *s, sp_buf *b) {
     silt_spbuf_put(b, "SSEG", 4);
     put_u32(b, s->n_docs), put_u32(b, s->n_dead), put_u32(b, s->block_docs);
     put_u32(b, s->n_terms);
     silt_spbuf_put(b, &s->prune, 4);
+    put_u32(b, s->id_bytes);
     size_t nd = s->n_docs, nt = s->n_terms;
     silt_spbuf_put(b, s->rowids, nd * 8);
     silt_spbuf_put(b, s->by_rowid, nd * 4);
     silt_spbuf_put(b, s->dead, (nd + 63) / 64 * 8);
     silt_spbuf_put(b, s->term_ids, nt * 4);
     silt_spbuf_put(b, s->scale, nt * 4);
-    silt_spbuf_put(b, s->fwd_off, (nd + 1) * 8);
     silt_spbuf_put(b, s->fwd_first, (nd + 1) * 8);
-    silt_spbuf_put(b, s->fwd_terms, s->fwd_off[nd]);
+    silt_spbuf_put(b, s->fwd_ids, s->fwd_first[nd] * s->id_bytes);
     silt_spbuf_put(b, s->fwd_w, s->fwd_first[nd] * 4);
     silt_spbuf_put(b, s->post_off, (nt + 1) * 8);
     silt_spbuf_put(b, s->post, s->post_off[nt]);
@@ -90,26 +90,24 @@ static int validate(const sp_seg *s, const char **what) {
         if ((i && s->term_ids[i] <= s->term_ids[i - 1]) || !(s->scale[i] > 0) || !isfinite(s->scale[i]))
             return -1;
     *what = "offsets";
-    if (s->fwd_off[0] || s->fwd_first[0] || s->post_off[0] || s->head_off[0]) return -1;
+    if (s->fwd_first[0] || s->post_off[0] || s->head_off[0]) return -1;
     for (size_t d = 0; d < nd; d++)
-        if (s->fwd_off[d + 1] < s->fwd_off[d] || s->fwd_first[d + 1] < s->fwd_first[d]) return -1;
+        if (s->fwd_first[d + 1] < s->fwd_first[d]) return -1;
     for (size_t lt = 0; lt < nt; lt++)
         if (s->post_off[lt + 1] < s->post_off[lt] || s->head_off[lt + 1] < s->head_off[lt]) return -1;
     *what = "forward index";
     for (size_t d = 0; d < nd; d++) {
-        const uint8_t *p = s->fwd_terms + s->fwd_off[d], *e = s->fwd_terms + s->fwd_off[d + 1];
-        uint64_t n = 0, want = s->fwd_first[d + 1] - s->fwd_first[d];
-        uint64_t lt = 0;
-        while (p < e) {
-            uint32_t g;
-            if (silt_vget_checked(&p, e, &g) || (n && g == 0)) return -1;
-            lt += g;
-            if (lt >= nt || n >= want) return -1;
-            float w = s->fwd_w[s->fwd_first[d] + n];
+        for (uint64_t i = s->fwd_first[d]; i < s->fwd_first[d + 1]; i++) {
+            uint64_t lt = s->id_bytes == 2 ? ((const uint16_t *)s->fwd_ids)[i]
+                                           : ((const uint32_t *)s->fwd_ids)[i];
+            uint64_t prev = i > s->fwd_first[d] ? (s->id_bytes == 2 ? ((const uint16_t *)s->fwd_ids)[i - 1]
+                                                                    : ((const uint32_t *)s->fwd_ids)[i - 1])
+                                                : 0;
+            if (lt >= nt || (i > s->fwd_first[d] && lt <= prev)) return -1;
+            float w = s->fwd_w[i];
             if (!isfinite(w) || w == 0 || fabsf(w) / s->scale[lt] > 127.0f) return -1;
-            n++;
+            if (w < 0) ((sp_seg *)s)->has_negative = 1;
         }
-        if (n != want) return -1;
     }
     *what = "postings";
     for (size_t lt = 0; lt < nt; lt++) {
@@ -142,7 +140,7 @@ static int validate(const sp_seg *s, const char **what) {
 }
 
 sp_seg *silt_spseg_read(const uint8_t *data, size_t n_bytes, size_t *pos, char **err) {
-    if (n_bytes - *pos < 24 || memcmp(data + *pos, "SSEG", 4) != 0) {
+    if (n_bytes - *pos < 28 || memcmp(data + *pos, "SSEG", 4) != 0) {
         silt_err(err, "sparse index snapshot: segment header missing at byte %zu", *pos);
         return NULL;
     }
@@ -151,10 +149,11 @@ sp_seg *silt_spseg_read(const uint8_t *data, size_t n_bytes, size_t *pos, char *
     silt_spseg_init_scratch(s);
     const uint8_t *h = data + *pos + 4;
     memcpy(&s->n_docs, h, 4), memcpy(&s->n_dead, h + 4, 4), memcpy(&s->block_docs, h + 8, 4);
-    memcpy(&s->n_terms, h + 12, 4), memcpy(&s->prune, h + 16, 4);
-    *pos += 24;
+    memcpy(&s->n_terms, h + 12, 4), memcpy(&s->prune, h + 16, 4), memcpy(&s->id_bytes, h + 20, 4);
+    *pos += 28;
     if (s->block_docs < 1 || s->block_docs > 256 || !(s->prune > 0 && s->prune <= 1) ||
-        s->n_dead > s->n_docs) {
+        s->n_dead > s->n_docs || (s->id_bytes != 2 && s->id_bytes != 4) ||
+        (s->id_bytes == 2 && s->n_terms > 65536)) {
         silt_spseg_free(s);
         silt_err(err, "sparse index snapshot: bad segment header");
         return NULL;
@@ -168,12 +167,11 @@ sp_seg *silt_spseg_read(const uint8_t *data, size_t n_bytes, size_t *pos, char *
     s->dead = s->by_rowid ? take(data, n_bytes, pos, (nd + 63) / 64 * 8, &sh) : NULL;
     s->term_ids = s->dead ? take(data, n_bytes, pos, nt * 4, &sh) : NULL;
     s->scale = s->term_ids ? take(data, n_bytes, pos, nt * 4, &sh) : NULL;
-    s->fwd_off = s->scale ? take(data, n_bytes, pos, (nd + 1) * 8, &sh) : NULL;
-    s->fwd_first = s->fwd_off ? take(data, n_bytes, pos, (nd + 1) * 8, &sh) : NULL;
+    s->fwd_first = s->scale ? take(data, n_bytes, pos, (nd + 1) * 8, &sh) : NULL;
     if (!s->fwd_first) goto bad;
-    if (s->fwd_off[nd] > n_bytes || s->fwd_first[nd] > n_bytes) goto short_;
-    s->fwd_terms = take(data, n_bytes, pos, s->fwd_off[nd], &sh);
-    s->fwd_w = s->fwd_terms ? take(data, n_bytes, pos, s->fwd_first[nd] * 4, &sh) : NULL;
+    if (s->fwd_first[nd] > n_bytes) goto short_;
+    s->fwd_ids = take(data, n_bytes, pos, s->fwd_first[nd] * s->id_bytes, &sh);
+    s->fwd_w = s->fwd_ids ? take(data, n_bytes, pos, s->fwd_first[nd] * 4, &sh) : NULL;
     s->post_off = s->fwd_w ? take(data, n_bytes, pos, (nt + 1) * 8, &sh) : NULL;
     if (!s->post_off) goto bad;
     if (s->post_off[nt] > n_bytes) goto short_;

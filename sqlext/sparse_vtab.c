@@ -17,9 +17,12 @@
  *
  * Options: model = a sparse model name (silt_model_register(..., '{"kind":"sparse"}')): it
  * encodes content and maps token strings of JSON terms to ids; block_docs (1..256, default
- * 64: documents per posting block), prune ((0, 1], default 0.03: each term's list keeps
- * max(prune x rows, 256) postings for the fast search; 1 = no pruning), heap_factor
- * ((0, 1], default 0.5) and query_terms (>= 0, default 0 = all): the fast search's defaults.
+ * 64: documents per posting block), prune ((0, 1], default 0.02: each term's list keeps
+ * max(prune x rows, 256) strongest postings for the fast search; 1 = no pruning; changes
+ * apply at the next 'rebuild'/'optimize' of old segments), heap_factor ((0, 1], default 0.6:
+ * lower rescores more candidates, slower and closer to exact) and query_terms (>= 0, default
+ * 0 = all: only the heaviest query_terms query terms admit candidates): the fast search's
+ * defaults, which the hidden columns of the same names override per query.
  * Columns: terms (sparse BLOB: core/sparse_vec.h; accepts the BLOB or JSON
  * {"token or id": weight}), content (TEXT), and hidden: score (dot product, highest first),
  * k (rows wanted; default: every row sharing a term), exact (1: exhaustive search),
@@ -54,8 +57,8 @@
 /* Texts encoded per model call when draining the queue (each yields vocabulary-size floats). */
 #define EMBED_CHUNK 16
 /* Defaults of the options. */
-#define DEFAULT_PRUNE 0.03
-#define DEFAULT_HEAP_FACTOR 0.5
+#define DEFAULT_PRUNE 0.02
+#define DEFAULT_HEAP_FACTOR 0.6
 
 /* Statements on <t>_data, prepared on first use. */
 enum {
@@ -128,6 +131,7 @@ typedef struct sparse_cursor {
 /* ---- small helpers --------------------------------------------------------------------- */
 
 /* Replaces the table's error message with "silt_sparse: <formatted>". Returns SQLITE_ERROR. */
+static int vt_error(sparse_vtab *vt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int vt_error(sparse_vtab *vt, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -447,6 +451,7 @@ static int op_reset(void *owner, char **err) {
     char *msg = NULL;
     silt_spidx *ix = silt_spidx_new(&vt->opt.cfg, &msg);
     if (!ix) return core_error(err, msg, SQLITE_ERROR);
+    silt_spidx_set_deferred(ix, 1);
     silt_spidx_free(vt->index);
     vt->index = ix;
     vt->embed_queue.n = 0;
@@ -460,6 +465,7 @@ static int op_load_snapshot(void *owner, const void *bytes, size_t n_bytes, char
     if (!ix) return core_error(err, msg, SQLITE_CORRUPT);
     /* The DDL's build parameters win over the ones stored with the snapshot. */
     silt_spidx_set_config(ix, &vt->opt.cfg, NULL);
+    silt_spidx_set_deferred(ix, 1);
     silt_spidx_free(vt->index);
     vt->index = ix;
     return SQLITE_OK;
@@ -555,8 +561,14 @@ static int op_rebuild(void *owner, char **err) {
 static int op_before_commit(void *owner, char **err) {
     sparse_vtab *vt = owner;
     int rc = embed_queued(vt);
-    if (rc != SQLITE_OK) *err = vt_message(vt, "encoding failed");
-    return rc;
+    if (rc != SQLITE_OK) {
+        *err = vt_message(vt, "encoding failed");
+        return rc;
+    }
+    /* The transaction's rows were only buffered (deferred mode): build their segment once. */
+    char *msg = NULL;
+    if (silt_spidx_flush(vt->index, &msg)) return core_error(err, msg, SQLITE_ERROR);
+    return SQLITE_OK;
 }
 
 /* Snapshot once replaying the log at open would touch more than 1/8 of the rows (and at
@@ -731,6 +743,7 @@ static int sparse_init(sqlite3 *db, void *aux, int argc, const char *const *argv
     vt->name = sqlite3_mprintf("%s", argv[2]);
     char *msg = NULL;
     if (vt->schema && vt->name) vt->index = silt_spidx_new(&vt->opt.cfg, &msg);
+    if (vt->index) silt_spidx_set_deferred(vt->index, 1);
     if (!vt->schema || !vt->name || !vt->index) {
         if (msg) *err = sqlite3_mprintf("silt_sparse: %s", msg);
         free(msg);
@@ -1073,6 +1086,12 @@ static int filter_match(sparse_cursor *c, sparse_vtab *vt, const char *roles, sq
     if (rc == SQLITE_OK && have_q && text)
         rc = vt_error(vt, "use either terms MATCH or content MATCH, not both");
     if (rc == SQLITE_OK) rc = sparse_ready(vt);
+    if (rc == SQLITE_OK) {
+        /* Rows buffered by catch-up or by this transaction get their segment before the
+         * search, once there are enough of them (no-op otherwise). */
+        char *msg = NULL;
+        if (silt_spidx_flush(vt->index, &msg)) rc = vt_core_error(vt, SQLITE_ERROR, NULL, msg);
+    }
     if (rc == SQLITE_OK && text) {
         if (sqlite3_value_type(text) != SQLITE_TEXT) {
             char *d = describe_value(text);

@@ -40,16 +40,18 @@ class Gen:
     def __init__(self, seed):
         self.rng = np.random.default_rng(seed)
         p = 1.0 / np.arange(1, VOCAB + 1)
-        self.p = p / p.sum()
+        self.cdf = np.cumsum(p / p.sum())
         self.rank_to_id = self.rng.permutation(VOCAB)
         self.g = 0.2 + 2.8 * np.log(2.0 + np.arange(VOCAB)) / math.log(VOCAB)
 
     def blob(self, lo, hi):
         n = int(self.rng.integers(lo, hi + 1))
-        ranks = set()
+        ranks = np.unique(np.minimum(np.searchsorted(self.cdf, self.rng.random(2 * n)), VOCAB - 1))
         while len(ranks) < n:
-            ranks.update(self.rng.choice(VOCAB, size=n - len(ranks), p=self.p).tolist())
-        ranks = np.array(sorted(ranks, key=lambda r: self.rank_to_id[r]))
+            more = np.minimum(np.searchsorted(self.cdf, self.rng.random(2 * n)), VOCAB - 1)
+            ranks = np.unique(np.concatenate([ranks, more]))
+        ranks = self.rng.permutation(ranks)[:n]
+        ranks = ranks[np.argsort(self.rank_to_id[ranks])]
         ids = self.rank_to_id[ranks].astype("<u4")
         w = (self.g[ranks] * (0.1 + 0.9 * self.rng.random(len(ranks)))).astype("<f4")
         return struct.pack("<I", len(ids)) + ids.tobytes() + w.tobytes()
@@ -167,7 +169,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
     ap.add_argument("--n", type=int, default=100000)
-    ap.add_argument("--prune", type=float, default=0.03)
+    ap.add_argument("--prune", type=float, default=0.02)
     ap.add_argument("--commits", type=int, default=200)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--work", default="build/bench")

@@ -520,3 +520,62 @@ Test(sparse, large_k_and_empty_index) {
     silt_spidx_free(ix);
     coll_free(&c);
 }
+
+Test(sparse, large_vocabularies_use_wide_term_numbers) {
+    /* Over 65,536 distinct terms in one segment: the forward index switches to 32-bit term
+     * numbers; answers and snapshots stay exact. */
+    coll c;
+    coll_make(&c, 3000, 50000000, 100, 0, 19);
+    silt_spidx_config cfg = {64, 0.2f, 100000};
+    silt_spidx *ix = index_coll(&c, &cfg);
+    char *err = NULL;
+    cr_assert_eq(silt_spidx_optimize(ix, &err), 0);
+    void *bytes;
+    size_t n_bytes;
+    cr_assert_eq(silt_spidx_serialize(ix, &bytes, &n_bytes, &err), 0);
+    silt_spidx *back = silt_spidx_deserialize(bytes, n_bytes, &err);
+    cr_assert(back, "%s", err ? err : "");
+    uint64_t s = 31;
+    silt_spidx_search_opts ex = {1, 1, 0};
+    for (int i = 0; i < 10; i++) {
+        silt_sparse_vec q;
+        make_vec(&s, c.vocab, 40, 0, &q);
+        assert_exact(ix, &c, &q, 10, &ex, NULL, 0);
+        assert_exact(back, &c, &q, 10, &ex, NULL, 0);
+        silt_sparse_vec_free(&q);
+    }
+    free(bytes);
+    silt_spidx_free(back);
+    silt_spidx_free(ix);
+    coll_free(&c);
+}
+
+Test(sparse, deferred_mode_buffers_until_flush) {
+    coll c;
+    coll_make(&c, 2000, 1000, 30, 0, 20);
+    char *err = NULL;
+    silt_spidx_config cfg = {32, 1, 256};
+    silt_spidx *ix = silt_spidx_new(&cfg, &err);
+    silt_spidx_set_deferred(ix, 1);
+    for (uint32_t i = 0; i < c.n_docs; i++) {
+        cr_assert_eq(silt_spidx_add(ix, c.rowid[i], &c.doc[i], &err), 0);
+        c.live[i] = 1;
+    }
+    silt_spidx_stats st;
+    silt_spidx_get_stats(ix, &st);
+    cr_assert_eq(st.n_segments, 0);
+    cr_assert_eq(st.memtable_docs, 2000);
+    uint64_t s = 41;
+    silt_spidx_search_opts ex = {1, 1, 0}, fast = {0, 1, 0};
+    silt_sparse_vec q;
+    make_vec(&s, c.vocab, 20, 0, &q);
+    assert_exact(ix, &c, &q, 10, &ex, NULL, 0); /* brute force over the memtable */
+    cr_assert_eq(silt_spidx_flush(ix, &err), 0);
+    silt_spidx_get_stats(ix, &st);
+    cr_assert_eq(st.n_segments, 1);
+    cr_assert_eq(st.memtable_docs, 0);
+    assert_exact(ix, &c, &q, 10, &fast, NULL, 0);
+    silt_sparse_vec_free(&q);
+    silt_spidx_free(ix);
+    coll_free(&c);
+}

@@ -3,6 +3,7 @@
  * ../shared/data/sparse/seismic-toy as a format test. */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -364,5 +365,49 @@ Test(sparse, seismic_toy_vectors_load_and_search) {
     cr_assert_eq(nq, 5);
     for (int d = 0; d < nd; d++) cJSON_Delete(dvec[d]);
     free(vocab);
+    sqlite3_close(db);
+}
+
+Test(sparse, killed_writer_leaves_committed_rows_only) {
+    const char *path = sp_path("crash.db");
+    sqlite3 *db = test_open(path);
+    sp_exec(db, "CREATE VIRTUAL TABLE t USING silt_sparse");
+    fill(db, "t", 1, 50);
+    sqlite3_close(db);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        /* A writer that dies in the middle of a transaction, after its index changed. */
+        sqlite3 *w = test_open(path);
+        sqlite3_exec(w, "INSERT INTO t(rowid, terms) VALUES (100, '{\"7777\": 1}')", NULL, NULL, NULL);
+        sqlite3_exec(w, "BEGIN", NULL, NULL, NULL);
+        sqlite3_exec(w, "INSERT INTO t(rowid, terms) VALUES (101, '{\"7777\": 2}')", NULL, NULL, NULL);
+        sqlite3_exec(w, "DELETE FROM t WHERE rowid = 5", NULL, NULL, NULL);
+        sqlite3_exec(w, "SELECT rowid FROM t WHERE terms MATCH '{\"7777\": 1}'", NULL, NULL, NULL);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    db = test_open(path);
+    assert_rows(db, "SELECT rowid FROM t WHERE terms MATCH '{\"7777\": 1}'", "100");
+    assert_rows(db, "SELECT rowid FROM t WHERE terms MATCH '{\"1005\": 1}'", "5");
+    cr_assert_eq(sp_int(db, "SELECT count(*) FROM t"), 51);
+    sp_exec(db, "INSERT INTO t(t) VALUES ('integrity-check')");
+    sqlite3_close(db);
+}
+
+Test(sparse, table_in_an_attached_database) {
+    sqlite3 *db = test_open(NULL);
+    char sql[256];
+    snprintf(sql, sizeof sql, "ATTACH '%s' AS aux", sp_path("aux.db"));
+    sp_exec(db, sql);
+    sp_exec(db, "CREATE VIRTUAL TABLE aux.t USING silt_sparse");
+    sp_exec(db, "INSERT INTO aux.t(rowid, terms) VALUES (1, '{\"3\": 1}'), (2, '{\"3\": 2, \"4\": 1}')");
+    assert_rows(db, "SELECT rowid FROM aux.t WHERE terms MATCH '{\"3\": 1}'", "2,1");
+    cr_assert_eq(sp_int(db, "SELECT count(*) FROM aux.sqlite_master WHERE name LIKE 't_%'"), 4);
+    sp_exec(db, "INSERT INTO aux.t(t) VALUES ('integrity-check')");
+    sp_exec(db, "DROP TABLE aux.t");
+    cr_assert_eq(sp_int(db, "SELECT count(*) FROM aux.sqlite_master"), 0);
     sqlite3_close(db);
 }
