@@ -103,10 +103,13 @@ typedef struct {
  * such as the product's own split, runs on the calling worker), and chunks are handed out
  * one at a time, so on a busy machine a descheduled worker's share goes to the other. A call
  * with few texts (one query) runs its chunks one after the other with each step split over
- * the pool. bench/encode/run.sh measured chunks-per-worker 1.3-1.6x faster on the shared
- * 2-core machine at 32 x 128 tokens. Chunks per worker need products that run on the
- * calling thread (silt's AVX-512 sgemm and int8 kernels); without AVX-512, products go to
- * OpenBLAS, which threads itself, and steps are split instead. */
+ * the pool. Measured on the shared 2-core machine (MiniLM-shaped model, 32 x 128 tokens,
+ * interleaved runs): int8 1.3-1.5x faster with 256-token chunks per worker than with 1024-
+ * token chunks and split steps (512-token chunks in between); float32 the same within noise
+ * (smaller products re-pack the weights more often, which eats the saved barriers). Chunks
+ * per worker need products that run on the calling thread (silt's AVX-512 sgemm and int8
+ * kernels); without AVX-512 the products go to OpenBLAS, which threads itself, and steps are
+ * split instead. */
 
 /* Activations of one chunk: one set per worker that runs chunks. */
 typedef struct {

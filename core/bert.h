@@ -20,7 +20,10 @@
  *
  * Options (JSON object, may be NULL): "kind": "dense" ("kind": "sparse" on a Hugging Face
  * directory loads BERT + its MLM head as a SPLADE encoder: core/splade.h), "pooling": "mean" | "cls" | "max" | "last",
- * "normalize": true | false, "max_tokens": N (a smaller window). Unknown keys are an error.
+ * "normalize": true | false, "max_tokens": N (a smaller window), "int8": true (the layers'
+ * products on int8 weights quantised per row at load, activations per row on the fly:
+ * core/ops_int8.h; ~2.4x faster with AVX-512 VNNI, cosine >= 0.999 against float32).
+ * Unknown keys are an error.
  *
  * Every expected tensor is checked (present, shape, dtype) before an encoder is returned.
  * Loading is thread-safe; the encoder is immutable and may be used from any number of

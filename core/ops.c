@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/ops_gemm.h"
+#include "core/ops_simd.h"
 #include "core/threads.h"
 #include "core/vec.h"
 
@@ -221,6 +222,10 @@ void silt_ops_rmsnorm(float *x, int n_rows, int dim, const float *g, float eps) 
 }
 
 void silt_ops_gelu(float *x, size_t n) {
+    if (silt_simd_available()) { /* ops_simd.c: erf as a polynomial, 16 lanes at a time */
+        silt_simd_gelu(x, n);
+        return;
+    }
     const float inv_sqrt2 = 0.70710678118654752f;
     for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * inv_sqrt2));
 }
@@ -245,6 +250,10 @@ void silt_ops_tanh(float *x, size_t n) {
 
 void silt_ops_softmax_rows(float *x, int n_rows, int dim) {
     if (dim <= 0) return;
+    if (silt_simd_available()) {
+        silt_simd_softmax_rows(x, n_rows, dim);
+        return;
+    }
     for (int r = 0; r < n_rows; r++) {
         float *row = x + (size_t)r * dim;
         float mx = row[0];

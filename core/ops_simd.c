@@ -91,6 +91,13 @@ SIMD void silt_simd_bias_gelu(float *x, int n_rows, int dim, const float *bias) 
     }
 }
 
+SIMD void silt_simd_gelu(float *x, size_t n) {
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 k = lanes(n - i >= 16 ? 16 : (int)(n - i));
+        _mm512_mask_storeu_ps(x + i, k, gelu512(_mm512_maskz_loadu_ps(k, x + i)));
+    }
+}
+
 SIMD static void softmax_row(float *row, int n) {
     if (n <= 0) return;
     __m512 m = _mm512_set1_ps(-INFINITY);
@@ -122,29 +129,32 @@ SIMD void silt_simd_bias_layernorm(float *x, int n_rows, int dim, const float *b
     if (dim <= 0) return;
     for (int r = 0; r < n_rows; r++) {
         float *row = x + (size_t)r * dim;
+        /* Statistics of v - c with c = the row's first value: a large common offset then
+         * costs no precision in float32 lanes. */
+        if (bias) {
+            for (int j = 0; j < dim; j += 16) {
+                const __mmask16 k = lanes(dim - j);
+                _mm512_mask_storeu_ps(row + j, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, row + j),
+                                                                _mm512_maskz_loadu_ps(k, bias + j)));
+            }
+        }
+        const __m512 c = _mm512_set1_ps(row[0]);
         __m512 s = _mm512_setzero_ps();
         for (int j = 0; j < dim; j += 16) {
             const __mmask16 k = lanes(dim - j);
-            __m512 v = _mm512_maskz_loadu_ps(k, row + j);
-            if (bias) {
-                v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, bias + j));
-                _mm512_mask_storeu_ps(row + j, k, v);
-            }
-            s = _mm512_add_ps(s, v);
+            s = _mm512_add_ps(s, _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, row + j), c));
         }
-        const float mean = _mm512_reduce_add_ps(s) / (float)dim;
-        const __m512 mv = _mm512_set1_ps(mean);
+        const __m512 mv = _mm512_set1_ps(_mm512_reduce_add_ps(s) / (float)dim); /* mean - c */
         __m512 q = _mm512_setzero_ps();
         for (int j = 0; j < dim; j += 16) {
             const __mmask16 k = lanes(dim - j);
-            const __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, row + j), mv);
+            const __m512 d = _mm512_maskz_sub_ps(k, _mm512_sub_ps(_mm512_maskz_loadu_ps(k, row + j), c), mv);
             q = _mm512_fmadd_ps(d, d, q);
         }
-        const float inv = 1.0f / sqrtf(_mm512_reduce_add_ps(q) / (float)dim + eps);
-        const __m512 iv = _mm512_set1_ps(inv);
+        const __m512 iv = _mm512_set1_ps(1.0f / sqrtf(_mm512_reduce_add_ps(q) / (float)dim + eps));
         for (int j = 0; j < dim; j += 16) {
             const __mmask16 k = lanes(dim - j);
-            __m512 y = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row + j), mv), iv);
+            __m512 y = _mm512_mul_ps(_mm512_sub_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row + j), c), mv), iv);
             if (g) y = _mm512_mul_ps(y, _mm512_maskz_loadu_ps(k, g + j));
             if (b) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(k, b + j));
             _mm512_mask_storeu_ps(row + j, k, y);

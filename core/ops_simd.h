@@ -22,11 +22,15 @@ int silt_simd_available(void);
  * 0.5·v·(1 + erf(v/√2)). */
 void silt_simd_bias_gelu(float *x, int n_rows, int dim, const float *bias);
 
+/* x[i] = gelu(x[i]) for i < n (silt_ops_gelu's AVX-512 form). */
+void silt_simd_gelu(float *x, size_t n);
+
 /* In place softmax over each row of x[n_rows, dim]. */
 void silt_simd_softmax_rows(float *x, int n_rows, int dim);
 
 /* Per row: x = LayerNorm(x + bias) · g + b (bias, g, b may be NULL), biased variance,
- * two-pass mean/variance in float32 lanes. */
+ * two-pass mean/variance in float32 lanes, shifted by the row's first value so that a large
+ * common offset loses no precision. */
 void silt_simd_bias_layernorm(float *x, int n_rows, int dim, const float *bias, const float *g,
                               const float *b, float eps);
 

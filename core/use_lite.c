@@ -4,7 +4,9 @@
  * The batch is packed, not padded: the tokens of all texts are rows of one matrix, so every
  * dense layer is one GEMM over all tokens of the batch, and only attention works text by
  * text (a text attends to its own tokens only, which is exactly what the graph's -1e9 padding
- * bias achieves). Shapes below: N = tokens in the chunk, B = texts in the chunk.
+ * bias achieves). Shapes below: N = tokens in the chunk, B = texts in the chunk. The weight
+ * matrices are arranged once at load (silt_ops_weight) so that a one-sentence call does not
+ * spend as long re-arranging them as multiplying.
  *
  * Threads: the dense layers are large GEMMs (N ~ 1000 rows), parallel through core/ops.c
  * (OpenBLAS threads, or the silt_threads pool when OpenBLAS runs single-threaded: see

@@ -4,8 +4,9 @@
     driver.py MODEL_DIR BUILD_BENCH_DIR PEERS_DIR ROUNDS THREADS...
 
 Every implementation runs in its own long-lived worker process (model loaded once), one per
-thread count: the sgemm peak probe (OpenBLAS as it loads, and with OPENBLAS_CORETYPE=SkylakeX,
-its AVX-512 kernels), silt float32, silt int8, PyTorch 1.13 and onnxruntime-node 1.30. A round
+thread count: the sgemm peak probes (OpenBLAS as it loads, OpenBLAS with
+OPENBLAS_CORETYPE=SkylakeX, its AVX-512 kernels, and silt's own product; the peak is the best
+of the three), silt float32, silt int8, PyTorch 1.13 and onnxruntime-node 1.30. A round
 asks every worker in turn for one timed batch (32 texts x 128 tokens), starting each round at a
 different worker, so that the machine's load (it is shared) falls on all of them alike; the
 table reports each one's best and median round and its ratio to onnxruntime in the same run.
@@ -44,6 +45,7 @@ class Worker:
                                   text=True, bufsize=1)
         self.ready = self.answer()
         self.samples = []
+        self.shape_best = {}
 
     def answer(self):
         line = self.p.stdout.readline()
@@ -82,11 +84,13 @@ def main():
         ("PyTorch 1.13", lambda t: [py, os.path.join(here, "model.py"), "torch", model, str(t)], None),
         ("onnxruntime 1.30", lambda t: ["node", os.path.join(here, "ort_worker.cjs"), peers, model, str(t)], None),
     ]
-    probes = [("sgemm (OpenBLAS default)", {}), ("sgemm (OpenBLAS SkylakeX)", {"OPENBLAS_CORETYPE": "SkylakeX"})]
+    probes = [("sgemm (OpenBLAS default)", "sgemm_peak", {}),
+              ("sgemm (OpenBLAS SkylakeX)", "sgemm_peak", {"OPENBLAS_CORETYPE": "SkylakeX"}),
+              ("sgemm (silt_ops_matmul)", "sgemm_peak_silt", {})]
     workers = []
     for t in thread_counts:
-        for name, env in probes:
-            workers.append(Worker(name, t, [os.path.join(out, "sgemm_peak")], env))
+        for name, exe, env in probes:
+            workers.append(Worker(name, t, [os.path.join(out, exe)], env))
         for name, argv, env in impls:
             try:
                 workers.append(Worker(name, t, argv(t), env))
@@ -102,6 +106,8 @@ def main():
         for w in order:
             a = w.ask("time 1")
             w.samples.append(a["peak"] if "peak" in a else a["sec"][0])
+            for shape, gf in a.get("gflops", {}).items():  # facts.md's shapes, for reference
+                w.shape_best[shape] = max(gf, w.shape_best.get(shape, 0))
             time.sleep(0.2)  # let spinning BLAS/OpenMP threads of the last worker go idle
         print(f"encode bench: round {r + 1}/{rounds} done", file=sys.stderr)
 
@@ -139,7 +145,7 @@ def main():
                 continue
             if w.name.startswith("sgemm"):
                 rows.append({"impl": w.name, "threads": t, "gflops_best": max(w.samples),
-                             "gflops_median": statistics.median(w.samples)})
+                             "gflops_median": statistics.median(w.samples), "shapes": w.shape_best})
                 continue
             best, med = min(w.samples), statistics.median(w.samples)
             row = {"impl": w.name, "threads": t, "sec_best": best, "sec_median": med,
@@ -168,11 +174,13 @@ def main():
               f"{row['texts_per_s']:.1f} | {row['tokens_per_s']:.0f} ({row['tokens_per_s_median']:.0f}) | "
               f"{row['gflops']:.1f} | {100 * row['gflops'] / row['peak_gflops']:.0f}% | "
               f"{row.get('vs_ort', 0):.2f}x ({row.get('vs_ort_median', 0):.2f}x) |")
-    print("\nsgemm peak probe, GFLOP/s best (median) over the rounds, max over shapes "
-          "(facts.md's and the model's):")
+    print("\nsgemm peak probe: the model's dense products of one batch (6 x QKV, attention output, "
+          "FFN up, FFN down on 4096 rows), GFLOP/s best (median) over the rounds; the peak is the best probe:")
     for row in rows:
         if "gflops_best" in row:
-            print(f"- {row['impl']}, {row['threads']} thread(s): {row['gflops_best']:.1f} ({row['gflops_median']:.1f})")
+            shapes = ", ".join(f"{k} {v:.0f}" for k, v in row["shapes"].items())
+            print(f"- {row['impl']}, {row['threads']} thread(s): {row['gflops_best']:.1f} ({row['gflops_median']:.1f}); "
+                  f"facts.md's shapes, best: {shapes}")
     print("\nAccuracy on the benchmark batch (min cosine over the 32 texts):")
     for name, e in emb.items():
         print(f"- {name} vs float64 PyTorch reference: {cosines(e, ref).min():.6f}")

@@ -40,5 +40,7 @@ fi
 cc -std=c11 -O2 -D_GNU_SOURCE -Wall -Wextra -I. -o "$OUT/silt_worker" bench/encode/silt_worker.c \
   $(PKG_CONFIG_PATH=$BUILD pkg-config --static --libs silt) -lsqlite3
 cc -std=c11 -O2 -D_GNU_SOURCE -Wall -Wextra -o "$OUT/sgemm_peak" bench/encode/sgemm_peak.c -lopenblas
+cc -std=c11 -O2 -D_GNU_SOURCE -Wall -Wextra -I. -DSILT_SGEMM -o "$OUT/sgemm_peak_silt" bench/encode/sgemm_peak.c \
+  $(PKG_CONFIG_PATH=$BUILD pkg-config --static --libs silt) -lsqlite3
 
 $PY bench/encode/driver.py "$MODEL" "$OUT" "$ROOT/bench/.peers" "$ROUNDS" $THREADS

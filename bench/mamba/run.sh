@@ -4,9 +4,11 @@
 # generated into build/bench/mamba-models, not committed), both in silt, and both models'
 # plain-PyTorch float32 forward passes (bench/mamba/models.py) on the same ids, 2 threads each.
 #
-#   bash bench/mamba/run.sh build          (needs /usr/bin/python3 with torch; ~2 minutes)
+#   bash bench/mamba/run.sh build          (needs /usr/bin/python3 with torch; long: most of
+# it is PyTorch, whose BERT at 8,192 tokens took 39 minutes on the loaded 2-core VM)
 #
-# LENGTHS="128 512" bash bench/mamba/run.sh build   runs fewer lengths.
+# LENGTHS="128 512" bash bench/mamba/run.sh build   runs fewer lengths;
+# REUSE_TORCH=1 bash bench/mamba/run.sh build       reuses the last PyTorch timings.
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
 cd "$(dirname "$0")/../.."
@@ -21,13 +23,15 @@ fi
 cc -std=c11 -O2 -D_GNU_SOURCE -I. -o $OUT/bench_mamba bench/mamba/bench_mamba.c \
   $(PKG_CONFIG_PATH=$BUILD pkg-config --static --libs silt) -lsqlite3
 export OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE
-RES=$OUT/mamba_results.jsonl
-$PY bench/mamba/models.py torch $MODELS $LENGTHS > $RES
-$OUT/bench_mamba $MODELS $LENGTHS >> $RES
+# REUSE_TORCH=1 keeps the PyTorch timings of an earlier run (they take most of the time).
+if [ "${REUSE_TORCH:-0}" != 1 ] || [ ! -s $OUT/mamba_torch.jsonl ]; then
+  $PY bench/mamba/models.py torch $MODELS $LENGTHS > $OUT/mamba_torch.jsonl
+fi
+$OUT/bench_mamba $MODELS $LENGTHS > $OUT/mamba_silt.jsonl
 
-$PY - "$RES" <<'PY'
+$PY - $OUT/mamba_torch.jsonl $OUT/mamba_silt.jsonl <<'PY'
 import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+rows = [json.loads(l) for p in sys.argv[1:] for l in open(p) if l.strip()]
 t = {(r["impl"], r["model"], r["tokens"]): r for r in rows if "impl" in r}
 lengths = sorted({r["tokens"] for r in rows if "impl" in r})
 print("\n## mamba: embedding time of one text against its length (seconds, best of 2-5 runs)")
@@ -39,7 +43,7 @@ for n in lengths:
     sm, sb, tm, tb = g("silt", "mamba"), g("silt", "bert"), g("torch", "mamba"), g("torch", "bert")
     f = lambda x: "%.3f" % x if x else "-"
     ratio = lambda a, b: "%.2fx" % (a / b) if a and b else "-"
-    rss = t.get(("silt", "mamba", n), {}).get("peak_rss_mb", "-")
+    rss = next((r["peak_rss_mb"] for r in rows if r.get("phase") == "memory" and r["tokens"] == n), "-")
     print(f"| {n} | {f(sm)} | {f(sb)} | {f(tm)} | {f(tb)} | {n / sm:.0f} | "
           f"{ratio(sb, sm)} faster | {ratio(tm, sm)} faster | {rss} |")
 for r in rows:

@@ -335,8 +335,9 @@ Test(int8, minilm_shaped_int8_matches_float32) {
     char *dir = write_minilm();
     int n_gold;
     char **gold = golden_texts(&n_gold);
-    /* The golden texts, and 40 long texts so that whole chunks go to the pool workers. */
-    const int n = n_gold + 40;
+    /* The golden texts, and 16 long texts (~115 tokens each) so that whole chunks go to the
+     * pool workers. */
+    const int n = n_gold + 16;
     char **texts = calloc((size_t)n, sizeof *texts);
     for (int i = 0; i < n_gold; i++) texts[i] = gold[i];
     static const char *const words[] = {"data", "lake", "query", "vector", "index", "river",
