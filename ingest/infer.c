@@ -10,14 +10,14 @@
 
 #include "core/err.h"
 
-static const char *const type_names[] = {"INTEGER", "REAL", "TEXT", "NUMERIC", "BLOB"};
+static const char *const type_names[] = {"INTEGER", "REAL", "TEXT", "NUMERIC", "BLOB", ""};
 
 const char *silt_coltype_name(silt_coltype t) {
     return (unsigned)t < sizeof type_names / sizeof type_names[0] ? type_names[t] : "TEXT";
 }
 
 int silt_coltype_parse(const char *name, silt_coltype *t) {
-    for (size_t i = 0; i < sizeof type_names / sizeof type_names[0]; i++)
+    for (size_t i = 0; i < (size_t)SILT_COL_ANY; i++)
         if (strcasecmp(name, type_names[i]) == 0) {
             *t = (silt_coltype)i;
             return 0;
@@ -26,7 +26,7 @@ int silt_coltype_parse(const char *name, silt_coltype *t) {
 }
 
 silt_coltype silt_coltype_from_decl(const char *decl) {
-    if (!decl || !*decl) return SILT_COL_BLOB;
+    if (!decl || !*decl) return SILT_COL_ANY;
     /* SQLite's rules, in its order (section 3.1 of datatype3.html). */
     if (strcasestr(decl, "INT")) return SILT_COL_INTEGER;
     if (strcasestr(decl, "CHAR") || strcasestr(decl, "CLOB") || strcasestr(decl, "TEXT"))
@@ -148,7 +148,7 @@ silt_coltype silt_colstats_type(const silt_colstats *st) {
     if (st->n_text) return SILT_COL_TEXT;
     if (st->n_real) return SILT_COL_REAL;
     if (st->n_int) return SILT_COL_INTEGER;
-    return SILT_COL_TEXT;
+    return SILT_COL_ANY;
 }
 
 /* A first-record integer that may be a year used as a column name ("state,2018,2019"). */

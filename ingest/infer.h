@@ -5,7 +5,8 @@
  * canonical decimal integer that fits in 64 bits (no sign '+', no leading zeros, no spaces:
  * "007" and "02134" stay text, so identifiers and ZIP codes survive), REAL when every
  * non-empty value is a decimal number (integers included; no NaN/Inf, no thousands
- * separators), TEXT otherwise, and TEXT when all values are empty. Missing-value markers
+ * separators), TEXT otherwise, and ANY (no declared type) when all values are empty.
+ * Missing-value markers
  * (NA, N/A, NaN, NULL, None, #N/A...) count as empty: NULL in a numeric column, kept as text
  * in a TEXT column. */
 #ifndef SILT_INGEST_INFER_H
@@ -16,21 +17,25 @@
 
 #include "ingest/rows.h"
 
-/* Declared column types. NUMERIC and BLOB are only reachable through the "types" option. */
+/* Declared column types. NUMERIC and BLOB are only reachable through the "types" option.
+ * ANY is no declared type (BLOB affinity): for a column with no value in the sample, whose
+ * later values are stored as they come (numbers as numbers, text as text). */
 typedef enum silt_coltype {
     SILT_COL_INTEGER,
     SILT_COL_REAL,
     SILT_COL_TEXT,
     SILT_COL_NUMERIC,
     SILT_COL_BLOB,
+    SILT_COL_ANY,
 } silt_coltype;
 
+/* The type as written in CREATE TABLE ("" for ANY). */
 const char *silt_coltype_name(silt_coltype t);
-/* Parses a type name (case-insensitive); 0, or -1 when it is none of the five. */
+/* Parses a type name (case-insensitive); 0, or -1 when it is none of the five named ones. */
 int silt_coltype_parse(const char *name, silt_coltype *t);
 /* The type SQLite's affinity rules give a declared type (for appending to an existing
- * table): INT -> INTEGER, CHAR/CLOB/TEXT -> TEXT, BLOB or none -> BLOB, REAL/FLOA/DOUB ->
- * REAL, otherwise NUMERIC. */
+ * table): INT -> INTEGER, CHAR/CLOB/TEXT -> TEXT, BLOB -> BLOB, none -> ANY, REAL/FLOA/DOUB
+ * -> REAL, otherwise NUMERIC. */
 silt_coltype silt_coltype_from_decl(const char *decl);
 
 /* What a text value looks like. */

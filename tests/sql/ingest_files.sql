@@ -46,6 +46,11 @@ SELECT sql FROM sqlite_schema WHERE name = 'late';
 SELECT n, typeof(n) FROM late;
 SELECT silt_ingest('in/late.csv', 'late_all') AS rows;
 SELECT sql FROM sqlite_schema WHERE name = 'late_all';
+-- a column with no value in the sample gets no declared type: later values keep theirs,
+-- and empty fields are NULL
+SELECT silt_ingest('in/late_values.csv', 'lv', '{"infer_rows":2}') AS rows;
+SELECT sql FROM sqlite_schema WHERE name = 'lv';
+SELECT id, x, typeof(x), typeof(y) FROM lv;
 -- type overrides
 SELECT silt_ingest('in/quotes.csv', 'q_types', '{"types":{"ID":"TEXT","zip":"INTEGER"}}') AS rows;
 SELECT sql FROM sqlite_schema WHERE name = 'q_types';

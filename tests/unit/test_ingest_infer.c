@@ -82,7 +82,7 @@ Test(ingest, column_types_fall_back_to_text) {
     cr_assert_eq(col_type(&r, 0, 1), SILT_COL_REAL);
     cr_assert_eq(col_type(&r, 0, 2), SILT_COL_TEXT);
     cr_assert_eq(col_type(&r, 0, 3), SILT_COL_TEXT);
-    cr_assert_eq(col_type(&r, 0, 4), SILT_COL_TEXT); /* all empty */
+    cr_assert_eq(col_type(&r, 0, 4), SILT_COL_ANY); /* all empty: no declared type */
     cr_assert_eq(col_type(&r, 0, 5), SILT_COL_TEXT);
     cr_assert_eq(col_type(&r, 0, 6), SILT_COL_REAL);
     silt_rows_free(&r);
@@ -135,7 +135,10 @@ Test(ingest, coltype_names_and_affinity) {
     cr_assert_eq(silt_coltype_from_decl("BIGINT"), SILT_COL_INTEGER);
     cr_assert_eq(silt_coltype_from_decl("VARCHAR(10)"), SILT_COL_TEXT);
     cr_assert_eq(silt_coltype_from_decl("DOUBLE"), SILT_COL_REAL);
-    cr_assert_eq(silt_coltype_from_decl(""), SILT_COL_BLOB);
+    cr_assert_eq(silt_coltype_from_decl(""), SILT_COL_ANY);
+    cr_assert_eq(silt_coltype_from_decl("blob"), SILT_COL_BLOB);
+    cr_assert_str_eq(silt_coltype_name(SILT_COL_ANY), "");
+    cr_assert_eq(silt_coltype_parse("", &t), -1);
     cr_assert_eq(silt_coltype_from_decl("DECIMAL"), SILT_COL_NUMERIC);
     cr_assert_str_eq(silt_coltype_name(SILT_COL_REAL), "REAL");
 }
