@@ -106,6 +106,8 @@ static char *file_url_path(const char *url, char **err) {
     return path;
 }
 
+char *silt_fetch_file_path(const char *url, char **err) { return file_url_path(url, err); }
+
 char *silt_fetch_normalize_url(const char *in, char **err) {
     if (!in || !*in) {
         silt_err(err, "empty URL");

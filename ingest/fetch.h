@@ -63,6 +63,9 @@ char *silt_fetch_normalize_url(const char *url_or_path, char **err);
 /* 1 when url (normalised) is a file: URL. */
 int silt_fetch_is_file(const char *url);
 
+/* The local path a file: URL names, percent-decoded (malloc'd), or NULL with *err set. */
+char *silt_fetch_file_path(const char *url, char **err);
+
 /* For a file: URL, the validators silt_fetch would report (etag from size and mtime,
  * last_modified), without reading the file. 0, or -1 with *err set (no such file...). */
 int silt_fetch_file_validators(const char *url, char **etag, char **last_modified, char **err);

@@ -25,6 +25,7 @@
 #include "ingest/options.h"
 #include "ingest/pipeline.h"
 #include "sqlext/ingest_load.h"
+#include "sqlext/pathguard.h"
 
 /* Column numbers of the declared schema below. */
 enum { COL_PATH, COL_TBL, COL_ROWS, COL_STATUS, COL_DIR, COL_GLOB, COL_OPTIONS };
@@ -306,6 +307,12 @@ static int dir_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_str
     c->dir = sqlite3_mprintf("%.*s", (int)dl, dir);
     if (!c->dir) return SQLITE_NOMEM;
     char *werr = NULL;
+    if (silt_pathguard_check_shallow(c->dir, &err)) {
+        sqlite3_free(v->zErrMsg);
+        v->zErrMsg = sqlite3_mprintf("silt_ingest_dir: %s", err ? err : "out of memory");
+        free(err);
+        return SQLITE_ERROR;
+    }
     int rc = walk(c, "", glob, 0, &werr);
     if (rc != SQLITE_OK) {
         sqlite3_free(v->zErrMsg);

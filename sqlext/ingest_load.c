@@ -11,7 +11,9 @@
  * of every load for a case that a 100,000-row sample makes rare.
  *
  * Values: in INTEGER and REAL columns an empty field is NULL and numbers are bound as
- * numbers (not text for SQLite to convert); TEXT columns keep empty fields as ''. Rows are
+ * numbers (not text for SQLite to convert); TEXT columns keep empty fields as ''; a column
+ * with no value in the sample gets no declared type, and its later values are bound as what
+ * they look like (NULL, number or text). Rows are
  * inserted through one prepared multi-row INSERT (up to 64 rows per statement), reused for
  * the whole file, inside a savepoint. */
 #include "sqlext/ingest_load.h"
@@ -27,6 +29,7 @@
 #include "ingest/infer.h"
 #include "ingest/pipeline.h"
 #include "ingest/progress.h"
+#include "sqlext/pathguard.h"
 
 /* Rows per INSERT statement (fewer when the columns would exceed the variable limit). */
 #define LOAD_BATCH_ROWS 64
@@ -210,10 +213,10 @@ static char *create_sql(loader *L, const char *table, int tmp_names) {
     sqlite3_str *s = sqlite3_str_new(L->db);
     sqlite3_str_appendf(s, "CREATE TABLE main.\"%w\"(", table);
     for (size_t j = 0; j < L->n_cols; j++) {
-        if (tmp_names) sqlite3_str_appendf(s, "%s\"silt_ingest_tmp_%d\" %s", j ? ", " : "", (int)j,
-                                           silt_coltype_name(L->types[j]));
-        else sqlite3_str_appendf(s, "%s\"%w\" %s", j ? ", " : "", L->cols[j],
-                                 silt_coltype_name(L->types[j]));
+        const char *type = silt_coltype_name(L->types[j]);
+        if (tmp_names) sqlite3_str_appendf(s, "%s\"silt_ingest_tmp_%d\"%s%s", j ? ", " : "", (int)j,
+                                           *type ? " " : "", type);
+        else sqlite3_str_appendf(s, "%s\"%w\"%s%s", j ? ", " : "", L->cols[j], *type ? " " : "", type);
     }
     sqlite3_str_appendchar(s, 1, ')');
     return sqlite3_str_finish(s);
@@ -629,7 +632,14 @@ static int read_prior(loader *L, char **err) {
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return sql_fail(L, rc, err, "reading silt_sources");
 
-    rc = sqlite3_prepare_v2(L->db, "SELECT type FROM main.sqlite_schema WHERE name = ?1 COLLATE NOCASE",
+    /* Column 2: the silt virtual table whose shadow table this is (an existing "<v>_..."
+     * next to a silt virtual table <v>): loading there would corrupt <v>. */
+    rc = sqlite3_prepare_v2(L->db, "SELECT type, sql LIKE 'CREATE VIRTUAL TABLE%', "
+                            "(SELECT v.name FROM main.sqlite_schema v WHERE v.type = 'table' AND "
+                            "v.sql LIKE 'CREATE VIRTUAL TABLE%USING silt\\_%' ESCAPE '\\' AND "
+                            "length(?1) > length(v.name) + 1 AND "
+                            "substr(?1, 1, length(v.name) + 1) = v.name || '_' COLLATE NOCASE) "
+                            "FROM main.sqlite_schema WHERE name = ?1 COLLATE NOCASE",
                             -1, &st, NULL);
     if (rc != SQLITE_OK) return sql_fail(L, rc, err, "reading the schema");
     sqlite3_bind_text(st, 1, L->tbl, -1, SQLITE_STATIC);
@@ -637,9 +647,16 @@ static int read_prior(loader *L, char **err) {
     int bad_type = 0;
     if (rc == SQLITE_ROW) {
         const char *type = (const char *)sqlite3_column_text(st, 0);
+        const char *owner = (const char *)sqlite3_column_text(st, 2);
         L->table_exists = 1;
-        bad_type = !type || strcmp(type, "table") != 0;
-        if (bad_type) silt_err(err, "\"%s\" is a %s, not a table", L->tbl, type ? type : "?");
+        bad_type = !type || strcmp(type, "table") != 0 || sqlite3_column_int(st, 1) || owner;
+        if (!type || strcmp(type, "table") != 0)
+            silt_err(err, "\"%s\" is a %s, not a table", L->tbl, type ? type : "?");
+        else if (sqlite3_column_int(st, 1))
+            silt_err(err, "\"%s\" is a virtual table; silt_ingest loads ordinary tables", L->tbl);
+        else if (owner)
+            silt_err(err, "\"%s\" belongs to the virtual table \"%s\" (a shadow table); "
+                          "choose another table name", L->tbl, owner);
         rc = SQLITE_DONE;
     }
     sqlite3_finalize(st);
@@ -698,6 +715,8 @@ static int check_table_name(const char *tbl, char **err) {
         return silt_err(err, "table name \"%s\" is reserved for SQLite (it starts with sqlite_)", tbl);
     if (strcasecmp(tbl, "silt_sources") == 0)
         return silt_err(err, "table name \"silt_sources\" is reserved for ingest provenance");
+    if (strncasecmp(tbl, "silt_model_", 11) == 0)
+        return silt_err(err, "table name \"%s\" is reserved for the model registry", tbl);
     return 0;
 }
 
@@ -774,10 +793,13 @@ int silt_ingest_load(sqlite3 *db, const char *url_or_path, const char *tbl,
                      const silt_ingest_opts *opts, silt_ingest_result *res, char **errmsg) {
     memset(res, 0, sizeof *res);
     char *err = NULL;
+    silt_ingest_opts capped = *opts; /* the application's fetch limits bound the call's */
+    silt_pathguard_fetch_limits(&capped.max_bytes, &capped.timeout_ms);
+    opts = &capped;
     loader L = {.db = db, .o = opts, .tbl = tbl};
     clock_gettime(CLOCK_MONOTONIC, &L.t_tick);
     char *url = silt_fetch_normalize_url(url_or_path, &err);
-    if (!url || check_table_name(tbl, &err)) {
+    if (!url || check_table_name(tbl, &err) || silt_pathguard_check_url(url, &err)) {
         *errmsg = sqlite3_mprintf("%s", err ? err : "out of memory");
         free(err);
         free(url);

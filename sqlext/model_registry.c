@@ -19,6 +19,7 @@
 #include "core/model_files.h"
 #include "sqlext/model_store.h"
 #include "sqlext/models.h"
+#include "sqlext/pathguard.h"
 #include "sqlext/register.h"
 
 /* Sets an error "<fn>: <msg>" on ctx and frees msg (sqlite3_mprintf'd; NULL = no memory). */
@@ -151,6 +152,11 @@ static void fn_register(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     }
     sqlite3_free(err);
     err = NULL;
+    if (silt_pathguard_check(path, &core_err)) {
+        rc = SQLITE_ERROR;
+        err = sqlite3_mprintf("%s", core_err ? core_err : "out of memory");
+        goto done;
+    }
     if (!realpath(path, real)) {
         rc = SQLITE_ERROR;
         err = sqlite3_mprintf("model path '%s' not found (expected a model directory or a "

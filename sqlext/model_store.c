@@ -19,6 +19,7 @@
 
 #include "core/model_files.h"
 #include "core/sha256.h"
+#include "sqlext/pathguard.h"
 
 static const char *const create_sql =
     "CREATE TABLE IF NOT EXISTS main.silt_model_registry("
@@ -248,7 +249,8 @@ int silt_model_store_import(sqlite3 *db, const char *name, long long *n_bytes, c
     }
     silt_model_files files = {0};
     char *core_err = NULL;
-    if (silt_model_files_list(row.path, &files, &core_err)) {
+    if (silt_pathguard_check(row.path, &core_err) ||
+        silt_model_files_list(row.path, &files, &core_err)) {
         *err = sqlite3_mprintf("model '%s': cannot import: %s", name,
                                core_err ? core_err : "out of memory");
         free(core_err);

@@ -19,6 +19,7 @@
 
 #include "core/model_files.h"
 #include "sqlext/model_store.h"
+#include "sqlext/pathguard.h"
 #include "sqlext/register.h"
 
 #ifndef SILT_DEFAULT_MODEL_DIR
@@ -186,7 +187,9 @@ static int load_source(const model_source *src, silt_encoder **out, char **err) 
         }
         path = file_path;
     }
-    *out = silt_encoder_load(path, src->options, &core_err);
+    /* A registered path comes from the database, which may not be trusted either. */
+    if (src->name && !src->imported && silt_pathguard_check(path, &core_err)) *out = NULL;
+    else *out = silt_encoder_load(path, src->options, &core_err);
     int rc = SQLITE_OK;
     if (!*out) {
         if (src->name)

@@ -11,5 +11,6 @@ int silt_register_ingest(sqlite3 *db, char **err); /* ingest.c: silt_ingest, sil
 int silt_register_dense(sqlite3 *db, char **err);  /* dense_vtab.c: silt_dense */
 int silt_register_sparse(sqlite3 *db, char **err); /* sparse_vtab.c: silt_sparse */
 int silt_register_join(sqlite3 *db, char **err);   /* join_vtab.c: silt_join, silt_column_text */
+int silt_register_pathguard(sqlite3 *db, char **err); /* pathguard.c: silt_config */
 
 #endif

@@ -20,6 +20,7 @@ static const register_fn modules[] = {
     silt_register_dense,
     silt_register_sparse,
     silt_register_join,
+    silt_register_pathguard,
     silt_register_ingest,
 };
 
