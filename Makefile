@@ -132,6 +132,16 @@ bench: setup
 	@$(MAKE) --no-print-directory all
 	@bash bench/run.sh $(BUILD)
 
+# ---- reliability: the unit tests under valgrind (any memcheck error or definite leak fails),
+# and longer crash-consistency / concurrency runs than `make test` does (CRASH_SECONDS each).
+.PHONY: valgrind crash
+valgrind: $(BUILD)/test_unit
+	@bash tests/run_valgrind.sh $(BUILD)
+CRASH_SECONDS ?= 60
+crash: $(BUILD)/silt.so
+	@CRASH_SECONDS=$(CRASH_SECONDS) bash tests/shell/crash_sigkill_writers.sh $(BUILD)
+	@CONC_SECONDS=$(CRASH_SECONDS) bash tests/shell/crash_concurrent_wal.sh $(BUILD)
+
 # ---- fuzzing (tests/fuzz): libFuzzer targets, clang with ASan + UBSan, objects in FUZZ_BUILD.
 # `make fuzz` builds every tests/fuzz/fuzz_<target>.c; `make fuzz-smoke` runs each for
 # FUZZ_TIME seconds from its seed corpus (tests/fuzz/corpus/<target>) and fails on any crash.

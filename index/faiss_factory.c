@@ -18,10 +18,11 @@ static const char EXPECTED[] =
     "IVF<nlist>[_HNSW<M>],<Flat|PQ<m>[x<bits>]|SQ8>";
 
 /* If *p starts with prefix: reads the decimal number after it (no sign, no leading zero),
- * checks it is in [lo, hi], advances *p past it and returns 0 (-1 with *err when the number
- * is missing or out of range). Returns 1 when *p does not start with prefix. */
+ * checks it is in [lo, hi], stores it in *out (when out is given), advances *p past it and
+ * returns 0 (-1 with *err when the number is missing or out of range). Returns 1 when *p
+ * does not start with prefix. */
 static int bounded(const char **p, const char *prefix, const char *what, long lo, long hi,
-                   char **err) {
+                   long *out, char **err) {
     size_t n = strlen(prefix);
     if (strncmp(*p, prefix, n) != 0) return 1;
     const char *s = *p + n;
@@ -32,6 +33,7 @@ static int bounded(const char **p, const char *prefix, const char *what, long lo
         return silt_err(err, "%s must be an integer between %ld and %ld, got '%.*s'", what, lo,
                         hi, (int)(digits > 20 ? 20 : digits), s);
     *p = s + digits;
+    if (out) *out = v;
     return 0;
 }
 
@@ -48,30 +50,40 @@ static int code(const char *comp, size_t len, int dim, int flat_ok, int fast_sca
         is(comp, len, "SQ8") || is(comp, len, "SQfp16"))
         return 0;
     const char *p = comp;
-    int rc = bounded(&p, "PQ", "the PQ sub-quantizer count m", 1, dim, err);
+    long m = 0;
+    int rc = bounded(&p, "PQ", "the PQ sub-quantizer count m", 1, dim, &m, err);
     if (rc) return rc;
-    if (*p == 'x' && bounded(&p, "x", "the PQ bits per code", 1, MAX_PQ_BITS, err) < 0) return -1;
+    /* FAISS throws on this too, but leaks the half-built index when it does. */
+    if (dim % m) return silt_err(err, "PQ%ld: the dimension %d is not a multiple of m = %ld", m, dim, m);
+    if (*p == 'x' && bounded(&p, "x", "the PQ bits per code", 1, MAX_PQ_BITS, NULL, err) < 0) return -1;
     if (fast_scan && p[0] == 'f' && p[1] == 's') p += 2;
     return p == comp + len ? 0 : 1;
 }
 
-/* A transform in comp[0..len): 0 yes, 1 no, -1 (with *err) bad numbers. */
-static int transform(const char *comp, size_t len, int dim, char **err) {
+/* A transform in comp[0..len): 0 yes (*dim becomes its output dimension), 1 no, -1 (with
+ * *err) bad numbers. */
+static int transform(const char *comp, size_t len, int *dim, char **err) {
     if (is(comp, len, "L2norm")) return 0;
     /* Longest prefix first: "PCA" would otherwise claim "PCAR4". */
     static const char *const pca[] = {"PCAWR", "PCAW", "PCAR", "PCA"};
     for (int i = 0; i < 4; i++) {
         const char *p = comp;
-        int rc = bounded(&p, pca[i], "the PCA output dimension", 1, MAX_OUT_DIM, err);
+        long d = 0;
+        int rc = bounded(&p, pca[i], "the PCA output dimension", 1, MAX_OUT_DIM, &d, err);
         if (rc < 0) return -1;
+        if (rc == 0 && p == comp + len) *dim = (int)d;
         if (rc == 0) return p == comp + len ? 0 : 1;
     }
     const char *p = comp;
-    int rc = bounded(&p, "OPQ", "the OPQ sub-quantizer count m", 1, dim, err);
+    long m = 0, d = *dim;
+    int rc = bounded(&p, "OPQ", "the OPQ sub-quantizer count m", 1, MAX_OUT_DIM, &m, err);
     if (rc) return rc;
-    if (*p == '_' && bounded(&p, "_", "the OPQ output dimension", 1, MAX_OUT_DIM, err) < 0)
+    if (*p == '_' && bounded(&p, "_", "the OPQ output dimension", 1, MAX_OUT_DIM, &d, err) < 0)
         return -1;
-    return p == comp + len ? 0 : 1;
+    if (p != comp + len) return 1;
+    if (d % m) return silt_err(err, "OPQ%ld: the dimension %ld is not a multiple of m = %ld", m, d, m);
+    *dim = (int)d;
+    return 0;
 }
 
 int silt_faiss_factory_check(const char *factory, int dim, char **err) {
@@ -81,7 +93,7 @@ int silt_faiss_factory_check(const char *factory, int dim, char **err) {
     size_t len = comma ? (size_t)(comma - comp) : strlen(comp);
     int rc = 0;
     /* Transforms: only before the base, which must follow them. */
-    while (comma && (rc = transform(comp, len, dim, err)) <= 0) {
+    while (comma && (rc = transform(comp, len, &dim, err)) <= 0) {
         if (rc < 0) return -1;
         comp = comma + 1;
         comma = strchr(comp, ',');
@@ -99,7 +111,7 @@ int silt_faiss_factory_check(const char *factory, int dim, char **err) {
         return -1;
     }
     const char *p = comp;
-    if ((rc = bounded(&p, "HNSW", "the HNSW neighbour count M", 2, MAX_HNSW_M, err)) <= 0) {
+    if ((rc = bounded(&p, "HNSW", "the HNSW neighbour count M", 2, MAX_HNSW_M, NULL, err)) <= 0) {
         if (rc < 0) return -1;
         if (!comma && (p == comp + len || strcmp(p, "_Flat") == 0)) return 0;
         if (comma && p == comp + len && !third) {
@@ -109,9 +121,9 @@ int silt_faiss_factory_check(const char *factory, int dim, char **err) {
                              ",SQ4|SQ6|SQ8|SQfp16", (int)(p - comp), comp);
     }
     p = comp;
-    if ((rc = bounded(&p, "IVF", "the IVF list count nlist", 1, MAX_NLIST, err)) <= 0) {
+    if ((rc = bounded(&p, "IVF", "the IVF list count nlist", 1, MAX_NLIST, NULL, err)) <= 0) {
         if (rc < 0) return -1;
-        if (*p == '_' && bounded(&p, "_HNSW", "the HNSW neighbour count M", 2, MAX_HNSW_M, err) < 0)
+        if (*p == '_' && bounded(&p, "_HNSW", "the HNSW neighbour count M", 2, MAX_HNSW_M, NULL, err) < 0)
             return -1;
         if (comma && p == comp + len && !third) {
             if ((rc = code(next, next_len, dim, 1, 1, err)) <= 0) return rc;

@@ -12,9 +12,10 @@
  *              | HNSW<M>[_Flat | ,Flat | ,PQ<m>[x<bits>] | ,SQ4 | ,SQ6 | ,SQ8 | ,SQfp16]
  *              | IVF<nlist>[_HNSW<M>],<Flat | PQ<m>[x<bits>][fs] | SQ4 | SQ6 | SQ8 | SQfp16>
  *
- * with 2 <= M <= 512, 1 <= nlist <= 262144, 1 <= m <= dim, 1 <= bits <= 16, 1 <= d <= 65536.
- * Combinations FAISS itself refuses (dim not a multiple of m, ...) still fail in FAISS with
- * its message; those are exceptions, which silt catches. */
+ * with 2 <= M <= 512, 1 <= nlist <= 262144, 1 <= bits <= 16, 1 <= d <= 65536, and m a divisor
+ * of the dimension it applies to (after PCA / OPQ transforms).
+ * (FAISS throws on a bad m as well, but leaks the half-built index when it does.) Other
+ * combinations FAISS refuses fail in FAISS with its message, an exception silt catches. */
 #ifndef SILT_FAISS_FACTORY_H
 #define SILT_FAISS_FACTORY_H
 

@@ -137,6 +137,7 @@ static const char *const data_sql[N_DATA_QUERIES] = {
 /* ---- small helpers --------------------------------------------------------------------- */
 
 /* Replaces the table's error message with "silt_dense: <formatted>". Returns SQLITE_ERROR. */
+static int vt_error(dense_vtab *vt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int vt_error(dense_vtab *vt, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

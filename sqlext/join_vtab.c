@@ -79,6 +79,7 @@ static void column_data_free(column_data *c) {
     memset(c, 0, sizeof *c);
 }
 
+static void set_err(sqlite3_vtab *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_err(sqlite3_vtab *v, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make sanitize: the unit tests, SQL tests and the example built with ASan+UBSan (in
 # build-san), failing on any sanitizer report. Criterion runs tests in forked children and
-# does not fail a run on a leak report (facts.md), so the output itself is searched.
+# does not fail a run on a leak report (facts.md), so the output itself is searched. (Criterion
+# 2.4.1 itself leaks 48 bytes in the runner for a test with .timeout: keep tests without it.)
 set -u
 BUILD=${1:-build-san}
 log=$(mktemp)
