@@ -18,7 +18,8 @@ SUDO=""
 PKGS=(build-essential pkg-config cmake ninja-build dpkg-dev
       sqlite3 libsqlite3-dev libfaiss-dev libopenblas-dev libcurl4-openssl-dev
       libcriterion-dev libcjson-dev libcsv-dev libutf8proc-dev zlib1g-dev libdqlite-dev go-dqlite
-      ca-certificates)
+      ca-certificates
+      clang libclang-rt-14-dev valgrind)  # make fuzz (libFuzzer) and make valgrind
 # Node.js/npm may come from elsewhere than Debian (nodesource ships npm inside nodejs):
 # ask for Debian's packages only when the commands are missing.
 command -v npm >/dev/null || PKGS+=(nodejs npm)

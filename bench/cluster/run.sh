@@ -79,7 +79,9 @@ best() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b + 0 < a + 0) print b;
 
 # ---- local database ---------------------------------------------------------------------------------
 LDB=$OUT/local.db
-local_sql() { sqlite3 -batch -cmd ".load $BUILD/silt" -cmd ".timer on" "$LDB" "$@"; }
+# Passive OpenMP waiting, as silt-node sets for itself: with libgomp's default (spinning) a
+# busy 2-core machine made single KNN queries 10-25x slower, in both processes.
+local_sql() { OMP_WAIT_POLICY=PASSIVE sqlite3 -batch -cmd ".load $BUILD/silt" -cmd ".timer on" "$LDB" "$@"; }
 local_sql "PRAGMA journal_mode=WAL" "$DDL" >/dev/null
 local_write=$(local_sql <"$OUT/writes_$KIND.sql" | sum_s)
 
