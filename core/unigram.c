@@ -49,16 +49,21 @@ static slot *find_slot(const silt_unigram *u, uint64_t h, const char *key, size_
     }
 }
 
-/* Number of code points in a UTF-8 string (counts non-continuation bytes). */
-static int cp_count(const char *s, size_t n) {
-    int c = 0;
-    for (size_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return c;
-}
-
 /* Byte length of the UTF-8 sequence starting with lead byte b (1 for stray bytes). */
 static inline size_t seq_len(unsigned char b) {
     return b < 0xC0 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+}
+
+/* Number of prefixes the table gets for a piece: one per sequence, stepping exactly as the
+ * insertion does (a stray continuation byte is a step of its own; counting code points
+ * instead undersized the table for such pieces, and probing a full table never ends). */
+static size_t step_count(const char *s, size_t n) {
+    size_t c = 0;
+    for (size_t at = 0; at < n; c++) {
+        size_t step = seq_len((unsigned char)s[at]);
+        at += step > n - at ? n - at : step;
+    }
+    return c;
 }
 
 void silt_unigram_free(silt_unigram *u) {
@@ -112,7 +117,7 @@ silt_unigram *silt_unigram_load(const char *json, size_t json_len, char **err) {
             silt_err(err, "out of memory");
             goto fail;
         }
-        if (i >= UNIGRAM_N_RESERVED) total_cp += (size_t)cp_count(p->valuestring, strlen(p->valuestring));
+        if (i >= UNIGRAM_N_RESERVED) total_cp += step_count(p->valuestring, strlen(p->valuestring));
     }
     uint64_t cap = 16;
     while (cap < 2 * total_cp + 16) cap <<= 1;

@@ -633,3 +633,23 @@ Test(uselite, missing_directory_is_a_clean_error) {
     expect_load_error("/nonexistent/silt/use-lite", "model.json");
     expect_load_error("", "empty");
 }
+
+/* A piece made of stray UTF-8 continuation bytes: each byte is a prefix of its own, and the
+ * vocabulary table must have room for all of them (it was sized by code points, so loading
+ * such a vocabulary probed a full table forever; found by fuzz_unigram). */
+Test(uselite, vocabulary_with_stray_continuation_bytes_loads) {
+    char json[1024];
+    int n = snprintf(json, sizeof json, "[[\"<pad>\", 0], [\"</s>\", 0], [\"<s>\", 0], [\"<unk>\", 0], [\"r1\", 0], [\"r2\", 0], "
+                                        "[\"a\", -1.0], [\"");
+    for (int i = 0; i < 200; i++) json[n++] = (char)0xa5;
+    n += snprintf(json + n, sizeof json - (size_t)n, "\", -2.0]]");
+    char *err = NULL;
+    silt_unigram *u = silt_unigram_load(json, (size_t)n, &err);
+    cr_assert_not_null(u, "%s", err ? err : "");
+    int32_t *ids = NULL;
+    int n_ids = 0;
+    cr_assert_eq(silt_unigram_encode(u, "a a", 3, &ids, &n_ids, &err), 0, "%s", err ? err : "");
+    cr_assert_gt(n_ids, 0);
+    free(ids);
+    silt_unigram_free(u);
+}
