@@ -677,10 +677,30 @@ static int fetch_gguf(const bert_src *s, const char *name, int64_t rows, int64_t
     return silt_gguf_tensor_to_f32(t, dst, err);
 }
 
-/* Carves every weight out of one aligned blob, from the hyperparameters already set. */
-static int alloc_weights(bert_model *m, char **err) {
+/* Elements held by all the tensors of the source: weights come from them, so they bound
+ * what the hyperparameters may ask to allocate. */
+static uint64_t src_elems(const bert_src *s) {
+    uint64_t n = 0;
+    if (s->st)
+        for (int i = 0; i < silt_safetensors_count(s->st); i++) n += silt_safetensors_at(s->st, i)->n_elems;
+    if (s->g)
+        for (int i = 0; i < silt_gguf_tensor_count(s->g); i++) n += silt_gguf_tensor_at(s->g, i)->n_elems;
+    return n;
+}
+
+/* Carves every weight out of one aligned blob, from the hyperparameters already set. The
+ * hyperparameters are checked against the tensors the file holds first (with 1M weights of
+ * slack for small tables a checkpoint may leave out): a header that lies must not make a
+ * small file allocate gigabytes before its tensors are checked one by one. */
+static int alloc_weights(bert_model *m, const bert_src *src, char **err) {
     const size_t H = (size_t)m->hidden, F = (size_t)m->ffn;
     const size_t per_layer_sizes[12] = {3 * H * H, 3 * H, H * H, H, H, H, F * H, F, H * F, H, H, H};
+    size_t need = ((size_t)m->vocab_rows + (size_t)m->n_pos + (size_t)m->n_types + 2) * H;
+    for (int i = 0; i < 12; i++) need += (size_t)m->n_layers * per_layer_sizes[i];
+    const uint64_t have = src_elems(src);
+    if (need > have + (1u << 20))
+        return silt_err(err, "the hyperparameters need %zu weights, but the file's tensors hold "
+                        "only %llu", need, (unsigned long long)have);
     size_t total = 0;
 #define SLOT(n) (((size_t)(n) + 15) & ~(size_t)15)
     total += SLOT((size_t)m->vocab_rows * H) + SLOT((size_t)m->n_pos * H) +
@@ -1056,7 +1076,7 @@ static silt_encoder *bert_hf_load(const char *dir, const cJSON *cfg, const bert_
     }
     m->vocab_rows = (int)we->shape[0];
     m->d_head = m->n_heads > 0 ? m->hidden / m->n_heads : 0;
-    if (check_hparams(m, err) || alloc_weights(m, err) || load_weights(m, &src, err) ||
+    if (check_hparams(m, err) || alloc_weights(m, &src, err) || load_weights(m, &src, err) ||
         read_st_modules(m, dir, err) || hf_window(m, dir, &window, err))
         goto fail;
     silt_safetensors_close(st);
@@ -1191,7 +1211,7 @@ static silt_encoder *bert_gguf_load(const silt_gguf *g, const bert_options *opt,
         goto fail;
     m->d_head = m->n_heads > 0 ? m->hidden / m->n_heads : 0;
     bert_src src = {.g = g};
-    if (check_hparams(m, err) || alloc_weights(m, err) || load_weights(m, &src, err) ||
+    if (check_hparams(m, err) || alloc_weights(m, &src, err) || load_weights(m, &src, err) ||
         !(m->tok = silt_wordpiece_from_gguf(g, err)) || check_tokenizer(m, err) ||
         apply_options(m, opt, m->n_pos, err))
         goto fail;

@@ -171,7 +171,9 @@ int silt_sparse_from_json(const char *text, size_t len, silt_sparse_term_id_fn t
             break;
         }
         double w = it->valuedouble;
-        if (!isfinite(w) || fabs(w) > 3.4028234663852886e38) {
+        /* Whether it rounds to a finite float32 (as vecparse.c asks): "-3.4028235e+38", the
+         * shortest text of -FLT_MAX, is a little above FLT_MAX as a double. */
+        if (!isfinite(w) || !isfinite((float)w)) {
             rc = silt_err(err, "sparse vector: weight of \"%s\" is not a finite float32", key);
             break;
         }

@@ -631,6 +631,19 @@ Test(bert, gguf_missing_truncated_and_vocab_only_files) {
     mt_rmrf(dir);
 }
 
+/* A small GGUF whose hyperparameters ask for 3.5 GB of weights (found by fuzz_gguf: it made
+ * the loader allocate them before looking at the tensors) is refused before any allocation. */
+Test(bert, gguf_hyperparameters_larger_than_the_file) {
+    size_t n = 0;
+    char *data = mt_read("tests/fuzz/corpus/gguf/oom_hparams_larger_than_file", &n);
+    char *dir = mt_tmpdir(), *p = mt_path(dir, "lying.gguf");
+    mt_write(p, data, n);
+    assert_load_error(p, NULL, "but the file's tensors hold only");
+    free(p);
+    free(data);
+    mt_rmrf(dir);
+}
+
 /* ---- a GGUF written here from the HF weights: F32, fused attn_qkv ---------------------------- */
 
 typedef struct {

@@ -99,3 +99,20 @@ Test(hostile, sparse_first_commit_on_empty_index) {
     assert_query(db, "SELECT group_concat(rowid) FROM t WHERE terms MATCH '{\"7\": 1}' AND k = 3", "1");
     sqlite3_close(db);
 }
+
+/* corpus/sparse/crash_flt_max_round_trip: a weight of -FLT_MAX written as JSON by
+ * silt_sparse_to_json ("-3.4028235e+38", its shortest text) did not parse back: the check
+ * compared the double with FLT_MAX instead of asking whether it rounds to a finite float. */
+Test(hostile, sparse_json_accepts_what_rounds_to_a_finite_float) {
+    silt_sparse_vec v = {0};
+    char *err = NULL;
+    const char *ok = "{\"1\": -3.4028235e+38, \"2\": 3.4028235e+38}";
+    cr_assert_eq(silt_sparse_from_json(ok, strlen(ok), NULL, NULL, &v, &err), 0, "%s", err);
+    cr_assert_eq(v.n, 2);
+    cr_assert_eq(v.weights[0], -3.4028234663852886e38f);
+    silt_sparse_vec_free(&v);
+    const char *bad = "{\"1\": 3.5e38}";
+    cr_assert_eq(silt_sparse_from_json(bad, strlen(bad), NULL, NULL, &v, &err), -1);
+    cr_assert(err && strstr(err, "not a finite float32"), "%s", err);
+    free(err);
+}
