@@ -234,6 +234,27 @@ int64_t clusters_needed(const faiss::Index *ix) {
     return 0;
 }
 
+// Walks pre-transforms and IVF quantizers down to the HNSW graphs; returns how many it set.
+int set_ef_construction(faiss::Index *ix, int ef) {
+    if (auto pt = dynamic_cast<faiss::IndexPreTransform *>(ix)) return set_ef_construction(pt->index, ef);
+    if (auto h = dynamic_cast<faiss::IndexHNSW *>(ix)) {
+        h->hnsw.efConstruction = ef;
+        return 1;
+    }
+    if (auto ivf = dynamic_cast<faiss::IndexIVF *>(ix))
+        return ivf->quantizer ? set_ef_construction(ivf->quantizer, ef) : 0;
+    return 0;
+}
+
+// The first HNSW graph found the same way, or nullptr.
+const faiss::IndexHNSW *first_hnsw(const faiss::Index *ix) {
+    if (auto pt = dynamic_cast<const faiss::IndexPreTransform *>(ix)) return first_hnsw(pt->index);
+    if (auto h = dynamic_cast<const faiss::IndexHNSW *>(ix)) return h;
+    if (auto ivf = dynamic_cast<const faiss::IndexIVF *>(ix))
+        return ivf->quantizer ? first_hnsw(ivf->quantizer) : nullptr;
+    return nullptr;
+}
+
 } // namespace
 
 extern "C" {
@@ -323,6 +344,23 @@ silt_faiss_kind silt_faiss_kind_of(const FaissIndex *index) {
         return kind_of(cidx(index));
     } catch (...) {
         return SILT_FAISS_OTHER;
+    }
+}
+
+int silt_faiss_set_ef_construction(FaissIndex *index, int ef_construction) {
+    try {
+        return set_ef_construction(midx(index), ef_construction);
+    } catch (...) {
+        return 0;
+    }
+}
+
+int silt_faiss_get_ef_construction(const FaissIndex *index) {
+    try {
+        const faiss::IndexHNSW *h = first_hnsw(cidx(index));
+        return h ? h->hnsw.efConstruction : 0;
+    } catch (...) {
+        return 0;
     }
 }
 
