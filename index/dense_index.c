@@ -24,6 +24,10 @@
 /* Buffered adds are handed to FAISS once they hold this many bytes (bounds the memory a
  * bulk insert keeps outside FAISS, and gives HNSW batches worth threading). */
 #define PENDING_MAX_BYTES (32u << 20)
+/* A flat index (or the flat stand-in) gains nothing from large batches: its add is a copy.
+ * A small buffer keeps the vectors in cache between the two copies and spares touching
+ * 32 MB of fresh pages, which costs more than the copying on a VM. */
+#define PENDING_MAX_BYTES_FLAT (1u << 20)
 /* A filtered query with at most this many candidates is answered exhaustively: scoring a
  * few thousand vectors is cheaper and more accurate than a graph walk that skips most of
  * the nodes it visits. */
@@ -283,7 +287,8 @@ int silt_dense_index_add(silt_dense_index *ix, int64_t rowid, const float *v, ch
     bit_set(ix->live, slot);
     silt_rowid_map_put(&ix->map, rowid, slot);
     ix->n_live++;
-    if ((size_t)(ix->n_slots - ix->n_faiss) * dim * sizeof(float) >= PENDING_MAX_BYTES)
+    size_t limit = ix->kind == SILT_FAISS_FLAT ? PENDING_MAX_BYTES_FLAT : PENDING_MAX_BYTES;
+    if ((size_t)(ix->n_slots - ix->n_faiss) * dim * sizeof(float) >= limit)
         return silt_dense_index_flush(ix, err);
     return 0;
 }

@@ -243,3 +243,28 @@ Test(dense, ef_construction_reaches_the_graph_and_the_snapshot) {
     silt_dense_index_free(flat);
     free(x);
 }
+
+/* A flat index fed across many flushes (its storage grows several times) holds every
+ * vector exactly, in slot order, and finds each one as its own nearest neighbour. */
+Test(dense, flat_storage_grows_across_flushes_without_losing_vectors) {
+    const int dim = 64, n = 12000; /* 3 MB: several 1 MB flushes and storage growths */
+    float *x = dense_clustered(n, dim, 50, 21);
+    silt_dense_index *ix = new_index(dim, SILT_METRIC_L2, "Flat");
+    char *err = NULL;
+    for (int i = 0; i < n; i++) {
+        cr_assert_eq(silt_dense_index_add(ix, 5 + i, x + (size_t)i * dim, &err), 0);
+        if (i % 4000 == 3999) cr_assert_eq(silt_dense_index_flush(ix, &err), 0); /* mid-way */
+    }
+    cr_assert_eq(silt_dense_index_flush(ix, &err), 0);
+    cr_assert_eq(silt_dense_index_count(ix), n);
+    float got[64];
+    for (int i = 0; i < n; i += 97) {
+        cr_assert_eq(silt_dense_index_get_vector(ix, 5 + i, got, &err), 1);
+        cr_assert_eq(memcmp(got, x + (size_t)i * dim, sizeof got), 0, "row %d", i);
+        int64_t id;
+        cr_assert_eq(search_ids(ix, x + (size_t)i * dim, 1, &id), 1);
+        cr_assert_eq(id, 5 + i);
+    }
+    silt_dense_index_free(ix);
+    free(x);
+}
