@@ -239,7 +239,7 @@ int64_t clusters_needed(const faiss::Index *ix) {
 // its costs on this kind of machine: add() resizes the codes vector (zero-filling the new
 // bytes, then copying over them) and lets it grow by doubling, each time into fresh memory.
 // On a VM, first touching memory is what costs (page faults, zeroing): bulk-loading
-// 100k x 384 floats spent more time there than in SQLite. Here the storage grows 8-fold
+// 100k x 384 floats spent more time there than in SQLite. Here the storage grows 16-fold
 // when full (reserved address space costs nothing until touched; smaller steps when the
 // system refuses that much), advised to use huge pages (a hint, ignored where unsupported),
 // and the new vectors are copied once. Returns false when ix is not a plain IndexFlat (the
@@ -252,7 +252,7 @@ bool flat_append(faiss::Index *ix, int64_t n, const float *x) {
     size_t add_bytes = (size_t)n * flat->code_size, need = codes.size() + add_bytes;
     if (need > codes.capacity()) {
         std::vector<uint8_t> grown;
-        for (size_t factor = 8;; factor /= 2) {
+        for (size_t factor = 16;; factor /= 2) {
             try {
                 grown.reserve(need <= SIZE_MAX / factor ? need * factor : need);
                 break;
