@@ -18,6 +18,7 @@
 #include <limits>
 #include <new>
 #include <string>
+#include <typeinfo>
 #include <vector>
 
 // FAISS headers are not -Wextra clean; their warnings are not ours to fix.
@@ -245,8 +246,14 @@ int64_t clusters_needed(const faiss::Index *ix) {
 // and the new vectors are copied once. Returns false when ix is not a plain IndexFlat (the
 // caller then uses add()).
 bool flat_append(faiss::Index *ix, int64_t n, const float *x) {
-    auto flat = dynamic_cast<faiss::IndexFlat *>(ix);
-    if (!flat || flat->code_size != sizeof(float) * (size_t)flat->d || n <= 0) return false;
+    // Exactly these classes: a subclass may keep more state than codes (IndexFlat1D's
+    // permutation, for one).
+    const std::type_info &t = typeid(*ix);
+    if (t != typeid(faiss::IndexFlat) && t != typeid(faiss::IndexFlatL2) &&
+        t != typeid(faiss::IndexFlatIP))
+        return false;
+    auto flat = static_cast<faiss::IndexFlat *>(ix);
+    if (flat->code_size != sizeof(float) * (size_t)flat->d || n <= 0) return false;
     std::vector<uint8_t> &codes = flat->codes;
     const uint8_t *src = reinterpret_cast<const uint8_t *>(x);
     size_t add_bytes = (size_t)n * flat->code_size, need = codes.size() + add_bytes;
