@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -241,9 +242,11 @@ int64_t clusters_needed(const faiss::Index *ix) {
 // bytes, then copying over them) and lets it grow by doubling, each time into fresh memory.
 // On a VM, first touching memory is what costs (page faults, zeroing): bulk-loading
 // 100k x 384 floats spent more time there than in SQLite. Here the storage grows 16-fold
-// when full (reserved address space costs nothing until touched; smaller steps when the
-// system refuses that much), advised to use huge pages (a hint, ignored where unsupported),
-// and the new vectors are copied once. Returns false when ix is not a plain IndexFlat (the
+// when full while below 256 MB (reserved address space costs nothing until touched, and
+// a load regrows a few times instead of a dozen), 2-fold above (no gigabytes reserved that
+// a strict-overcommit system would charge), smaller steps when the system refuses; it is
+// advised to use huge pages (a hint, ignored where unsupported), and the new vectors are
+// copied once. Returns false when ix is not a plain IndexFlat (the
 // caller then uses add()).
 bool flat_append(faiss::Index *ix, int64_t n, const float *x) {
     // Exactly these classes: a subclass may keep more state than codes (IndexFlat1D's
@@ -259,7 +262,7 @@ bool flat_append(faiss::Index *ix, int64_t n, const float *x) {
     size_t add_bytes = (size_t)n * flat->code_size, need = codes.size() + add_bytes;
     if (need > codes.capacity()) {
         std::vector<uint8_t> grown;
-        for (size_t factor = 16;; factor /= 2) {
+        for (size_t factor = need < (size_t(256) << 20) ? 16 : 2;; factor /= 2) {
             try {
                 grown.reserve(need <= SIZE_MAX / factor ? need * factor : need);
                 break;
