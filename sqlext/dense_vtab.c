@@ -615,7 +615,8 @@ static int parse_options(int argc, const char *const *argv, dense_options *o, ch
                 if (!sqlite3_stricmp(key, names[j])) which = j;
             if (which < 0) {
                 *err = sqlite3_mprintf("silt_dense: unknown option '%s' (expected dim, metric, "
-                                       "index, model or ef_construction)", key);
+                                       "index or model), or ef_construction with an HNSW index",
+                                       key);
                 rc = SQLITE_ERROR;
             } else if (seen[which]++) {
                 *err = sqlite3_mprintf("silt_dense: option '%s' is given twice", names[which]);

@@ -372,8 +372,8 @@ Test(dense, bad_options_give_clear_errors) {
     assert_exec_error(db, "CREATE VIRTUAL TABLE a USING silt_dense(dim=4, metric=hamming)",
                       "silt_dense: metric must be l2, cosine or ip, got 'hamming'");
     assert_exec_error(db, "CREATE VIRTUAL TABLE a USING silt_dense(dim=4, colour=red)",
-                      "silt_dense: unknown option 'colour' (expected dim, metric, index, model or "
-                      "ef_construction)");
+                      "silt_dense: unknown option 'colour' (expected dim, metric, index or model), "
+                      "or ef_construction with an HNSW index");
     assert_exec_error(db, "CREATE VIRTUAL TABLE a USING silt_dense(dim=4, fast)",
                       "silt_dense: option 'fast' must look like name=value");
     assert_exec_error(db, "CREATE VIRTUAL TABLE a USING silt_dense(dim=4, index='Bogus99')",
