@@ -24,6 +24,10 @@
 /* Buffered adds are handed to FAISS once they hold this many bytes (bounds the memory a
  * bulk insert keeps outside FAISS, and gives HNSW batches worth threading). */
 #define PENDING_MAX_BYTES (32u << 20)
+/* A flat index (or the flat stand-in) gains nothing from large batches: its add is a copy.
+ * A small buffer keeps the vectors in cache between the two copies and spares touching
+ * 32 MB of fresh pages, which costs more than the copying on a VM. */
+#define PENDING_MAX_BYTES_FLAT (1u << 20)
 /* A filtered query with at most this many candidates is answered exhaustively: scoring a
  * few thousand vectors is cheaper and more accurate than a graph walk that skips most of
  * the nodes it visits. */
@@ -51,6 +55,7 @@ struct silt_dense_index {
     float *pending;         /* buffered adds: (n_slots - n_faiss) * dim floats, normalised */
     size_t pending_cap;     /* vectors pending can hold */
     int build_threads;      /* OpenMP threads for batched adds and training */
+    int ef_construction;    /* HNSW efConstruction for every graph this index builds */
 };
 
 static int bit_get(const uint8_t *b, int64_t i) { return (b[i >> 3] >> (i & 7)) & 1; }
@@ -93,17 +98,18 @@ static int faiss_fail(char **err, const char *what) {
     return silt_err(err, "%s: %s", what, m && *m ? m : "unknown FAISS error");
 }
 
-/* Builds the requested index (untrained) into *out. */
-static int make_faiss(int dim, silt_metric metric, const char *factory, FaissIndex **out,
-                      char **err) {
+/* Builds the requested index (untrained) into *out, its HNSW graphs (if any) set to build
+ * with ix->ef_construction. */
+static int make_faiss(const silt_dense_index *ix, FaissIndex **out, char **err) {
     *out = NULL;
     /* FAISS crashes or hangs on some descriptions ("PQ0", "HNSW1"): only known-good ones. */
-    if (silt_faiss_factory_check(factory, dim, err))
-        return silt_err_prefix(err, "index '%s' for dim %d", factory, dim);
-    if (faiss_index_factory(out, dim, factory, faiss_metric(metric))) {
+    if (silt_faiss_factory_check(ix->factory, ix->dim, err))
+        return silt_err_prefix(err, "index '%s' for dim %d", ix->factory, ix->dim);
+    if (faiss_index_factory(out, ix->dim, ix->factory, faiss_metric(ix->metric))) {
         faiss_fail(err, "FAISS cannot build it");
-        return silt_err_prefix(err, "index '%s' for dim %d", factory, dim);
+        return silt_err_prefix(err, "index '%s' for dim %d", ix->factory, ix->dim);
     }
+    silt_faiss_set_ef_construction(*out, ix->ef_construction);
     return 0;
 }
 
@@ -135,7 +141,7 @@ static int make_standin(silt_dense_index *ix, char **err) {
  * needs no training, else a flat stand-in. */
 static int install_fresh(silt_dense_index *ix, char **err) {
     FaissIndex *real = NULL;
-    if (make_faiss(ix->dim, ix->metric, ix->factory, &real, err)) return -1;
+    if (make_faiss(ix, &real, err)) return -1;
     ix->standin = 0;
     ix->train_min = 0;
     if (!faiss_Index_is_trained(real)) {
@@ -170,6 +176,7 @@ silt_dense_index *silt_dense_index_new(int dim, silt_metric metric, const char *
     ix->metric = metric;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     ix->build_threads = ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu;
+    ix->ef_construction = SILT_DENSE_EF_CONSTRUCTION_DEFAULT;
     if (install_fresh(ix, err)) {
         silt_dense_index_free(ix);
         return NULL;
@@ -201,6 +208,18 @@ int silt_dense_index_exact_storage(const silt_dense_index *ix) {
 }
 int silt_dense_index_wants_snapshot(const silt_dense_index *ix) {
     return !ix->standin && ix->kind != SILT_FAISS_FLAT;
+}
+int silt_dense_index_has_hnsw(const silt_dense_index *ix) {
+    /* The factory grammar is an allowlist (faiss_factory.h): "HNSW" occurs in it only as
+     * an HNSW graph, bare or as an IVF quantizer. */
+    return strstr(ix->factory, "HNSW") != NULL;
+}
+int silt_dense_index_ef_construction(const silt_dense_index *ix) { return ix->ef_construction; }
+void silt_dense_index_set_ef_construction(silt_dense_index *ix, int ef_construction) {
+    ix->ef_construction = ef_construction;
+    /* The current graph (fresh, or read from a snapshot) builds its future nodes with it;
+     * the stand-in of an untrained index has none, and make_faiss applies it later. */
+    silt_faiss_set_ef_construction(ix->faiss, ef_construction);
 }
 void silt_dense_index_set_build_threads(silt_dense_index *ix, int n_threads) {
     ix->build_threads = n_threads < 1 ? 1 : n_threads;
@@ -268,7 +287,8 @@ int silt_dense_index_add(silt_dense_index *ix, int64_t rowid, const float *v, ch
     bit_set(ix->live, slot);
     silt_rowid_map_put(&ix->map, rowid, slot);
     ix->n_live++;
-    if ((size_t)(ix->n_slots - ix->n_faiss) * dim * sizeof(float) >= PENDING_MAX_BYTES)
+    size_t limit = ix->kind == SILT_FAISS_FLAT ? PENDING_MAX_BYTES_FLAT : PENDING_MAX_BYTES;
+    if ((size_t)(ix->n_slots - ix->n_faiss) * dim * sizeof(float) >= limit)
         return silt_dense_index_flush(ix, err);
     return 0;
 }
@@ -293,7 +313,7 @@ static int train_and_swap(silt_dense_index *ix, char **err) {
         memcpy(vecs + j * dim, xb + (size_t)s * dim, dim * sizeof(float));
         rows[j++] = ix->slot_rowid[s];
     }
-    int rc = make_faiss(ix->dim, ix->metric, ix->factory, &real, err);
+    int rc = make_faiss(ix, &real, err);
     if (!rc) rc = silt_faiss_train(real, (int64_t)n, vecs, ix->build_threads, err);
     if (!rc) rc = silt_faiss_add(real, (int64_t)n, vecs, ix->build_threads, err);
     free(vecs);
@@ -667,6 +687,7 @@ silt_dense_index *silt_dense_index_deserialize(const void *buf, size_t n_bytes, 
     ix->dim = dim;
     ix->metric = metric;
     ix->train_min = train_min;
+    ix->ef_construction = SILT_DENSE_EF_CONSTRUCTION_DEFAULT;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     ix->build_threads = ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu;
     size_t live_bytes = ((size_t)n_slots + 7) / 8;
@@ -717,6 +738,10 @@ silt_dense_index *silt_dense_index_deserialize(const void *buf, size_t n_bytes, 
     }
     ix->standin = (flags & 1u) != 0;
     ix->n_faiss = ix->n_slots = n_slots;
+    /* The graph remembers the breadth it was built with; keep building with it unless the
+     * owner says otherwise. */
+    int ef = silt_faiss_get_ef_construction(ix->faiss);
+    if (ef > 0) ix->ef_construction = ef;
     describe(ix);
     return ix;
 fail:

@@ -7,7 +7,8 @@
  *     queries: an OpenMP team per query costs more than the query when the other core is
  *     busy; several for batched adds and builds);
  *   - a look into the index's structure: how many training vectors it needs, whether its
- *     storage is exact (so integrity-check can compare vectors), what kind it is.
+ *     storage is exact (so integrity-check can compare vectors), what kind it is;
+ *   - the HNSW build breadth (efConstruction), which the C API cannot set.
  *
  * No C++ exception leaves these functions: every one is caught and turned into a malloc'd
  * message (core/err.h conventions: return -1 and set *err). */
@@ -66,6 +67,13 @@ int silt_faiss_exact_storage(const FaissIndex *index);
 
 /* The kind of the index (looking through pre-transforms such as PCA or OPQ). */
 silt_faiss_kind silt_faiss_kind_of(const FaissIndex *index);
+
+/* Sets the HNSW graph-build breadth (FAISS's efConstruction, default 40) of every HNSW
+ * graph in the index: a bare HNSW, an IVF's HNSW quantizer, under any pre-transforms. It
+ * applies to vectors added afterwards. Returns the number of graphs it was set on. */
+int silt_faiss_set_ef_construction(FaissIndex *index, int ef_construction);
+/* efConstruction of the index's first HNSW graph (as above), 0 when it has none. */
+int silt_faiss_get_ef_construction(const FaissIndex *index);
 
 /* Copies index->reconstruct(key) into out[d]. Returns 0 or -1 with *err set. */
 int silt_faiss_reconstruct(const FaissIndex *index, int64_t key, float *out, char **err);

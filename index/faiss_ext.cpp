@@ -8,8 +8,10 @@
 #include "index/faiss_bridge.h"
 
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -17,6 +19,7 @@
 #include <limits>
 #include <new>
 #include <string>
+#include <typeinfo>
 #include <vector>
 
 // FAISS headers are not -Wextra clean; their warnings are not ours to fix.
@@ -234,6 +237,72 @@ int64_t clusters_needed(const faiss::Index *ix) {
     return 0;
 }
 
+// Appends n vectors to a plain flat index's storage, as IndexFlat::add does, but without
+// its costs on this kind of machine: add() resizes the codes vector (zero-filling the new
+// bytes, then copying over them) and lets it grow by doubling, each time into fresh memory.
+// On a VM, first touching memory is what costs (page faults, zeroing): bulk-loading
+// 100k x 384 floats spent more time there than in SQLite. Here the storage grows 16-fold
+// when full while below 256 MB (reserved address space costs nothing until touched, and
+// a load regrows a few times instead of a dozen), 2-fold above (no gigabytes reserved that
+// a strict-overcommit system would charge), smaller steps when the system refuses; it is
+// advised to use huge pages (a hint, ignored where unsupported), and the new vectors are
+// copied once. Returns false when ix is not a plain IndexFlat (the
+// caller then uses add()).
+bool flat_append(faiss::Index *ix, int64_t n, const float *x) {
+    // Exactly these classes: a subclass may keep more state than codes (IndexFlat1D's
+    // permutation, for one).
+    const std::type_info &t = typeid(*ix);
+    if (t != typeid(faiss::IndexFlat) && t != typeid(faiss::IndexFlatL2) &&
+        t != typeid(faiss::IndexFlatIP))
+        return false;
+    auto flat = static_cast<faiss::IndexFlat *>(ix);
+    if (flat->code_size != sizeof(float) * (size_t)flat->d || n <= 0) return false;
+    std::vector<uint8_t> &codes = flat->codes;
+    const uint8_t *src = reinterpret_cast<const uint8_t *>(x);
+    size_t add_bytes = (size_t)n * flat->code_size, need = codes.size() + add_bytes;
+    if (need > codes.capacity()) {
+        std::vector<uint8_t> grown;
+        for (size_t factor = need < (size_t(256) << 20) ? 16 : 2;; factor /= 2) {
+            try {
+                grown.reserve(need <= SIZE_MAX / factor ? need * factor : need);
+                break;
+            } catch (const std::bad_alloc &) {
+                if (factor == 1) throw;
+            }
+        }
+        const size_t huge = size_t(2) << 20;
+        uintptr_t lo = ((uintptr_t)grown.data() + huge - 1) & ~(uintptr_t)(huge - 1);
+        uintptr_t hi = ((uintptr_t)grown.data() + grown.capacity()) & ~(uintptr_t)(huge - 1);
+        if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+        grown.insert(grown.end(), codes.begin(), codes.end());
+        codes.swap(grown);
+    }
+    codes.insert(codes.end(), src, src + add_bytes);
+    flat->ntotal += n;
+    return true;
+}
+
+// Walks pre-transforms and IVF quantizers down to the HNSW graphs; returns how many it set.
+int set_ef_construction(faiss::Index *ix, int ef) {
+    if (auto pt = dynamic_cast<faiss::IndexPreTransform *>(ix)) return set_ef_construction(pt->index, ef);
+    if (auto h = dynamic_cast<faiss::IndexHNSW *>(ix)) {
+        h->hnsw.efConstruction = ef;
+        return 1;
+    }
+    if (auto ivf = dynamic_cast<faiss::IndexIVF *>(ix))
+        return ivf->quantizer ? set_ef_construction(ivf->quantizer, ef) : 0;
+    return 0;
+}
+
+// The first HNSW graph found the same way, or nullptr.
+const faiss::IndexHNSW *first_hnsw(const faiss::Index *ix) {
+    if (auto pt = dynamic_cast<const faiss::IndexPreTransform *>(ix)) return first_hnsw(pt->index);
+    if (auto h = dynamic_cast<const faiss::IndexHNSW *>(ix)) return h;
+    if (auto ivf = dynamic_cast<const faiss::IndexIVF *>(ix))
+        return ivf->quantizer ? first_hnsw(ivf->quantizer) : nullptr;
+    return nullptr;
+}
+
 } // namespace
 
 extern "C" {
@@ -273,6 +342,7 @@ int silt_faiss_search(const FaissIndex *index, int64_t nq, const float *x, int64
 
 int silt_faiss_add(FaissIndex *index, int64_t n, const float *x, int n_threads, char **err) {
     try {
+        if (flat_append(midx(index), n, x)) return 0;
         ThreadScope threads(n_threads);
         midx(index)->add(n, x);
         return 0;
@@ -323,6 +393,23 @@ silt_faiss_kind silt_faiss_kind_of(const FaissIndex *index) {
         return kind_of(cidx(index));
     } catch (...) {
         return SILT_FAISS_OTHER;
+    }
+}
+
+int silt_faiss_set_ef_construction(FaissIndex *index, int ef_construction) {
+    try {
+        return set_ef_construction(midx(index), ef_construction);
+    } catch (...) {
+        return 0;
+    }
+}
+
+int silt_faiss_get_ef_construction(const FaissIndex *index) {
+    try {
+        const faiss::IndexHNSW *h = first_hnsw(cidx(index));
+        return h ? h->hnsw.efConstruction : 0;
+    } catch (...) {
+        return 0;
     }
 }
 

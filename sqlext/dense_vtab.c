@@ -17,7 +17,9 @@
  *
  * Options: dim (required), metric l2 | cosine | ip (default l2), index = any FAISS
  * index_factory description (default Flat), model = a model name (silt_model_register or
- * 'default'; adds the content column).
+ * 'default'; adds the content column), ef_construction = HNSW graph-build breadth (16..4096,
+ * default 200; HNSW indexes only). Options live in the CREATE statement SQLite keeps, so
+ * every reopen, reload and 'rebuild' uses them.
  * Columns: embedding (float32 BLOB), content (TEXT, with a model), and hidden: distance,
  * k, ef_search (HNSW search breadth for this query, default 64), nprobe (IVF lists probed
  * for this query, default max(8, nlist/16)), and one named like the table for commands.
@@ -69,6 +71,9 @@ typedef struct {
     silt_metric metric;  /* l2 (default), cosine, ip */
     char *factory;       /* FAISS index_factory string, sqlite3_malloc'd; default "Flat" */
     char *model;         /* model name or NULL, sqlite3_malloc'd */
+    int ef_construction; /* HNSW graph-build breadth; SILT_DENSE_EF_CONSTRUCTION_DEFAULT
+                            unless given (only HNSW indexes accept the option) */
+    int ef_construction_set; /* given in the DDL */
 } dense_options;
 
 typedef struct {
@@ -395,6 +400,7 @@ static int op_reset(void *owner, char **err) {
     char *msg = NULL;
     silt_dense_index *ix = silt_dense_index_new(vt->opt.dim, vt->opt.metric, vt->opt.factory, &msg);
     if (!ix) return core_error(err, msg, SQLITE_ERROR);
+    silt_dense_index_set_ef_construction(ix, vt->opt.ef_construction);
     silt_dense_index_free(vt->index);
     vt->index = ix;
     return SQLITE_OK;
@@ -406,6 +412,8 @@ static int op_load_snapshot(void *owner, const void *bytes, size_t n_bytes, char
     silt_dense_index *ix = silt_dense_index_deserialize(bytes, n_bytes, vt->opt.dim, vt->opt.metric,
                                                         vt->opt.factory, &msg);
     if (!ix) return core_error(err, msg, SQLITE_CORRUPT);
+    /* The snapshot's graph keeps its nodes; rows added from now on use the table's option. */
+    silt_dense_index_set_ef_construction(ix, vt->opt.ef_construction);
     silt_dense_index_free(vt->index);
     vt->index = ix;
     return SQLITE_OK;
@@ -586,11 +594,12 @@ static void free_options(dense_options *o) {
 /* Parses the CREATE VIRTUAL TABLE arguments (argv[3..]) into o. On error returns
  * SQLITE_ERROR with *err (sqlite3_mprintf'd) naming the option and what was expected. */
 static int parse_options(int argc, const char *const *argv, dense_options *o, char **err) {
-    enum { O_DIM, O_METRIC, O_INDEX, O_MODEL, N_OPT };
-    static const char *const names[N_OPT] = {"dim", "metric", "index", "model"};
+    enum { O_DIM, O_METRIC, O_INDEX, O_MODEL, O_EF_CONSTRUCTION, N_OPT };
+    static const char *const names[N_OPT] = {"dim", "metric", "index", "model", "ef_construction"};
     int seen[N_OPT] = {0};
     memset(o, 0, sizeof *o);
     o->metric = SILT_METRIC_L2;
+    o->ef_construction = SILT_DENSE_EF_CONSTRUCTION_DEFAULT;
     for (int i = 3; i < argc; i++) {
         const char *a = argv[i], *eq = strchr(a, '=');
         char *key = dequote(a, eq ? (size_t)(eq - a) : strlen(a));
@@ -607,7 +616,8 @@ static int parse_options(int argc, const char *const *argv, dense_options *o, ch
                 if (!sqlite3_stricmp(key, names[j])) which = j;
             if (which < 0) {
                 *err = sqlite3_mprintf("silt_dense: unknown option '%s' (expected dim, metric, "
-                                       "index or model)", key);
+                                       "index or model), or ef_construction with an HNSW index",
+                                       key);
                 rc = SQLITE_ERROR;
             } else if (seen[which]++) {
                 *err = sqlite3_mprintf("silt_dense: option '%s' is given twice", names[which]);
@@ -621,6 +631,19 @@ static int parse_options(int argc, const char *const *argv, dense_options *o, ch
                     rc = SQLITE_ERROR;
                 }
                 o->dim = (int)d;
+            } else if (which == O_EF_CONSTRUCTION) {
+                char *end = NULL;
+                long long e = strtoll(val, &end, 10);
+                if (!*val || *end || e < SILT_DENSE_EF_CONSTRUCTION_MIN ||
+                    e > SILT_DENSE_EF_CONSTRUCTION_MAX) {
+                    *err = sqlite3_mprintf("silt_dense: ef_construction must be an integer "
+                                           "between %d and %d, got '%s'",
+                                           SILT_DENSE_EF_CONSTRUCTION_MIN,
+                                           SILT_DENSE_EF_CONSTRUCTION_MAX, val);
+                    rc = SQLITE_ERROR;
+                }
+                o->ef_construction = (int)e;
+                o->ef_construction_set = 1;
             } else if (which == O_METRIC) {
                 if (silt_metric_parse(val, &o->metric)) {
                     *err = sqlite3_mprintf("silt_dense: metric must be l2, cosine or ip, got '%s'", val);
@@ -704,6 +727,14 @@ static int dense_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
         dense_free(vt);
         return SQLITE_ERROR;
     }
+    if (vt->opt.ef_construction_set && !silt_dense_index_has_hnsw(vt->index)) {
+        *err = sqlite3_mprintf("silt_dense: ef_construction applies only to an index with an "
+                               "HNSW graph (HNSW<M>... or IVF<nlist>_HNSW<M>,...), not to '%s'",
+                               vt->opt.factory);
+        dense_free(vt);
+        return SQLITE_ERROR;
+    }
+    silt_dense_index_set_ef_construction(vt->index, vt->opt.ef_construction);
     int n = 0;
     vt->col_content = vt->opt.model ? ++n : -1;
     vt->col_distance = ++n;

@@ -7,14 +7,20 @@ For each engine, in its own process (so that RSS is its own): bulk insert of N x
 float32 vectors in one transaction into a file database (WAL, synchronous=NORMAL), the
 resident memory after it, single-row autocommit insert latency at N rows, then k=10
 queries one at a time through SQL: queries per second and recall@10 against exact search
-(numpy). Two data sets: a Gaussian mixture with low intrinsic dimension (64 clusters in a
-16-d latent space projected to 384-d, plus noise), and random-normal vectors, which are the
-worst case for graph indexes.
+(numpy). Three data sets: a Gaussian mixture with low intrinsic dimension (64 clusters in a
+16-d latent space projected to 384-d, plus noise), random-normal vectors, which are the
+worst case for graph indexes, and real embeddings: rows of the FiveThirtyEight lake turned
+into text ("column: value; ...") and embedded with silt's default model (USE-Lite, 512-d),
+--real-n rows (default 20,000: the model embeds ~130 texts/s on this 2-core machine) plus
+200 held-out rows as queries; the embeddings are cached in --out (gitignored).
 
-Usage: bench.py --build build [--n 100000] [--peers bench/.peers] [--out bench/out]
+Usage: bench.py --build build [--n 100000] [--real-n 20000] [--lake DIR] [--peers bench/.peers]
+                [--out bench/out] [--only LABEL] [--skip 'LABEL/DATA;...']
 Needs /usr/bin/python3 (its sqlite3 module can load extensions) and numpy.
 """
 import argparse
+import csv
+import glob
 import json
 import os
 import sqlite3
@@ -24,6 +30,7 @@ import sys
 import time
 
 import numpy as np
+import random
 
 DIM = 384
 K = 10
@@ -40,6 +47,51 @@ def make_data(kind, n, nq, seed):
         c = rng.integers(0, clusters, n + nq)
         z = centers[c] + rng.standard_normal((n + nq, latent))
         x = (z @ proj + 0.05 * rng.standard_normal((n + nq, DIM))).astype(np.float32)
+    return np.ascontiguousarray(x[:n]), np.ascontiguousarray(x[n:])
+
+
+def lake_texts(lake):
+    """Every data row of every CSV under lake as 'column: value; ...' (empty values left
+    out, 400 characters at most: the model reads 128 tokens), in sorted file order."""
+    texts = []
+    for path in sorted(glob.glob(os.path.join(lake, "**", "*.csv"), recursive=True)):
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
+            rows = csv.reader(f)
+            head = next(rows, None) or []
+            for row in rows:
+                t = "; ".join(f"{h}: {v}" for h, v in zip(head, row) if v.strip())
+                if t:
+                    texts.append(t[:400])
+    return texts
+
+
+def make_real(args, n, nq):
+    """n + nq lake rows (a fixed-seed sample) embedded with silt's default model through a
+    silt_dense table with model=default (texts embedded in batches at commit). Cached."""
+    cache = os.path.join(args.out, f"lake_use_lite_{n}_{nq}.npy")
+    if os.path.exists(cache):
+        x = np.load(cache)
+    else:
+        texts = lake_texts(args.lake)
+        if len(texts) < n + nq:
+            raise SystemExit(f"bench/dense: {args.lake} has {len(texts)} rows, need {n + nq}")
+        pick = random.Random(538).sample(range(len(texts)), n + nq)
+        db = sqlite3.connect(":memory:", isolation_level=None)
+        db.enable_load_extension(True)
+        db.load_extension(os.path.join(args.build, "silt"))
+        db.execute("CREATE VIRTUAL TABLE e USING silt_dense(dim=512, model=default)")
+        t = time.perf_counter()
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO e(rowid, content) VALUES (?, ?)",
+                       ((i + 1, texts[j]) for i, j in enumerate(pick)))
+        db.execute("COMMIT")
+        el = time.perf_counter() - t
+        print(f"# embedded {n + nq} lake rows with the default model in {el:.0f} s "
+              f"({(n + nq) / el:.0f} texts/s)", flush=True)
+        x = np.stack([np.frombuffer(b, dtype=np.float32) for (b,) in
+                      db.execute("SELECT embedding FROM e ORDER BY rowid")])
+        db.close()
+        np.save(cache, x)
     return np.ascontiguousarray(x[:n]), np.ascontiguousarray(x[n:])
 
 
@@ -70,6 +122,7 @@ class Engine:
     name = ""
     def __init__(self, args, conf):
         self.args, self.conf = args, conf
+        self.dim = DIM  # the worker sets the data set's
     def connect(self, path):
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         db.enable_load_extension(True)
@@ -86,7 +139,7 @@ class Silt(Engine):
     def libs(self):
         return [os.path.join(self.args.build, "silt")]
     def create(self, db):
-        db.execute(f"CREATE VIRTUAL TABLE v USING silt_dense(dim={DIM}, index='{self.conf['index']}')")
+        db.execute(f"CREATE VIRTUAL TABLE v USING silt_dense(dim={self.dim}, index='{self.conf['index']}')")
     def settings(self):
         return self.conf.get("settings", [None])
     def query(self, db, q, setting):
@@ -101,7 +154,7 @@ class SqliteVec(Engine):
     def libs(self):
         return [os.path.join(self.args.peers, "node_modules/sqlite-vec-linux-x64/vec0")]
     def create(self, db):
-        db.execute(f"CREATE VIRTUAL TABLE v USING vec0(embedding float[{DIM}])")
+        db.execute(f"CREATE VIRTUAL TABLE v USING vec0(embedding float[{self.dim}])")
     def settings(self):
         return [None]
     def query(self, db, q, setting):
@@ -114,7 +167,7 @@ class SqliteVss(Engine):
         d = os.path.join(self.args.peers, "node_modules/sqlite-vss-linux-x64/lib")
         return [os.path.join(d, "vector0"), os.path.join(d, "vss0")]
     def create(self, db):
-        db.execute(f"CREATE VIRTUAL TABLE v USING vss0(embedding({DIM}))")
+        db.execute(f"CREATE VIRTUAL TABLE v USING vss0(embedding({self.dim}))")
     def settings(self):
         return [None]
     def query(self, db, q, setting):
@@ -129,7 +182,7 @@ class SqliteVector(Engine):
         return [os.path.join(self.args.peers, "node_modules/@sqliteai/sqlite-vector-linux-x86_64/vector")]
     def create(self, db):
         db.execute("CREATE TABLE v(id INTEGER PRIMARY KEY, embedding BLOB)")
-        db.execute(f"SELECT vector_init('v', 'embedding', 'type=FLOAT32,dimension={DIM},distance=L2')")
+        db.execute(f"SELECT vector_init('v', 'embedding', 'type=FLOAT32,dimension={self.dim},distance=L2')")
     def insert_sql(self):
         return "INSERT INTO v(id, embedding) VALUES (?, ?)"
     def after_load(self, db):
@@ -151,6 +204,7 @@ def worker(args):
     data = np.load(os.path.join(args.out, f"{conf['data']}_x.npy"), mmap_mode="r")
     queries = np.load(os.path.join(args.out, f"{conf['data']}_q.npy"))
     truth = np.load(os.path.join(args.out, f"{conf['data']}_truth.npy"))
+    eng.dim = data.shape[1]
     n = conf.get("n", len(data))
     path = os.path.join(args.out, f"bench_{os.getpid()}.db")
     for suffix in ("", "-wal", "-shm"):
@@ -249,6 +303,10 @@ def main():
     ap.add_argument("--out", default="bench/out")
     ap.add_argument("--n", type=int, default=100000)
     ap.add_argument("--vss-n", type=int, default=20000)
+    ap.add_argument("--real-n", type=int, default=20000,
+                    help="lake rows to embed for the real-embeddings set (0: leave it out)")
+    ap.add_argument("--lake", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                    "../../../shared/data/lake/fivethirtyeight"))
     ap.add_argument("--worker", action="store_true")
     ap.add_argument("--conf")
     ap.add_argument("--only", default="")
@@ -261,8 +319,9 @@ def main():
         return worker(args)
     os.makedirs(args.out, exist_ok=True)
     t0 = time.time()
-    for kind, seed in (("mixture", 1), ("random", 2)):
-        x, q = make_data(kind, args.n, 200, seed)
+    sets = [("mixture", 1), ("random", 2)] + ([("real", 0)] if args.real_n > 0 else [])
+    for kind, seed in sets:
+        x, q = make_data(kind, args.n, 200, seed) if kind != "real" else make_real(args, args.real_n, 200)
         np.save(os.path.join(args.out, f"{kind}_x.npy"), x)
         np.save(os.path.join(args.out, f"{kind}_q.npy"), q)
         np.save(os.path.join(args.out, f"{kind}_truth.npy"), exact_topk(x, q, K))
@@ -283,6 +342,15 @@ def main():
             dict(engine="silt", label="silt IVF1024,Flat", index="IVF1024,Flat", data=data, **ivf),
             dict(engine="sqlite-vec", label="sqlite-vec 0.1.9", nq=20, data=data),
             dict(engine="sqlite-vector", label="sqlite-vector 1.1.2 (quantize_scan)", nq=50, data=data),
+        ]
+    if args.real_n > 0:
+        # IVF256: IVF1024 would need 40k training vectors (39 per list), more than the set.
+        confs += [
+            dict(engine="silt", label="silt Flat", index="Flat", nq=100, data="real"),
+            dict(engine="silt", label="silt HNSW32", index="HNSW32", data="real", **hnsw),
+            dict(engine="silt", label="silt IVF256,Flat", index="IVF256,Flat", data="real", **ivf),
+            dict(engine="sqlite-vec", label="sqlite-vec 0.1.9", nq=50, data="real"),
+            dict(engine="sqlite-vector", label="sqlite-vector 1.1.2 (quantize_scan)", nq=100, data="real"),
         ]
     confs.append(dict(engine="sqlite-vss", label="sqlite-vss 0.1.2", nq=50, single=5,
                       n=args.vss_n, data="mixture"))

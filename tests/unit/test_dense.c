@@ -1,6 +1,7 @@
 /* test_dense.c: silt_dense queries and writes on one connection: distances per metric,
  * filters, LIMIT/OFFSET, scans, UPDATE/DELETE/REPLACE, DROP/RENAME, commands and errors. */
 #include "dense_testutil.h"
+#include "index/dense_index.h"
 
 /* A 2-d table with rows 1..4 at (0,0) (1,0) (2,0) (3,0). */
 static sqlite3 *line_table(const char *options) {
@@ -371,7 +372,8 @@ Test(dense, bad_options_give_clear_errors) {
     assert_exec_error(db, "CREATE VIRTUAL TABLE a USING silt_dense(dim=4, metric=hamming)",
                       "silt_dense: metric must be l2, cosine or ip, got 'hamming'");
     assert_exec_error(db, "CREATE VIRTUAL TABLE a USING silt_dense(dim=4, colour=red)",
-                      "silt_dense: unknown option 'colour' (expected dim, metric, index or model)");
+                      "silt_dense: unknown option 'colour' (expected dim, metric, index or model), "
+                      "or ef_construction with an HNSW index");
     assert_exec_error(db, "CREATE VIRTUAL TABLE a USING silt_dense(dim=4, fast)",
                       "silt_dense: option 'fast' must look like name=value");
     assert_exec_error(db, "CREATE VIRTUAL TABLE a USING silt_dense(dim=4, index='Bogus99')",
@@ -414,4 +416,88 @@ Test(dense, index_variants_and_search_effort_columns) {
         free(x);
         sqlite3_close(db);
     }
+}
+
+Test(dense, ef_construction_option_is_checked) {
+    sqlite3 *db = test_open(NULL);
+    const char *bad[] = {"0", "15", "4097", "abc", "", "64x", "-200"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char sql[160], want[128];
+        snprintf(sql, sizeof sql,
+                 "CREATE VIRTUAL TABLE a USING silt_dense(dim=8, index='HNSW8', ef_construction='%s')",
+                 bad[i]);
+        snprintf(want, sizeof want,
+                 "silt_dense: ef_construction must be an integer between 16 and 4096, got '%s'",
+                 bad[i]);
+        assert_exec_error(db, sql, want);
+    }
+    assert_exec_error(db, "CREATE VIRTUAL TABLE a USING silt_dense(dim=8, index='HNSW8', "
+                          "ef_construction=64, ef_construction=80)",
+                      "silt_dense: option 'ef_construction' is given twice");
+    assert_exec_error(db, "CREATE VIRTUAL TABLE a USING silt_dense(dim=8, ef_construction=64)",
+                      "silt_dense: ef_construction applies only to an index with an HNSW graph "
+                      "(HNSW<M>... or IVF<nlist>_HNSW<M>,...), not to 'Flat'");
+    assert_exec_error(db, "CREATE VIRTUAL TABLE a USING silt_dense(dim=8, index='IVF4,Flat', "
+                          "ef_construction=64)",
+                      "not to 'IVF4,Flat'");
+    assert_query(db, "SELECT count(*) FROM sqlite_master", "0");
+    dense_exec(db, "CREATE VIRTUAL TABLE a USING silt_dense(dim=8, index='HNSW8', ef_construction=16)");
+    dense_exec(db, "CREATE VIRTUAL TABLE b USING silt_dense(dim=8, index='IVF4_HNSW8,Flat', "
+                   "ef_construction = '4096')");
+    sqlite3_close(db);
+}
+
+/* The efConstruction the stored snapshot's HNSW graph was built with (the snapshot is read
+ * back through the index layer). */
+static int snapshot_ef_construction(sqlite3 *db, const char *table) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT data FROM %s_snapshot ORDER BY chunk_no", table);
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    char *buf = NULL;
+    size_t n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        size_t len = (size_t)sqlite3_column_bytes(st, 0);
+        buf = realloc(buf, n + len);
+        cr_assert_not_null(buf);
+        memcpy(buf + n, sqlite3_column_blob(st, 0), len);
+        n += len;
+    }
+    sqlite3_finalize(st);
+    cr_assert_gt(n, 0, "no snapshot stored for %s", table);
+    char *err = NULL;
+    silt_dense_index *ix = silt_dense_index_deserialize(buf, n, 8, SILT_METRIC_L2, "HNSW8", &err);
+    cr_assert_not_null(ix, "%s", err ? err : "");
+    int ef = silt_dense_index_ef_construction(ix);
+    silt_dense_index_free(ix);
+    free(buf);
+    return ef;
+}
+
+/* The option is part of the table's definition: a snapshot, a reopened database and a
+ * 'rebuild' (a fresh graph) all build with it; without it the default applies. */
+Test(dense, ef_construction_option_persists_through_reopen_and_rebuild) {
+    const char *path = dense_path("efc.db");
+    sqlite3 *db = test_open(path);
+    dense_exec(db, "CREATE VIRTUAL TABLE v USING silt_dense(dim=8, index='HNSW8', ef_construction=77)");
+    dense_exec(db, "CREATE VIRTUAL TABLE d USING silt_dense(dim=8, index='HNSW8')");
+    float *x = dense_clustered(1500, 8, 6, 11);
+    dense_exec(db, "BEGIN");
+    for (int i = 0; i < 1500; i++) {
+        cr_assert_eq(dense_insert(db, "v", i + 1, x + i * 8, 8), 0);
+        cr_assert_eq(dense_insert(db, "d", i + 1, x + i * 8, 8), 0);
+    }
+    dense_exec(db, "COMMIT"); /* 1500 log rows for 1500 rows: the commit writes a snapshot */
+    cr_assert_eq(snapshot_ef_construction(db, "v"), 77, "got %d", snapshot_ef_construction(db, "v"));
+    cr_assert_eq(snapshot_ef_construction(db, "d"), SILT_DENSE_EF_CONSTRUCTION_DEFAULT);
+    sqlite3_close(db);
+
+    db = test_open(path);
+    cr_assert(dense_knn_finds(db, "v", x + 5 * 8, 8, 6));
+    dense_exec(db, "INSERT INTO v(v) VALUES ('rebuild')");
+    cr_assert_eq(snapshot_ef_construction(db, "v"), 77, "got %d", snapshot_ef_construction(db, "v"));
+    dense_exec(db, "INSERT INTO v(v) VALUES ('integrity-check')");
+    cr_assert(dense_knn_finds(db, "v", x + 700 * 8, 8, 701));
+    free(x);
+    sqlite3_close(db);
 }

@@ -210,3 +210,61 @@ Test(dense, buffered_adds_removed_before_flush_leave_no_trace) {
     cr_assert_eq(silt_dense_index_get_vector(ix, 2, got, &err), 0);
     silt_dense_index_free(ix);
 }
+
+/* efConstruction reaches every HNSW graph (bare, or an IVF's quantizer once trained),
+ * a snapshot remembers it, and 'rebuild' (clear without training) keeps it. */
+Test(dense, ef_construction_reaches_the_graph_and_the_snapshot) {
+    const int dim = 4, n = 600;
+    float *x = dense_clustered(n, dim, 4, 9);
+    const char *factories[] = {"HNSW8", "IVF2_HNSW4,Flat", "PCA2,HNSW8"};
+    for (size_t t = 0; t < 3; t++) {
+        silt_dense_index *ix = new_index(dim, SILT_METRIC_L2, factories[t]);
+        cr_assert(silt_dense_index_has_hnsw(ix));
+        cr_assert_eq(silt_dense_index_ef_construction(ix), SILT_DENSE_EF_CONSTRUCTION_DEFAULT);
+        silt_dense_index_set_ef_construction(ix, 33);
+        char *err = NULL;
+        cr_assert_eq(silt_dense_index_clear(ix, 0, &err), 0);
+        add_all(ix, x, n, dim, 1);
+        void *buf;
+        size_t len;
+        cr_assert_eq(silt_dense_index_serialize(ix, &buf, &len, &err), 0, "%s", err ? err : "");
+        cr_assert(silt_dense_index_is_trained(ix), "%s", factories[t]);
+        silt_dense_index *back =
+            silt_dense_index_deserialize(buf, len, dim, SILT_METRIC_L2, factories[t], &err);
+        cr_assert_not_null(back, "%s: %s", factories[t], err ? err : "");
+        cr_assert_eq(silt_dense_index_ef_construction(back), 33, "%s: got %d", factories[t],
+                     silt_dense_index_ef_construction(back));
+        free(buf);
+        silt_dense_index_free(back);
+        silt_dense_index_free(ix);
+    }
+    silt_dense_index *flat = new_index(dim, SILT_METRIC_L2, "Flat");
+    cr_assert_not(silt_dense_index_has_hnsw(flat));
+    silt_dense_index_free(flat);
+    free(x);
+}
+
+/* A flat index fed across many flushes (its storage grows several times) holds every
+ * vector exactly, in slot order, and finds each one as its own nearest neighbour. */
+Test(dense, flat_storage_grows_across_flushes_without_losing_vectors) {
+    const int dim = 64, n = 12000; /* 3 MB: several 1 MB flushes and storage growths */
+    float *x = dense_clustered(n, dim, 50, 21);
+    silt_dense_index *ix = new_index(dim, SILT_METRIC_L2, "Flat");
+    char *err = NULL;
+    for (int i = 0; i < n; i++) {
+        cr_assert_eq(silt_dense_index_add(ix, 5 + i, x + (size_t)i * dim, &err), 0);
+        if (i % 4000 == 3999) cr_assert_eq(silt_dense_index_flush(ix, &err), 0); /* mid-way */
+    }
+    cr_assert_eq(silt_dense_index_flush(ix, &err), 0);
+    cr_assert_eq(silt_dense_index_count(ix), n);
+    float got[64];
+    for (int i = 0; i < n; i += 97) {
+        cr_assert_eq(silt_dense_index_get_vector(ix, 5 + i, got, &err), 1);
+        cr_assert_eq(memcmp(got, x + (size_t)i * dim, sizeof got), 0, "row %d", i);
+        int64_t id;
+        cr_assert_eq(search_ids(ix, x + (size_t)i * dim, 1, &id), 1);
+        cr_assert_eq(id, 5 + i);
+    }
+    silt_dense_index_free(ix);
+    free(x);
+}

@@ -294,3 +294,44 @@ Test(dense, attached_database_table) {
                      "MATCH '[0]' AND k = 5)", "1,2");
     sqlite3_close(db);
 }
+
+/* Rows whose vectors reached FAISS's flat storage in the middle of a transaction (a bulk
+ * insert is handed over in 1 MB batches) are rolled back too, by ROLLBACK TO and ROLLBACK,
+ * and another connection sees only what was committed. */
+Test(dense, rollback_of_a_bulk_insert_spanning_flat_batches) {
+    const int dim = 64, n = 6000; /* 1.5 MB of vectors per 6000 rows */
+    float *x = dense_clustered(3 * n, dim, 40, 31);
+    const char *path = dense_path("bulk.db");
+    sqlite3 *db = test_open(path);
+    create(db, "Flat", dim);
+    dense_exec(db, "BEGIN");
+    for (int i = 0; i < n; i++) cr_assert_eq(dense_insert(db, "v", i + 1, x + (size_t)i * dim, dim), 0);
+    dense_exec(db, "COMMIT");
+    dense_exec(db, "BEGIN");
+    for (int i = n; i < 2 * n; i++)
+        cr_assert_eq(dense_insert(db, "v", i + 1, x + (size_t)i * dim, dim), 0);
+    dense_exec(db, "SAVEPOINT s");
+    for (int i = 2 * n; i < 3 * n; i++)
+        cr_assert_eq(dense_insert(db, "v", i + 1, x + (size_t)i * dim, dim), 0);
+    dense_exec(db, "DELETE FROM v WHERE rowid <= 10");
+    cr_assert(dense_knn_finds(db, "v", x + (size_t)(2 * n + 7) * dim, dim, 2 * n + 8));
+    dense_exec(db, "ROLLBACK TO s");
+    cr_assert_not(dense_knn_finds(db, "v", x + (size_t)(2 * n + 7) * dim, dim, 2 * n + 8));
+    cr_assert(dense_knn_finds(db, "v", x + (size_t)(n + 7) * dim, dim, n + 8));
+    cr_assert(dense_knn_finds(db, "v", x + 4 * dim, dim, 5));
+    dense_exec(db, "INSERT INTO v(v) VALUES ('integrity-check')");
+    dense_exec(db, "ROLLBACK");
+    cr_assert_not(dense_knn_finds(db, "v", x + (size_t)(n + 7) * dim, dim, n + 8));
+    static sqlite3_int64 ids[20000];
+    cr_assert_eq(dense_knn(db, "SELECT rowid FROM v WHERE embedding MATCH ?1 AND k = 100000", x,
+                           dim, ids, NULL, 20000),
+                 n);
+    dense_exec(db, "INSERT INTO v(v) VALUES ('integrity-check')");
+    sqlite3 *other = test_open(path);
+    assert_query(other, "SELECT count(*) FROM v", "6000");
+    cr_assert(dense_knn_finds(other, "v", x + 4 * dim, dim, 5));
+    dense_exec(other, "INSERT INTO v(v) VALUES ('integrity-check')");
+    sqlite3_close(other);
+    sqlite3_close(db);
+    free(x);
+}
