@@ -289,7 +289,14 @@ silt_tfjs_model *silt_tfjs_open(const char *dir, char **err) {
                          m->tensors[i].name);
                 goto fail;
             }
-    /* Pass 2: every shard present with the right total size, then read them. */
+    /* Pass 2: every shard present with the right total size before anything is allocated
+     * (a manifest that lies about its shapes must not cost gigabytes), then read them. */
+    for (int gi = 0; gi < n_groups; gi++) {
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(man, gi), "paths");
+        if (stat_shards(dir, p, gi, group_bytes[gi], &sizes, err) != 0) goto fail;
+        free(sizes);
+        sizes = NULL;
+    }
     m->buf = malloc(all_bytes ? all_bytes : 1);
     if (!m->buf) {
         silt_err(err, "out of memory for %zu bytes of weights", all_bytes);

@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "core/sparse_vec.h"
+#include "core/tfjs.h"
 #include "index/faiss_factory.h"
+#include "tests/unit/modeltest_util.h"
 #include "tests/unit/testutil.h"
 
 /* corpus/vtab_args/crash_*: FAISS's index_factory divided by zero (PQ0, NSG8), crashed
@@ -115,4 +117,25 @@ Test(hostile, sparse_json_accepts_what_rounds_to_a_finite_float) {
     cr_assert_eq(silt_sparse_from_json(bad, strlen(bad), NULL, NULL, &v, &err), -1);
     cr_assert(err && strstr(err, "not a finite float32"), "%s", err);
     free(err);
+}
+
+/* corpus/tfjs/oom_manifest_larger_than_shards: a model.json whose weights claim 6.8 GB made
+ * the loader allocate that much before it looked at the (tiny) shard files. The allocation
+ * itself is caught by make fuzz-smoke (libFuzzer's malloc limit, on the corpus entry); here,
+ * that the error names the shards. */
+Test(hostile, tfjs_manifest_larger_than_its_shards) {
+    char *dir = mt_tmpdir(), *json = mt_path(dir, "model.json"), *shard = mt_path(dir, "w.bin");
+    const char *manifest =
+        "{\"modelTopology\": {}, \"weightsManifest\": [{\"paths\": [\"w.bin\"], \"weights\": "
+        "[{\"name\": \"big\", \"shape\": [1700000000], \"dtype\": \"float32\"}]}]}";
+    mt_write(json, manifest, strlen(manifest));
+    mt_write(shard, "\0\0\0\0\0\0\0\0", 8);
+    char *err = NULL;
+    silt_tfjs_model *m = silt_tfjs_open(dir, &err);
+    cr_assert_null(m);
+    cr_assert(err && strstr(err, "shard files hold 8 bytes"), "%s", err ? err : "(no error)");
+    free(err);
+    free(json);
+    free(shard);
+    mt_rmrf(dir);
 }
