@@ -154,43 +154,102 @@ silt_coltype silt_colstats_type(const silt_colstats *st) {
 /* A first-record integer that may be a year used as a column name ("state,2018,2019"). */
 static int year_like(int64_t v) { return v >= 1000 && v <= 2999; }
 
-/* 1 when some data value of column j (records 1..) is a number that is not year-like. */
-static int column_has_non_year(const silt_rows *r, size_t n_rows, size_t j) {
+void silt_infer_sample_stats(const silt_rows *r, size_t n_rows, size_t j0, size_t j1, silt_colstats *st,
+                             unsigned char *non_year) {
+    if (n_rows > r->n_rows) n_rows = r->n_rows;
     for (size_t i = 1; i < n_rows; i++) {
-        const silt_field *f = silt_rows_field(r, i, j);
-        if (!f || f->kind != SILT_VAL_RAW) continue;
-        int64_t iv;
-        double dv;
-        silt_valclass c = silt_infer_classify(silt_rows_text(r, f), f->n_bytes, &iv, &dv);
-        if (c == SILT_CLASS_REAL || (c == SILT_CLASS_INT && !year_like(iv))) return 1;
+        const silt_row *row = &r->rows[i];
+        size_t end = row->n_fields < j1 ? row->n_fields : j1;
+        for (size_t j = j0; j < end; j++) {
+            const silt_field *f = &r->fields[row->first_field + j];
+            silt_colstats *c = &st[j - j0];
+            if (f->kind != SILT_VAL_RAW) {
+                silt_colstats_add(c, r, f);
+                continue;
+            }
+            int64_t iv;
+            double dv;
+            switch (silt_infer_classify(silt_rows_text(r, f), f->n_bytes, &iv, &dv)) {
+            case SILT_CLASS_EMPTY: c->n_empty++; break;
+            case SILT_CLASS_INT:
+                c->n_int++;
+                if (!year_like(iv)) non_year[j - j0] = 1;
+                break;
+            case SILT_CLASS_REAL:
+                c->n_real++;
+                non_year[j - j0] = 1;
+                break;
+            case SILT_CLASS_TEXT: c->n_text++; break;
+            }
+        }
+        for (size_t j = end > j0 ? end : j0; j < j1; j++) st[j - j0].n_empty++; /* a short record */
+    }
+}
+
+/* The vote for column j (see silt_infer_has_header): +1, -1 or 0; *typed set when record
+ * 0 holds a typed (JSON) value, which makes it data. */
+static int column_vote(const silt_rows *r, size_t j, const silt_colstats *st, int non_year, int *c0_out,
+                       int *typed) {
+    const silt_field *f0 = silt_rows_field(r, 0, j);
+    int64_t iv = 0;
+    double dv;
+    silt_valclass c0 = SILT_CLASS_EMPTY;
+    if (f0 && f0->kind == SILT_VAL_RAW)
+        c0 = silt_infer_classify(silt_rows_text(r, f0), f0->n_bytes, &iv, &dv);
+    else if (f0 && f0->kind != SILT_VAL_NULL)
+        *typed = 1;
+    *c0_out = (int)c0;
+    if (st->n_text == 0 && st->n_int + st->n_real > 0) { /* a numeric column */
+        if (c0 == SILT_CLASS_TEXT) return 1;
+        if (c0 == SILT_CLASS_INT && year_like(iv) && non_year) return 1;
+        if (c0 == SILT_CLASS_INT || c0 == SILT_CLASS_REAL) return -1;
+    } else if (st->n_text > 0 && st->n_int + st->n_real == 0 && (c0 == SILT_CLASS_INT || c0 == SILT_CLASS_REAL)) {
+        return 1; /* a number over a column without numbers: a name like "2018" */
     }
     return 0;
+}
+
+int silt_infer_header_vote(const silt_rows *r, size_t n_rows, size_t n_cols, const silt_colstats *st,
+                           const unsigned char *non_year) {
+    if (n_rows > r->n_rows) n_rows = r->n_rows;
+    if (n_rows == 0) return 0;
+    int score = 0, n_text = 0, n_num = 0;
+    for (size_t j = 0; j < n_cols; j++) {
+        int c0, typed = 0;
+        score += column_vote(r, j, &st[j], non_year[j], &c0, &typed);
+        if (typed) return 0; /* a typed value (JSON) is data, never a header */
+        n_text += c0 == SILT_CLASS_TEXT;
+        n_num += c0 == SILT_CLASS_INT || c0 == SILT_CLASS_REAL;
+    }
+    if (score != 0) return score > 0;
+    return n_text > 0 && n_num == 0;
 }
 
 int silt_infer_has_header(const silt_rows *r, size_t n_rows, size_t n_cols) {
     if (n_rows > r->n_rows) n_rows = r->n_rows;
     if (n_rows == 0) return 0;
+    silt_colstats *st = calloc(n_cols ? n_cols : 1, sizeof *st);
+    unsigned char *non_year = calloc(n_cols ? n_cols : 1, 1);
+    if (st && non_year) {
+        silt_infer_sample_stats(r, n_rows, 0, n_cols, st, non_year);
+        int h = silt_infer_header_vote(r, n_rows, n_cols, st, non_year);
+        free(st);
+        free(non_year);
+        return h;
+    }
+    free(st);
+    free(non_year);
+    /* Out of memory for the per-column arrays: the same vote, one column at a time. */
     int score = 0, n_text = 0, n_num = 0;
     for (size_t j = 0; j < n_cols; j++) {
-        const silt_field *f0 = silt_rows_field(r, 0, j);
-        int64_t iv = 0;
-        double dv;
-        silt_valclass c0 = SILT_CLASS_EMPTY;
-        if (f0 && f0->kind == SILT_VAL_RAW)
-            c0 = silt_infer_classify(silt_rows_text(r, f0), f0->n_bytes, &iv, &dv);
-        else if (f0 && f0->kind != SILT_VAL_NULL)
-            return 0; /* a typed value (JSON) is data, never a header */
+        silt_colstats one = {0};
+        unsigned char ny = 0;
+        int c0, typed = 0;
+        silt_infer_sample_stats(r, n_rows, j, j + 1, &one, &ny);
+        score += column_vote(r, j, &one, ny, &c0, &typed);
+        if (typed) return 0;
         n_text += c0 == SILT_CLASS_TEXT;
         n_num += c0 == SILT_CLASS_INT || c0 == SILT_CLASS_REAL;
-        silt_colstats st = {0};
-        for (size_t i = 1; i < n_rows; i++) silt_colstats_add(&st, r, silt_rows_field(r, i, j));
-        if (st.n_text == 0 && st.n_int + st.n_real > 0) { /* a numeric column */
-            if (c0 == SILT_CLASS_TEXT) score++;
-            else if (c0 == SILT_CLASS_INT && year_like(iv) && column_has_non_year(r, n_rows, j)) score++;
-            else if (c0 == SILT_CLASS_INT || c0 == SILT_CLASS_REAL) score--;
-        } else if (st.n_text > 0 && st.n_int + st.n_real == 0 && (c0 == SILT_CLASS_INT || c0 == SILT_CLASS_REAL)) {
-            score++; /* a number over a column without numbers: a name like "2018" */
-        }
     }
     if (score != 0) return score > 0;
     return n_text > 0 && n_num == 0;

@@ -68,6 +68,16 @@ silt_coltype silt_colstats_type(const silt_colstats *st);
  * otherwise). */
 int silt_infer_has_header(const silt_rows *r, size_t n_rows, size_t n_cols);
 
+/* The same in two steps, so that the column statistics serve for the types too:
+ * silt_infer_sample_stats fills st[j] (zeroed by the caller) with the classes of column j
+ * over records 1..n_rows-1 and sets non_year[j] when one of them is a number that is not
+ * year-like, for columns j0..j1-1, in one pass over the records (a pass per column would
+ * walk the whole sample once per column); silt_infer_header_vote decides from them. */
+void silt_infer_sample_stats(const silt_rows *r, size_t n_rows, size_t j0, size_t j1, silt_colstats *st,
+                             unsigned char *non_year);
+int silt_infer_header_vote(const silt_rows *r, size_t n_rows, size_t n_cols, const silt_colstats *st,
+                           const unsigned char *non_year);
+
 /* Makes n column names valid and unique: control characters become spaces, surrounding
  * spaces are trimmed, an empty name becomes "col<N>" (N = 1-based position), and a name
  * equal to an earlier one (ignoring ASCII case, as SQLite does) gets "_2", "_3", ...

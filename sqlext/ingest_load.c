@@ -1,14 +1,14 @@
 /* ingest_load.c: one file into one table (see ingest_load.h): provenance and change
  * detection, schema inference, table creation, and a fast streaming insert.
  *
- * Streaming with inference: the first records (option infer_rows, default 100,000, and at
+ * Streaming with inference: the first records (option infer_rows, default 20,000, and at
  * most 32 MiB of text) are held in memory; the header and the column types are decided from
  * them, the table is created, and then every record is inserted as it arrives, never more
  * than a chunk of input in memory. A value after the sample that does not fit its column's
  * inferred type (a "n/a" in an INTEGER column) is stored as it is, as text: SQLite's type
  * affinity keeps it, typeof() shows it, and nothing is lost or rejected. The alternative,
  * spooling the whole file to a temporary file to infer over every row, would double the I/O
- * of every load for a case that a 100,000-row sample makes rare.
+ * of every load for a case that a 20,000-row sample makes rare.
  *
  * Values: in INTEGER and REAL columns an empty field is NULL and numbers are bound as
  * numbers (not text for SQLite to convert); TEXT columns keep empty fields as ''; a column
@@ -50,6 +50,8 @@ typedef struct loader {
     size_t n_cols;             /* columns of the file */
     char **cols;               /* target column per file column (malloc'd strings) */
     silt_coltype *types;       /* how values of each file column are bound */
+    silt_colstats *st;         /* sample statistics per column (setup_table) */
+    unsigned char *non_year;   /* per column: the sample has a number that is not year-like */
     sqlite3_stmt *ins_batch;   /* INSERT of batch_rows rows */
     sqlite3_stmt *ins_one;     /* INSERT of one row */
     int batch_rows;            /* rows per ins_batch */
@@ -326,6 +328,28 @@ static int header_for_append(const silt_rows *r, size_t n_sample, const table_co
     return all ? 1 : silt_infer_has_header(r, n_sample, row->n_fields);
 }
 
+/* Column statistics of records 1..n-1 of the sample for n_cols columns into L->st and
+ * L->non_year (see silt_infer_sample_stats). 0 or -1 with *err set. */
+static int sample_stats(loader *L, const silt_rows *r, size_t n, size_t n_cols, char **err) {
+    free(L->st);
+    free(L->non_year);
+    L->st = calloc(n_cols ? n_cols : 1, sizeof *L->st);
+    L->non_year = calloc(n_cols ? n_cols : 1, 1);
+    if (!L->st || !L->non_year) return silt_err(err, "out of memory");
+    silt_infer_sample_stats(r, n, 0, n_cols, L->st, L->non_year);
+    return 0;
+}
+
+/* Adds (sign 1) or removes (sign -1) value f in st. */
+static void stats_adjust(silt_colstats *st, const silt_rows *r, const silt_field *f, int sign) {
+    silt_colstats one = {0};
+    silt_colstats_add(&one, r, f);
+    st->n_int += sign * one.n_int;
+    st->n_real += sign * one.n_real;
+    st->n_text += sign * one.n_text;
+    st->n_empty += sign * one.n_empty;
+}
+
 /* Decides header, columns and types from the sample batch b and sets the table up. *first
  * is set to the first record that is data (1 after a header). */
 static int setup_table(loader *L, const silt_batch *b, size_t *first, char **err) {
@@ -343,6 +367,13 @@ static int setup_table(loader *L, const silt_batch *b, size_t *first, char **err
     const char **raw = NULL;
     if (jsonl) {
         n_cols = b->n_keys;
+        for (size_t i = 0; i < n_sample; i++)
+            if (r->rows[i].n_fields > n_cols) n_cols = r->rows[i].n_fields;
+        if (sample_stats(L, r, n_sample, n_cols, err)) {
+            table_cols_free(&tc);
+            return -1;
+        }
+        n_cols = b->n_keys;
         raw = calloc(n_cols ? n_cols : 1, sizeof *raw);
         for (size_t j = 0; raw && j < n_cols; j++) raw[j] = b->keys[j];
     } else {
@@ -350,16 +381,20 @@ static int setup_table(loader *L, const silt_batch *b, size_t *first, char **err
             table_cols_free(&tc);
             return silt_err(err, "no records: the file is empty");
         }
+        size_t max_cols = 0;
+        for (size_t i = 0; i < n_sample; i++)
+            if (r->rows[i].n_fields > max_cols) max_cols = r->rows[i].n_fields;
+        if (sample_stats(L, r, n_sample, max_cols, err)) {
+            table_cols_free(&tc);
+            return -1;
+        }
         header = L->o->header != SILT_OPT_AUTO ? L->o->header
                  : append                       ? header_for_append(r, n_sample, &tc)
-                                                : silt_infer_has_header(r, n_sample, r->n_rows ? r->rows[0].n_fields : 0);
+                 : r->n_rows                    ? silt_infer_header_vote(r, n_sample, r->rows[0].n_fields,
+                                                                         L->st, L->non_year)
+                                                : 0;
         if (r->n_rows == 0) header = 0;
-        if (header) {
-            n_cols = r->rows[0].n_fields;
-        } else {
-            for (size_t i = 0; i < n_sample; i++)
-                if (r->rows[i].n_fields > n_cols) n_cols = r->rows[i].n_fields;
-        }
+        n_cols = header ? r->rows[0].n_fields : max_cols;
         raw = calloc(n_cols ? n_cols : 1, sizeof *raw);
         for (size_t j = 0; raw && header && j < n_cols; j++)
             raw[j] = silt_rows_text(r, silt_rows_field(r, 0, j));
@@ -381,10 +416,14 @@ static int setup_table(loader *L, const silt_batch *b, size_t *first, char **err
         return L->cols ? silt_err(err, "out of memory") : -1;
     }
     L->n_cols = n_cols;
+    /* Types from records 1..n_sample-1 (computed once, for the header vote too); without a
+     * header record 0 is data and counts, and the extra record read to judge the header
+     * does not. */
+    int drop_last = !header && n_sample > (size_t)L->o->infer_rows;
     for (size_t j = 0; j < n_cols; j++) {
-        silt_colstats st = {0};
-        size_t end = header ? n_sample : n_sample - (n_sample > (size_t)L->o->infer_rows);
-        for (size_t i = header ? 1 : 0; i < end; i++) silt_colstats_add(&st, r, silt_rows_field(r, i, j));
+        silt_colstats st = L->st[j];
+        if (!header && n_sample) stats_adjust(&st, r, silt_rows_field(r, 0, j), 1);
+        if (drop_last) stats_adjust(&st, r, silt_rows_field(r, n_sample - 1, j), -1);
         L->types[j] = silt_colstats_type(&st);
     }
     if (apply_type_overrides(L, err)) {
@@ -849,6 +888,8 @@ int silt_ingest_load(sqlite3 *db, const char *url_or_path, const char *tbl,
     free(err);
     free(url);
     free_cols(&L);
+    free(L.st);
+    free(L.non_year);
     sqlite3_free(L.prior_sha);
     sqlite3_free(L.prior_etag);
     sqlite3_free(L.prior_lm);

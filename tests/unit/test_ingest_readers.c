@@ -237,3 +237,37 @@ Test(ingest, progress_only_when_asked_or_on_a_terminal) {
     free(quiet);
     free(out);
 }
+
+/* Batches past rows.c's mapped-buffer threshold (256 KiB): growth from malloc'd to mapped
+ * buffers and between mappings keeps every field; dropping and moving the partial record
+ * work across it. */
+Test(ingest, rows_survive_growth_into_mapped_buffers) {
+    silt_rows rows;
+    silt_rows_init(&rows);
+    char buf[32];
+    const size_t n = 200000; /* 400,000 fields: ~6 MB of fields, ~5 MB of text */
+    for (size_t i = 0; i < n; i++) {
+        int k = snprintf(buf, sizeof buf, "v%zu", i);
+        cr_assert_eq(silt_rows_add_text(&rows, SILT_VAL_RAW, buf, (size_t)k), 0);
+        cr_assert_eq(silt_rows_add_int(&rows, (int64_t)i), 0);
+        cr_assert_eq(silt_rows_end(&rows, (int64_t)i + 2), 0);
+    }
+    cr_assert_eq(silt_rows_add_text(&rows, SILT_VAL_RAW, "partial", 7), 0);
+    for (size_t i = 0; i < n; i += 9973) {
+        snprintf(buf, sizeof buf, "v%zu", i);
+        cr_assert_str_eq(silt_rows_text(&rows, silt_rows_field(&rows, i, 0)), buf);
+        cr_assert_eq(silt_rows_field(&rows, i, 1)->u.i, (int64_t)i);
+    }
+    silt_rows_drop(&rows, n - 1);
+    cr_assert_eq(rows.n_rows, 1);
+    snprintf(buf, sizeof buf, "v%zu", n - 1);
+    cr_assert_str_eq(silt_rows_text(&rows, silt_rows_field(&rows, 0, 0)), buf);
+    silt_rows other;
+    silt_rows_init(&other);
+    silt_rows_clear(&rows);
+    cr_assert_eq(silt_rows_move_partial(&other, &rows), 0);
+    cr_assert_eq(silt_rows_end(&other, 1), 0);
+    cr_assert_str_eq(silt_rows_text(&other, silt_rows_field(&other, 0, 0)), "partial");
+    silt_rows_free(&rows);
+    silt_rows_free(&other);
+}
