@@ -10,7 +10,7 @@
    the rank at which the target's joining column is returned for the source's key column in
    equi and semantic mode. The key columns are read from the ground truth file's header.
 
-Usage: /usr/bin/python3 bench/join/join_bench.py BUILD
+Usage: /usr/bin/python3 bench/join/join_bench.py BUILD [lake] [autojoin]   (default: both)
 """
 import csv, math, os, random, sqlite3, sys, time
 
@@ -18,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build"))
 LAKE = os.path.join(ROOT, "..", "shared", "data", "lake", "fivethirtyeight")
 AUTOJOIN = os.path.join(ROOT, "..", "shared", "data", "joins", "autojoin", "autojoin-Benchmark")
-WORK = os.path.join(ROOT, "build", "bench", "join")
+WORK = os.path.join(ROOT, "bench", "out", "join")  # gitignored cache: the ingested, indexed lake
 
 
 def connect(path):
@@ -144,5 +144,8 @@ def autojoin_bench():
 
 
 if __name__ == "__main__":
-    lake_bench()
-    autojoin_bench()
+    parts = sys.argv[2:] or ["lake", "autojoin"]
+    if "lake" in parts:
+        lake_bench()
+    if "autojoin" in parts:
+        autojoin_bench()
