@@ -202,7 +202,7 @@ static size_t gather(const cand *cands, size_t n, pick *ps, size_t rem, int by_b
         ps[m++] = (pick){by_bound ? upper_bound(&cands[i], rem) : cands[i].count, cands[i].size, i,
                          cands[i].id};
     }
-    qsort(ps, m, sizeof *ps, cmp_pick);
+    if (m > 1) qsort(ps, m, sizeof *ps, cmp_pick); /* qsort's pointer must not be NULL, even for 0 */
     return m;
 }
 
@@ -275,7 +275,7 @@ int silt_colset_topk(const silt_colset_source *src, const int64_t *q, size_t nq,
             n_cands++;
         }
         size_t rem = nq - p - 1;
-        if (rem == 0) continue;
+        if (rem == 0 || n_cands == 0) continue;
         size_t work = st.postings_read + order[p + 1].len;
         if (work < next_pass) continue;
         next_pass = work * 2;
@@ -325,7 +325,7 @@ int silt_colset_topk(const silt_colset_source *src, const int64_t *q, size_t nq,
             if ((rc = verify(src, q, nq, c, &hp, &st))) goto done;
         }
     }
-    qsort(hp.h, hp.n, sizeof *hp.h, cmp_hit);
+    if (hp.n > 1) qsort(hp.h, hp.n, sizeof *hp.h, cmp_hit);
     *hits = hp.h;
     *n_hits = hp.n;
     hp.h = NULL;

@@ -780,7 +780,7 @@ static int rank_equi(join_cursor *c, int *cap, lake_reader *rd, const column_dat
                      const char *table, const char *qc, cand_list *l, int k) {
     for (size_t i = 0; i < l->n; i++)
         if (l->a[i].bound > q->n_hashes) l->a[i].bound = q->n_hashes;
-    qsort(l->a, l->n, sizeof *l->a, cmp_by_bound);
+    if (l->n > 1) qsort(l->a, l->n, sizeof *l->a, cmp_by_bound);
     size_t n_top = l->n < (size_t)k ? l->n : (size_t)k;
     size_t *top = sqlite3_malloc64((n_top ? n_top : 1) * sizeof *top); /* min-heap of the best overlaps */
     if (!top) return SQLITE_NOMEM;
@@ -817,7 +817,7 @@ static int rank_equi(join_cursor *c, int *cap, lake_reader *rd, const column_dat
 /* semantic: the k most similar candidates, each with its exact containment. */
 static int rank_semantic(join_cursor *c, int *cap, lake_reader *rd, const column_data *q, const char *schema,
                          const char *table, const char *qc, cand_list *l, int k) {
-    qsort(l->a, l->n, sizeof *l->a, cmp_by_sim);
+    if (l->n > 1) qsort(l->a, l->n, sizeof *l->a, cmp_by_sim);
     int rc = SQLITE_OK;
     for (size_t i = 0; rc == SQLITE_OK && i < l->n && c->n_rows < k; i++) {
         int added;
@@ -959,7 +959,7 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
         rc = semantic ? rank_semantic(c, &cap, &rd, &q, schema, table, qc, &cands, k)
                       : rank_equi(c, &cap, &rd, &q, schema, table, qc, &cands, k);
     if (rc != SQLITE_OK) goto done;
-    qsort(c->rows, (size_t)c->n_rows, sizeof *c->rows, cmp_rows);
+    if (c->n_rows > 1) qsort(c->rows, (size_t)c->n_rows, sizeof *c->rows, cmp_rows);
     if (!semantic) /* the second key carried similarity; report containment */
         for (int i = 0; i < c->n_rows; i++) c->rows[i].containment = c->rows[i].score;
     while (c->n_rows > k) {
