@@ -95,7 +95,8 @@ static int cmp_qvalue(const void *a, const void *b) {
 typedef struct {
     int64_t id;
     size_t count;  /* query values found in it, among the lists read */
-    size_t size;   /* its distinct values, SIZE_MAX when unknown */
+    size_t size;   /* its distinct values, SIZE_MAX when unknown or not asked yet */
+    int sized;     /* size was asked for (only when needed: asking costs a lookup) */
     int verified;  /* its exact overlap was computed and offered to the heap */
 } cand;
 
@@ -182,6 +183,14 @@ static size_t upper_bound(const cand *c, size_t rem) {
     return c->count + (rem < room ? rem : room);
 }
 
+/* Asks for c's size the first time it matters. Most candidates never need it, and in the
+ * SQL layer every ask is a B-tree lookup, as costly as reading a posting. */
+static int cand_size(const silt_colset_source *src, cand *c) {
+    if (c->sized) return 0;
+    c->sized = 1;
+    return src->size ? src->size(src->ctx, c->id, &c->size) : 0;
+}
+
 /* Computes c's exact overlap and offers it to the heap. */
 static int verify(const silt_colset_source *src, const int64_t *q, size_t nq, cand *c,
                   hit_heap *hp, silt_colset_stats *st) {
@@ -266,8 +275,7 @@ int silt_colset_topk(const silt_colset_source *src, const int64_t *q, size_t nq,
                 cap_cands = cap;
             }
             cand *c = &cands[n_cands];
-            *c = (cand){ids[j], 1, SIZE_MAX, 0};
-            if (src->size && (rc = src->size(src->ctx, ids[j], &c->size))) goto done;
+            *c = (cand){ids[j], 1, SIZE_MAX, 0, 0};
             if (silt_rowid_map_put(&where, ids[j], (int64_t)n_cands)) {
                 rc = SILT_COLSET_NOMEM;
                 goto done;
@@ -288,10 +296,14 @@ int silt_colset_topk(const silt_colset_source *src, const int64_t *q, size_t nq,
             ps = g;
             cap_ps = cap_cands;
         }
-        /* Most-seen candidates first: the likeliest to lift the k-th best overlap. */
+        /* Most-seen candidates first: the likeliest to lift the k-th best overlap. Only the
+         * first 2k + 16 are considered, so a pass costs few size lookups. */
         size_t m = gather(cands, n_cands, ps, rem, 0);
-        for (size_t i = 0; i < m; i++) {
+        size_t look = k < (SIZE_MAX - 16) / 2 ? 2 * k + 16 : SIZE_MAX;
+        for (size_t i = 0; i < m && i < look && spent < work; i++) {
             cand *c = &cands[ps[i].idx];
+            if (!heap_admits(&hp, upper_bound(c, rem), c->id)) continue;
+            if ((rc = cand_size(src, c))) goto done;
             size_t cost = c->size != SIZE_MAX ? c->size : nq;
             if (spent + cost > work) continue;
             if (!heap_admits(&hp, upper_bound(c, rem), c->id)) continue;
@@ -322,6 +334,9 @@ int silt_colset_topk(const silt_colset_source *src, const int64_t *q, size_t nq,
                 if (hp.n == k && ps[i].key < hp.h[0].overlap) break;
                 continue;
             }
+            /* The key was a bound without the size (if not asked yet); tighten it first. */
+            if ((rc = cand_size(src, c))) goto done;
+            if (!heap_admits(&hp, upper_bound(c, rem), c->id)) continue;
             if ((rc = verify(src, q, nq, c, &hp, &st))) goto done;
         }
     }
