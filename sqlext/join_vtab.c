@@ -13,7 +13,10 @@
  * Storage: <t>_cols(id, tbl, col, n_values, n_distinct) lists the indexed columns;
  * <t>_values(h, col_id) holds each column's distinct values as 64-bit hashes (the exact
  * layer, and value -> columns posting lists through its primary key); <t>_df(h, n) the
- * length of each value's posting list, so the exact search reads the rarest first; <t>_vec is a
+ * length of each value's posting list, so the exact search reads the rarest first;
+ * <t>_sets(id, hashes) each column's sorted hashes in one blob, so that verifying a
+ * candidate is one read and a merge (tables made before <t>_df and <t>_sets get them at
+ * 'rebuild'; until then searches count lists and scan <t>_values); <t>_vec is a
  * silt_dense table (cosine, HNSW32) holding each column's embedding under its id, so the
  * ANN index inherits silt_dense's transactional storage instead of a copy of it.
  *
