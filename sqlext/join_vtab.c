@@ -12,23 +12,31 @@
  *
  * Storage: <t>_cols(id, tbl, col, n_values, n_distinct) lists the indexed columns;
  * <t>_values(h, col_id) holds each column's distinct values as 64-bit hashes (the exact
- * layer, and value -> columns posting lists through its primary key); <t>_vec is a
+ * layer, and value -> columns posting lists through its primary key); <t>_df(h, n) the
+ * length of each value's posting list, so the exact search reads the rarest first;
+ * <t>_sets(id, hashes) each column's sorted hashes in one blob, so that verifying a
+ * candidate is one read and a merge (tables made before <t>_df and <t>_sets get them at
+ * 'rebuild'; until then searches count lists and scan <t>_values); <t>_vec is a
  * silt_dense table (cosine, HNSW32) holding each column's embedding under its id, so the
  * ANN index inherits silt_dense's transactional storage instead of a copy of it.
  *
- * Modes (hidden column `mode`): 'equi' (default) searches 10·k (at least 100) columns by
- * embedding and re-ranks them by exact containment |Q ∩ X| / |Q| (score = containment);
+ * Modes (hidden column `mode`): 'equi' (default) takes 10·k (at least 100) columns from the
+ * embedding index plus the 5·k columns holding most of the query's rarest values, and ranks
+ * them by exact containment |Q ∩ X| / |Q| (score = containment);
  * 'semantic' ranks by the similarity of the column embeddings (score = cosine similarity),
- * for joins that tolerate spelling and format differences. `exact = 1` runs the exhaustive
- * overlap search over the posting lists (score = containment). Every returned row's
+ * for joins that tolerate spelling and format differences. `exact = 1` runs the exact top-k
+ * overlap search over the posting lists (silt_colset_topk: rarest lists first, prefix
+ * filter, verification; score = containment, ties to the column indexed first). Every returned row's
  * containment is exact. The query column is never returned as its own match. */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/embed.h"
 #include "index/colset.h"
+#include "index/rowid_map.h"
 #include "sqlext/models.h"
 #include "sqlext/register.h"
 
@@ -37,6 +45,10 @@ enum { C_TBL, C_COL, C_SCORE, C_CONTAINMENT, C_QTABLE, C_QCOLUMN, C_K, C_EXACT, 
 #define DEFAULT_K 10
 #define MAX_TEXT_BYTES 4096 /* column text before the encoder cuts it to its window */
 #define MIN_CANDIDATES 100
+#define EMBED_CANDIDATES_PER_K 10 /* equi and semantic: columns taken from the ANN index */
+#define RARE_CANDIDATES_PER_K 5   /* equi: columns taken from the rarest query values' lists */
+#define RARE_SAMPLE 1024          /* query values whose posting list lengths equi looks up */
+#define RARE_POSTINGS 4096        /* posting entries equi reads from the rarest of them */
 
 typedef struct {
     sqlite3_vtab base;
@@ -77,6 +89,21 @@ static void column_data_free(column_data *c) {
     sqlite3_free(c->lens);
     sqlite3_free(c->hashes);
     memset(c, 0, sizeof *c);
+}
+
+/* <t>_sets stores a column's sorted hashes as 8-byte little-endian integers, so that a
+ * database file reads the same on any machine. */
+static void set_hash_put(unsigned char *b, size_t j, int64_t h) {
+    uint64_t u = (uint64_t)h;
+    for (int i = 0; i < 8; i++) b[8 * j + (size_t)i] = (unsigned char)(u >> (8 * i));
+}
+
+static int64_t set_hash_at(const unsigned char *b, size_t j) {
+    uint64_t u = 0;
+    for (int i = 7; i >= 0; i--) u = u << 8 | b[8 * j + (size_t)i];
+    int64_t h;
+    memcpy(&h, &u, sizeof h);
+    return h;
 }
 
 static void set_err(sqlite3_vtab *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -297,9 +324,11 @@ static int join_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
                       "CREATE TABLE \"%w\".\"%w_values\"(h INTEGER NOT NULL, col_id INTEGER NOT NULL, "
                       "PRIMARY KEY(h, col_id)) WITHOUT ROWID;"
                       "CREATE INDEX \"%w\".\"%w_values_col\" ON \"%w_values\"(col_id, h);"
+                      "CREATE TABLE \"%w\".\"%w_df\"(h INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
+                      "CREATE TABLE \"%w\".\"%w_sets\"(id INTEGER PRIMARY KEY, hashes BLOB NOT NULL);"
                       "CREATE VIRTUAL TABLE \"%w\".\"%w_vec\" USING silt_dense(dim=%d, metric=cosine, index='HNSW32');",
                       v->schema, v->name, v->schema, v->name, v->schema, v->name, v->name,
-                      v->schema, v->name, v->enc->dim);
+                      v->schema, v->name, v->schema, v->name, v->schema, v->name, v->enc->dim);
         if (rc != SQLITE_OK) goto fail;
     }
     *out = &v->base;
@@ -367,7 +396,7 @@ static int join_open(sqlite3_vtab *tab, sqlite3_vtab_cursor **out) {
     return SQLITE_OK;
 }
 
-static void cursor_reset(join_cursor *c) {
+static void cursor_rows_free(join_cursor *c) {
     for (int i = 0; i < c->n_rows; i++) {
         sqlite3_free(c->rows[i].tbl);
         sqlite3_free(c->rows[i].col);
@@ -375,6 +404,10 @@ static void cursor_reset(join_cursor *c) {
     sqlite3_free(c->rows);
     c->rows = NULL;
     c->n_rows = c->i = 0;
+}
+
+static void cursor_reset(join_cursor *c) {
+    cursor_rows_free(c);
     for (int i = 0; i < N_ARGS; i++) {
         sqlite3_value_free(c->args[i]);
         c->args[i] = NULL;
@@ -427,34 +460,196 @@ static int full_scan(join_vtab *v, join_cursor *c) {
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* Exact containment of the query in column id: loads its hashes (sorted by the index). */
-static int containment_of(join_vtab *v, sqlite3_stmt *get_hashes, sqlite3_int64 id,
-                          const column_data *q, double *out) {
-    sqlite3_reset(get_hashes);
-    sqlite3_bind_int64(get_hashes, 1, id);
-    size_t n = 0, cap = 0;
-    int64_t *h = NULL;
+/* ---- reading the exact layer ------------------------------------------------------- */
+
+/* Prepared statements over the shadow tables that read posting lists and column sets, for
+ * silt_colset_topk and for verifying candidates. Owned by one search. */
+typedef struct {
+    sqlite3_stmt *len;   /* (h) -> the length of h's posting list */
+    sqlite3_stmt *list;  /* (h) -> col_id of every column holding h */
+    sqlite3_stmt *size;  /* (id) -> the column's number of distinct values */
+    sqlite3_stmt *scan;  /* (id) -> the column's hashes, ascending */
+    sqlite3_stmt *probe; /* (h, id) -> a row when column id holds h */
+    sqlite3_stmt *name;  /* (id) -> tbl, col */
+    sqlite3_stmt *set;   /* (id) -> the column's hashes as one blob, or NULL (older tables) */
+} lake_reader;
+
+static void reader_close(lake_reader *r) {
+    sqlite3_finalize(r->len);
+    sqlite3_finalize(r->list);
+    sqlite3_finalize(r->size);
+    sqlite3_finalize(r->scan);
+    sqlite3_finalize(r->probe);
+    sqlite3_finalize(r->name);
+    sqlite3_finalize(r->set);
+    memset(r, 0, sizeof *r);
+}
+
+/* Prepares a statement built from fmt (identifiers quoted by the caller with %w). */
+static int prepare_fmt(sqlite3 *db, sqlite3_stmt **st, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *sql = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    *st = NULL;
+    if (!sql) return SQLITE_NOMEM;
+    int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+    sqlite3_free(sql);
+    return rc;
+}
+
+/* Does the table keep the shadow table <t>_<suffix>? <t>_df (posting list lengths) and
+ * <t>_sets (each column's hashes in one blob) came after the first release of silt_join:
+ * older tables have neither until 'rebuild', and their searches count the posting lists and
+ * scan <t>_values instead. Sets *out. */
+static int has_shadow(join_vtab *v, const char *suffix, int *out) {
+    sqlite3_stmt *st;
+    int rc = prepare_fmt(v->db, &st, "SELECT 1 FROM \"%w\".sqlite_schema WHERE type = 'table' AND name = '%q_%q'",
+                         v->schema, v->name, suffix);
+    if (rc != SQLITE_OK) return rc;
+    rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int reader_open(join_vtab *v, lake_reader *r) {
+    memset(r, 0, sizeof *r);
+    int df = 0, rc = has_shadow(v, "df", &df);
+    if (rc == SQLITE_OK)
+        rc = df ? prepare_fmt(v->db, &r->len, "SELECT n FROM \"%w\".\"%w_df\" WHERE h = ?1", v->schema, v->name)
+                : prepare_fmt(v->db, &r->len, "SELECT count(*) FROM \"%w\".\"%w_values\" WHERE h = ?1",
+                              v->schema, v->name);
+    if (rc == SQLITE_OK)
+        rc = prepare_fmt(v->db, &r->list, "SELECT col_id FROM \"%w\".\"%w_values\" WHERE h = ?1", v->schema, v->name);
+    if (rc == SQLITE_OK)
+        rc = prepare_fmt(v->db, &r->size, "SELECT n_distinct FROM \"%w\".\"%w_cols\" WHERE id = ?1", v->schema, v->name);
+    if (rc == SQLITE_OK)
+        rc = prepare_fmt(v->db, &r->scan, "SELECT h FROM \"%w\".\"%w_values\" WHERE col_id = ?1 ORDER BY h",
+                         v->schema, v->name);
+    if (rc == SQLITE_OK)
+        rc = prepare_fmt(v->db, &r->probe, "SELECT 1 FROM \"%w\".\"%w_values\" WHERE h = ?1 AND col_id = ?2",
+                         v->schema, v->name);
+    if (rc == SQLITE_OK)
+        rc = prepare_fmt(v->db, &r->name, "SELECT tbl, col FROM \"%w\".\"%w_cols\" WHERE id = ?1", v->schema, v->name);
+    int sets = 0;
+    if (rc == SQLITE_OK) rc = has_shadow(v, "sets", &sets);
+    if (rc == SQLITE_OK && sets)
+        rc = prepare_fmt(v->db, &r->set, "SELECT hashes FROM \"%w\".\"%w_sets\" WHERE id = ?1", v->schema, v->name);
+    if (rc != SQLITE_OK) reader_close(r);
+    return rc;
+}
+
+/* The callbacks of silt_colset_source: 0 (SQLITE_OK) or an SQLite error code. */
+static int rd_list_len(void *ctx, int64_t h, size_t *len) {
+    sqlite3_stmt *st = ((lake_reader *)ctx)->len;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, h);
+    int rc = sqlite3_step(st);
+    sqlite3_int64 n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    *len = n > 0 ? (size_t)n : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int rd_list(void *ctx, int64_t h, int64_t **ids, size_t *n, size_t *cap) {
+    sqlite3_stmt *st = ((lake_reader *)ctx)->list;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, h);
     int rc;
-    while ((rc = sqlite3_step(get_hashes)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            int64_t *g = sqlite3_realloc64(h, cap * sizeof *g);
+    *n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == *cap) {
+            /* realloc, not sqlite3_realloc: silt_colset_topk frees the buffer with free(). */
+            size_t c = *cap ? *cap * 2 : 256;
+            int64_t *g = realloc(*ids, c * sizeof *g);
             if (!g) {
-                sqlite3_free(h);
+                sqlite3_reset(st);
                 return SQLITE_NOMEM;
             }
-            h = g;
+            *ids = g;
+            *cap = c;
         }
-        h[n++] = sqlite3_column_int64(get_hashes, 0);
+        (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
     }
-    (void)v;
-    if (rc != SQLITE_DONE) {
-        sqlite3_free(h);
-        return rc;
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int rd_size(void *ctx, int64_t id, size_t *n) {
+    sqlite3_stmt *st = ((lake_reader *)ctx)->size;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    sqlite3_int64 x = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    /* A missing count (a row written by hand) must not shrink the bound: unknown size. */
+    *n = rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER && x >= 0 ? (size_t)x : SIZE_MAX;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int rd_overlap(void *ctx, int64_t id, size_t size, const int64_t *q, size_t nq, size_t *ov) {
+    lake_reader *r = ctx;
+    int rc = SQLITE_OK;
+    *ov = 0;
+    if (r->set) {
+        /* One blob read and a merge in memory: ~100x cheaper than stepping through rows. */
+        sqlite3_reset(r->set);
+        sqlite3_bind_int64(r->set, 1, id);
+        rc = sqlite3_step(r->set);
+        if (rc == SQLITE_ROW) {
+            const unsigned char *b = sqlite3_column_blob(r->set, 0);
+            size_t n = (size_t)sqlite3_column_bytes(r->set, 0) / 8, i = 0;
+            if (!b && n) rc = SQLITE_NOMEM;
+            for (size_t j = 0; b && i < nq && j < n; j++) {
+                int64_t h = set_hash_at(b, j);
+                while (i < nq && q[i] < h) i++;
+                if (i < nq && q[i] == h) (*ov)++, i++;
+            }
+            sqlite3_reset(r->set);
+            return rc == SQLITE_ROW ? SQLITE_OK : rc;
+        }
+        sqlite3_reset(r->set);
+        if (rc != SQLITE_DONE) return rc;
+        rc = SQLITE_OK; /* no blob for this column: read its rows below */
     }
-    *out = (double)silt_colset_overlap(q->hashes, q->n_hashes, h, n) / (double)q->n_hashes;
-    sqlite3_free(h);
-    return SQLITE_OK;
+    /* A scan reads the column's whole set in order; a probe is one B-tree seek per query
+     * value, worth a few sequential steps: probe only columns much larger than the query. */
+    if (size != SIZE_MAX && size / 4 > nq) {
+        for (size_t i = 0; i < nq; i++) {
+            sqlite3_reset(r->probe);
+            sqlite3_bind_int64(r->probe, 1, q[i]);
+            sqlite3_bind_int64(r->probe, 2, id);
+            rc = sqlite3_step(r->probe);
+            if (rc == SQLITE_ROW) (*ov)++;
+            else if (rc != SQLITE_DONE) break;
+            rc = SQLITE_OK;
+        }
+        sqlite3_reset(r->probe);
+        return nq ? rc : SQLITE_OK;
+    }
+    sqlite3_reset(r->scan);
+    sqlite3_bind_int64(r->scan, 1, id);
+    size_t i = 0;
+    while (i < nq && (rc = sqlite3_step(r->scan)) == SQLITE_ROW) {
+        int64_t h = sqlite3_column_int64(r->scan, 0);
+        while (i < nq && q[i] < h) i++;
+        if (i < nq && q[i] == h) (*ov)++, i++;
+    }
+    if (i == nq) rc = SQLITE_OK; /* the rest of the column cannot match */
+    sqlite3_reset(r->scan);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* The (tbl, col) of column id, valid until the next call; SQLITE_DONE when it is gone. */
+static int rd_name(lake_reader *r, sqlite3_int64 id, const char **tbl, const char **col) {
+    sqlite3_reset(r->name);
+    sqlite3_bind_int64(r->name, 1, id);
+    int rc = sqlite3_step(r->name);
+    if (rc != SQLITE_ROW) return rc;
+    *tbl = (const char *)sqlite3_column_text(r->name, 0);
+    *col = (const char *)sqlite3_column_text(r->name, 1);
+    return *tbl && *col ? SQLITE_ROW : SQLITE_NOMEM;
 }
 
 static int cmp_rows(const void *a, const void *b) {
@@ -478,12 +673,241 @@ static int is_query_column(const char *stored_tbl, const char *col, const char *
     return 0;
 }
 
+/* exact = 1: silt_colset_topk over the posting lists. The query column itself (possibly
+ * indexed under two spellings, "t" and "main.t") is dropped afterwards, so the search asks
+ * for a few more than k and asks again in the unlikely case that all of those were it. */
+static int search_exact(join_cursor *c, lake_reader *rd, const column_data *q, const char *schema,
+                        const char *table, const char *qc, int k, int *cap) {
+    silt_colset_source src = {rd, rd_list_len, rd_list, rd_size, rd_overlap};
+    for (size_t extra = 4;; extra *= 4) {
+        silt_colset_hit *hits = NULL;
+        size_t n_hits = 0, dropped = 0;
+        int rc = silt_colset_topk(&src, q->hashes, q->n_hashes, (size_t)k + extra, INT64_MIN, &hits, &n_hits, NULL);
+        if (rc == SILT_COLSET_NOMEM) rc = SQLITE_NOMEM;
+        for (size_t i = 0; rc == SQLITE_OK && i < n_hits && c->n_rows < k; i++) {
+            const char *t, *col;
+            rc = rd_name(rd, hits[i].id, &t, &col);
+            if (rc != SQLITE_ROW) break;
+            rc = SQLITE_OK;
+            if (is_query_column(t, col, schema, table, qc)) {
+                dropped++;
+                continue;
+            }
+            double ct = (double)hits[i].overlap / (double)q->n_hashes;
+            rc = push_row(c, cap, hits[i].id, t, col, ct, ct);
+        }
+        free(hits);
+        if (rc != SQLITE_OK || c->n_rows == k || dropped < extra || n_hits < (size_t)k + extra) return rc;
+        cursor_rows_free(c);
+    }
+}
+
+/* The candidates of the equi and semantic modes, before verification. */
+typedef struct {
+    sqlite3_int64 id;
+    size_t size; /* distinct values, SIZE_MAX when unknown */
+    double sim;  /* embedding similarity; -2 (below any cosine) for rare-value candidates */
+    size_t bound; /* upper bound of its overlap, min(size, |Q|), set before ranking */
+} cand_col;
+
+typedef struct {
+    cand_col *a;
+    size_t n, cap;
+    silt_rowid_map seen; /* ids in a */
+} cand_list;
+
+static void cand_list_free(cand_list *l) {
+    sqlite3_free(l->a);
+    silt_rowid_map_free(&l->seen);
+    memset(l, 0, sizeof *l);
+}
+
+/* Adds column id unless it is already a candidate. */
+static int cand_add(cand_list *l, sqlite3_int64 id, size_t size, double sim) {
+    if (silt_rowid_map_get(&l->seen, id, NULL)) return SQLITE_OK;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 128;
+        cand_col *g = sqlite3_realloc64(l->a, cap * sizeof *g);
+        if (!g) return SQLITE_NOMEM;
+        l->a = g;
+        l->cap = cap;
+    }
+    if (silt_rowid_map_put(&l->seen, id, 0)) return SQLITE_NOMEM;
+    l->a[l->n++] = (cand_col){id, size, sim, size};
+    return SQLITE_OK;
+}
+
+/* Upper bound of the overlap first, then similarity, then id. */
+static int cmp_by_bound(const void *a, const void *b) {
+    const cand_col *x = a, *y = b;
+    if (x->bound != y->bound) return x->bound > y->bound ? -1 : 1;
+    if (x->sim != y->sim) return x->sim > y->sim ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static int cmp_by_sim(const void *a, const void *b) {
+    const cand_col *x = a, *y = b;
+    if (x->sim != y->sim) return x->sim > y->sim ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Computes candidate x's overlap and, unless it is the query column (or, in equi, shares no
+ * value), adds it to the rows. *added tells whether it did, *ov the overlap. */
+static int verify_candidate(join_cursor *c, int *cap, lake_reader *rd, const column_data *q, const char *schema,
+                            const char *table, const char *qc, const cand_col *x, int semantic, int *added,
+                            size_t *ov) {
+    const char *t, *col;
+    *added = 0;
+    *ov = 0;
+    int rc = rd_name(rd, x->id, &t, &col);
+    if (rc == SQLITE_DONE) return SQLITE_OK; /* deleted under the ANN index's feet */
+    if (rc != SQLITE_ROW) return rc;
+    if (is_query_column(t, col, schema, table, qc)) return SQLITE_OK;
+    /* t and col stay valid: rd_overlap steps other statements, not the name statement. */
+    if ((rc = rd_overlap(rd, x->id, x->size, q->hashes, q->n_hashes, ov)) != SQLITE_OK) return rc;
+    if (!semantic && *ov == 0) return SQLITE_OK; /* an equi-join needs a shared value */
+    double ct = (double)*ov / (double)q->n_hashes;
+    *added = 1;
+    /* equi rows carry similarity in `containment` until the sort (cmp_rows' second key). */
+    return semantic ? push_row(c, cap, x->id, t, col, x->sim, ct) : push_row(c, cap, x->id, t, col, ct, x->sim);
+}
+
+static int cmp_size_t(const void *a, const void *b) {
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* equi: verifies the candidates in order of their overlap's upper bound min(|X|, |Q|) and
+ * stops once that bound falls below the k-th best overlap verified, since no candidate left
+ * can enter the top k; the result equals verifying them all. */
+static int rank_equi(join_cursor *c, int *cap, lake_reader *rd, const column_data *q, const char *schema,
+                     const char *table, const char *qc, cand_list *l, int k) {
+    for (size_t i = 0; i < l->n; i++)
+        if (l->a[i].bound > q->n_hashes) l->a[i].bound = q->n_hashes;
+    if (l->n > 1) qsort(l->a, l->n, sizeof *l->a, cmp_by_bound);
+    size_t n_top = l->n < (size_t)k ? l->n : (size_t)k;
+    size_t *top = sqlite3_malloc64((n_top ? n_top : 1) * sizeof *top); /* min-heap of the best overlaps */
+    if (!top) return SQLITE_NOMEM;
+    size_t n = 0;
+    int rc = SQLITE_OK;
+    for (size_t i = 0; rc == SQLITE_OK && i < l->n; i++) {
+        if (n == n_top && n_top && l->a[i].bound < top[0]) break;
+        int added;
+        size_t ov;
+        rc = verify_candidate(c, cap, rd, q, schema, table, qc, &l->a[i], 0, &added, &ov);
+        if (rc != SQLITE_OK || !added || n_top == 0) continue;
+        if (n < n_top) {
+            top[n++] = ov;
+            if (n == n_top) qsort(top, n, sizeof *top, cmp_size_t);
+            continue;
+        }
+        if (ov <= top[0]) continue;
+        top[0] = ov; /* sift down the new root */
+        for (size_t j = 0;;) {
+            size_t a = 2 * j + 1, b = a + 1, m = j;
+            if (a < n && top[a] < top[m]) m = a;
+            if (b < n && top[b] < top[m]) m = b;
+            if (m == j) break;
+            size_t t = top[m];
+            top[m] = top[j];
+            top[j] = t;
+            j = m;
+        }
+    }
+    sqlite3_free(top);
+    return rc;
+}
+
+/* semantic: the k most similar candidates, each with its exact containment. */
+static int rank_semantic(join_cursor *c, int *cap, lake_reader *rd, const column_data *q, const char *schema,
+                         const char *table, const char *qc, cand_list *l, int k) {
+    if (l->n > 1) qsort(l->a, l->n, sizeof *l->a, cmp_by_sim);
+    int rc = SQLITE_OK;
+    for (size_t i = 0; rc == SQLITE_OK && i < l->n && c->n_rows < k; i++) {
+        int added;
+        size_t ov;
+        rc = verify_candidate(c, cap, rd, q, schema, table, qc, &l->a[i], 1, &added, &ov);
+    }
+    return rc;
+}
+
+typedef struct {
+    size_t len;
+    int64_t h;
+} rare_value;
+
+static int cmp_rare(const void *a, const void *b) {
+    const rare_value *x = a, *y = b;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return (x->h > y->h) - (x->h < y->h);
+}
+
+typedef struct {
+    sqlite3_int64 id, count;
+} col_count;
+
+static int cmp_count(const void *a, const void *b) {
+    const col_count *x = a, *y = b;
+    if (x->count != y->count) return x->count > y->count ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* The equi mode's second source of candidates, which the embedding misses when a column's
+ * text says little about its values (numbers, codes): the columns that hold the most of the
+ * query's rarest values. Looks up the list lengths of up to RARE_SAMPLE query values (hashes
+ * are in random order, so the first ones are a uniform sample), reads the shortest lists up
+ * to RARE_POSTINGS entries, and adds the n_best columns seen most often. */
+static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list *l, int n_best) {
+    size_t n = q->n_hashes < RARE_SAMPLE ? q->n_hashes : RARE_SAMPLE;
+    rare_value *vals = sqlite3_malloc64(n * sizeof *vals);
+    col_count *counts = NULL;
+    int64_t *ids = NULL;
+    size_t n_ids = 0, cap_ids = 0, n_counts = 0, read = 0;
+    silt_rowid_map where = {0}; /* column id -> index in counts */
+    int rc = vals ? SQLITE_OK : SQLITE_NOMEM;
+    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+        vals[i].h = q->hashes[i];
+        rc = rd_list_len(rd, q->hashes[i], &vals[i].len);
+    }
+    if (rc == SQLITE_OK) qsort(vals, n, sizeof *vals, cmp_rare);
+    for (size_t i = 0; rc == SQLITE_OK && i < n && read + vals[i].len <= RARE_POSTINGS; i++) {
+        if ((rc = rd_list(rd, vals[i].h, &ids, &n_ids, &cap_ids)) != SQLITE_OK) break;
+        read += n_ids;
+        if (!counts && !(counts = sqlite3_malloc64(RARE_POSTINGS * sizeof *counts))) rc = SQLITE_NOMEM;
+        for (size_t j = 0; rc == SQLITE_OK && j < n_ids; j++) {
+            int64_t at;
+            if (silt_rowid_map_get(&where, ids[j], &at)) counts[at].count++;
+            else if (n_counts < RARE_POSTINGS) {
+                counts[n_counts] = (col_count){ids[j], 1};
+                if (silt_rowid_map_put(&where, ids[j], (int64_t)n_counts++)) rc = SQLITE_NOMEM;
+            }
+        }
+    }
+    if (rc == SQLITE_OK && n_counts) {
+        qsort(counts, n_counts, sizeof *counts, cmp_count);
+        for (size_t i = 0; rc == SQLITE_OK && i < n_counts && (int)i < n_best; i++) {
+            size_t size;
+            rc = rd_size(rd, counts[i].id, &size);
+            if (rc == SQLITE_OK) rc = cand_add(l, counts[i].id, size, -2.0);
+        }
+    }
+    silt_rowid_map_free(&where);
+    sqlite3_free(vals);
+    sqlite3_free(counts);
+    free(ids);
+    return rc;
+}
+
 static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, int k, int exact,
                   int semantic) {
     char *schema = NULL, *table = NULL, *err = NULL;
     column_data q;
     memset(&q, 0, sizeof q);
-    sqlite3_stmt *get_hashes = NULL, *st = NULL;
+    lake_reader rd;
+    memset(&rd, 0, sizeof rd);
+    cand_list cands;
+    memset(&cands, 0, sizeof cands);
+    sqlite3_stmt *st = NULL;
     float *emb = NULL;
     char *text = NULL;
     int cap = 0;
@@ -496,133 +920,51 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
         rc = SQLITE_ERROR;
         goto done;
     }
-    char *sql = sqlite3_mprintf("SELECT h FROM \"%w\".\"%w_values\" WHERE col_id = ?1 ORDER BY h",
-                                v->schema, v->name);
-    if (!sql) {
+    if ((rc = reader_open(v, &rd)) != SQLITE_OK) goto done;
+    if (exact) {
+        rc = search_exact(c, &rd, &q, schema, table, qc, k, &cap);
+        goto done; /* rows come sorted by containment, then id */
+    }
+    text = column_text(table, qc, &q, MAX_TEXT_BYTES);
+    emb = sqlite3_malloc64(sizeof(float) * (sqlite3_uint64)v->enc->dim);
+    if (!text || !emb) {
         rc = SQLITE_NOMEM;
         goto done;
     }
-    rc = sqlite3_prepare_v2(v->db, sql, -1, &get_hashes, NULL);
-    sqlite3_free(sql);
-    if (rc != SQLITE_OK) goto done;
-
-    if (exact) {
-        /* Posting lists: every column holding a value of the query, counted. */
-        sql = sqlite3_mprintf(
-            "SELECT c.id, c.tbl, c.col, count(*) FROM \"%w\".\"%w_values\" AS p "
-            "JOIN \"%w\".\"%w_cols\" AS c ON c.id = p.col_id WHERE p.h = ?1 GROUP BY c.id",
-            v->schema, v->name, v->schema, v->name);
-        if (!sql) {
-            rc = SQLITE_NOMEM;
-            goto done;
-        }
-        /* One lookup per distinct query value, accumulated per column id. */
-        sqlite3_int64 max_id = 0;
-        {
-            char *m = sqlite3_mprintf("SELECT coalesce(max(id), 0) FROM \"%w\".\"%w_cols\"", v->schema, v->name);
-            sqlite3_stmt *ms;
-            if (!m || sqlite3_prepare_v2(v->db, m, -1, &ms, NULL) != SQLITE_OK) {
-                sqlite3_free(m);
-                sqlite3_free(sql);
-                rc = SQLITE_ERROR;
-                goto done;
-            }
-            sqlite3_free(m);
-            if (sqlite3_step(ms) == SQLITE_ROW) max_id = sqlite3_column_int64(ms, 0);
-            sqlite3_finalize(ms);
-        }
-        sqlite3_free(sql);
-        sql = sqlite3_mprintf("SELECT col_id FROM \"%w\".\"%w_values\" WHERE h = ?1", v->schema, v->name);
-        if (!sql) {
-            rc = SQLITE_NOMEM;
-            goto done;
-        }
-        rc = sqlite3_prepare_v2(v->db, sql, -1, &st, NULL);
-        sqlite3_free(sql);
-        if (rc != SQLITE_OK) goto done;
-        unsigned *count = sqlite3_malloc64(((sqlite3_uint64)max_id + 1) * sizeof *count);
-        if (!count) {
-            rc = SQLITE_NOMEM;
-            goto done;
-        }
-        memset(count, 0, ((size_t)max_id + 1) * sizeof *count);
-        for (size_t i = 0; i < q.n_hashes && rc == SQLITE_OK; i++) {
-            sqlite3_reset(st);
-            sqlite3_bind_int64(st, 1, q.hashes[i]);
-            while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                sqlite3_int64 id = sqlite3_column_int64(st, 0);
-                if (id >= 0 && id <= max_id) count[id]++;
-            }
-            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
-        }
-        sqlite3_finalize(st);
-        st = NULL;
-        if (rc == SQLITE_OK) {
-            sql = sqlite3_mprintf("SELECT id, tbl, col FROM \"%w\".\"%w_cols\"", v->schema, v->name);
-            if (!sql || sqlite3_prepare_v2(v->db, sql, -1, &st, NULL) != SQLITE_OK) rc = SQLITE_ERROR;
-            sqlite3_free(sql);
-            while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-                sqlite3_int64 id = sqlite3_column_int64(st, 0);
-                const char *t = (const char *)sqlite3_column_text(st, 1);
-                const char *col = (const char *)sqlite3_column_text(st, 2);
-                if (id < 0 || id > max_id || count[id] == 0 || is_query_column(t, col, schema, table, qc))
-                    continue;
-                double ct = (double)count[id] / (double)q.n_hashes;
-                rc = push_row(c, &cap, id, t, col, ct, ct);
-            }
-        }
-        sqlite3_free(count);
-        if (rc != SQLITE_OK) goto done;
-    } else {
-        text = column_text(table, qc, &q, MAX_TEXT_BYTES);
-        emb = sqlite3_malloc64(sizeof(float) * (sqlite3_uint64)v->enc->dim);
-        if (!text || !emb) {
-            rc = SQLITE_NOMEM;
-            goto done;
-        }
-        const char *texts[1] = {text};
-        size_t lens[1] = {strlen(text)};
-        char *eerr = NULL;
-        if (silt_embed_texts(v->enc, texts, lens, 1, 1, emb, &eerr)) {
-            err = sqlite3_mprintf("silt_join: embedding the query column: %s", eerr ? eerr : "failed");
-            free(eerr);
-            rc = SQLITE_ERROR;
-            goto done;
-        }
-        int n_cand = k * 10 > MIN_CANDIDATES ? k * 10 : MIN_CANDIDATES;
-        sql = sqlite3_mprintf(
-            "SELECT v.rowid, v.distance, c.tbl, c.col FROM \"%w\".\"%w_vec\" AS v "
-            "JOIN \"%w\".\"%w_cols\" AS c ON c.id = v.rowid WHERE v.embedding MATCH ?1 AND v.k = ?2",
-            v->schema, v->name, v->schema, v->name);
-        if (!sql) {
-            rc = SQLITE_NOMEM;
-            goto done;
-        }
-        rc = sqlite3_prepare_v2(v->db, sql, -1, &st, NULL);
-        sqlite3_free(sql);
-        if (rc != SQLITE_OK) goto done;
-        sqlite3_bind_blob(st, 1, emb, (int)(sizeof(float) * (size_t)v->enc->dim), SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, n_cand);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            sqlite3_int64 id = sqlite3_column_int64(st, 0);
-            double sim = 1.0 - sqlite3_column_double(st, 1);
-            const char *t = (const char *)sqlite3_column_text(st, 2);
-            const char *col = (const char *)sqlite3_column_text(st, 3);
-            if (is_query_column(t, col, schema, table, qc)) continue;
-            double ct = 0;
-            rc = containment_of(v, get_hashes, id, &q, &ct);
-            if (rc != SQLITE_OK) break;
-            if (!semantic && ct == 0) continue; /* an equi-join needs a shared value */
-            /* equi: rank by containment, ties by similarity (through cmp_rows' second key
-             * only when scores tie, so similarity goes in `score` for semantic). */
-            rc = semantic ? push_row(c, &cap, id, t, col, sim, ct) : push_row(c, &cap, id, t, col, ct, sim);
-            if (rc != SQLITE_OK) break;
-        }
-        if (rc == SQLITE_DONE) rc = SQLITE_OK;
-        if (rc != SQLITE_OK) goto done;
+    const char *texts[1] = {text};
+    size_t lens[1] = {strlen(text)};
+    char *eerr = NULL;
+    if (silt_embed_texts(v->enc, texts, lens, 1, 1, emb, &eerr)) {
+        err = sqlite3_mprintf("silt_join: embedding the query column: %s", eerr ? eerr : "failed");
+        free(eerr);
+        rc = SQLITE_ERROR;
+        goto done;
     }
-    qsort(c->rows, (size_t)c->n_rows, sizeof *c->rows, cmp_rows);
-    if (!exact && !semantic) /* the second key carried similarity; report containment */
+    int n_cand = k * EMBED_CANDIDATES_PER_K > MIN_CANDIDATES ? k * EMBED_CANDIDATES_PER_K : MIN_CANDIDATES;
+    rc = prepare_fmt(v->db, &st,
+                     "SELECT v.rowid, v.distance, c.n_distinct FROM \"%w\".\"%w_vec\" AS v "
+                     "JOIN \"%w\".\"%w_cols\" AS c ON c.id = v.rowid WHERE v.embedding MATCH ?1 AND v.k = ?2",
+                     v->schema, v->name, v->schema, v->name);
+    if (rc != SQLITE_OK) goto done;
+    sqlite3_bind_blob(st, 1, emb, (int)(sizeof(float) * (size_t)v->enc->dim), SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, n_cand);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sqlite3_int64 id = sqlite3_column_int64(st, 0);
+        double sim = 1.0 - sqlite3_column_double(st, 1);
+        sqlite3_int64 size = sqlite3_column_int64(st, 2);
+        rc = cand_add(&cands, id, size >= 0 ? (size_t)size : SIZE_MAX, sim);
+        if (rc != SQLITE_OK) break;
+    }
+    if (rc == SQLITE_DONE) rc = SQLITE_OK;
+    /* equi: rank by containment, ties by similarity (cmp_rows' second key; the rare-value
+     * candidates, which have no similarity, come after the others). */
+    if (rc == SQLITE_OK && !semantic) rc = add_rare_candidates(&rd, &q, &cands, k * RARE_CANDIDATES_PER_K);
+    if (rc == SQLITE_OK)
+        rc = semantic ? rank_semantic(c, &cap, &rd, &q, schema, table, qc, &cands, k)
+                      : rank_equi(c, &cap, &rd, &q, schema, table, qc, &cands, k);
+    if (rc != SQLITE_OK) goto done;
+    if (c->n_rows > 1) qsort(c->rows, (size_t)c->n_rows, sizeof *c->rows, cmp_rows);
+    if (!semantic) /* the second key carried similarity; report containment */
         for (int i = 0; i < c->n_rows; i++) c->rows[i].containment = c->rows[i].score;
     while (c->n_rows > k) {
         c->n_rows--;
@@ -636,7 +978,8 @@ done:
         err = NULL;
     }
     sqlite3_free(err);
-    sqlite3_finalize(get_hashes);
+    reader_close(&rd);
+    cand_list_free(&cands);
     sqlite3_finalize(st);
     sqlite3_free(emb);
     free(text);
@@ -747,6 +1090,20 @@ static int join_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid) {
 /* ---- writes ------------------------------------------------------------------------ */
 
 static int delete_column(join_vtab *v, sqlite3_int64 id, char **err) {
+    int df = 0, rc = has_shadow(v, "df", &df);
+    if (rc == SQLITE_OK && df) /* the column's values leave their posting lists */
+        rc = exec_fmt(v->db, err,
+                      "UPDATE \"%w\".\"%w_df\" SET n = n - 1 WHERE h IN "
+                      "(SELECT h FROM \"%w\".\"%w_values\" WHERE col_id = %lld);"
+                      "DELETE FROM \"%w\".\"%w_df\" WHERE n <= 0 AND h IN "
+                      "(SELECT h FROM \"%w\".\"%w_values\" WHERE col_id = %lld);",
+                      v->schema, v->name, v->schema, v->name, (long long)id, v->schema, v->name, v->schema,
+                      v->name, (long long)id);
+    int sets = 0;
+    if (rc == SQLITE_OK) rc = has_shadow(v, "sets", &sets);
+    if (rc == SQLITE_OK && sets)
+        rc = exec_fmt(v->db, err, "DELETE FROM \"%w\".\"%w_sets\" WHERE id = %lld;", v->schema, v->name, (long long)id);
+    if (rc != SQLITE_OK) return rc;
     return exec_fmt(v->db, err,
                     "DELETE FROM \"%w\".\"%w_values\" WHERE col_id = %lld;"
                     "DELETE FROM \"%w\".\"%w_cols\" WHERE id = %lld;"
@@ -766,7 +1123,8 @@ static int index_columns(join_vtab *v, const char *tbl, char **cols, int n, sqli
     size_t *lens = sqlite3_malloc64((sqlite3_uint64)n * sizeof *lens);
     sqlite3_int64 *ids = sqlite3_malloc64((sqlite3_uint64)n * sizeof *ids);
     float *emb = sqlite3_malloc64((sqlite3_uint64)n * (sqlite3_uint64)v->enc->dim * sizeof(float));
-    sqlite3_stmt *ins_col = NULL, *ins_val = NULL, *ins_vec = NULL, *find = NULL;
+    sqlite3_stmt *ins_col = NULL, *ins_val = NULL, *ins_vec = NULL, *find = NULL, *ins_df = NULL, *ins_set = NULL;
+    int df = 0, sets = 0;
     if (!texts || !lens || !ids || !emb) {
         rc = SQLITE_NOMEM;
         goto done;
@@ -789,6 +1147,12 @@ static int index_columns(join_vtab *v, const char *tbl, char **cols, int n, sqli
          v->schema, v->name);
     PREP(ins_val, "INSERT OR IGNORE INTO \"%w\".\"%w_values\"(h, col_id) VALUES (?1, ?2)", v->schema, v->name);
     PREP(ins_vec, "INSERT INTO \"%w\".\"%w_vec\"(rowid, embedding) VALUES (?1, ?2)", v->schema, v->name);
+    if ((rc = has_shadow(v, "df", &df)) != SQLITE_OK) goto done;
+    if (df)
+        PREP(ins_df, "INSERT INTO \"%w\".\"%w_df\"(h, n) VALUES (?1, 1) ON CONFLICT(h) DO UPDATE SET n = n + 1",
+             v->schema, v->name);
+    if ((rc = has_shadow(v, "sets", &sets)) != SQLITE_OK) goto done;
+    if (sets) PREP(ins_set, "INSERT INTO \"%w\".\"%w_sets\"(id, hashes) VALUES (?1, ?2)", v->schema, v->name);
 #undef PREP
     for (int i = 0; i < n; i++) {
         column_data cd;
@@ -823,6 +1187,22 @@ static int index_columns(join_vtab *v, const char *tbl, char **cols, int n, sqli
             sqlite3_bind_int64(ins_val, 1, cd.hashes[j]);
             sqlite3_bind_int64(ins_val, 2, ids[i]);
             if ((rc = sqlite3_step(ins_val)) != SQLITE_DONE) break;
+            if (ins_df && sqlite3_changes(v->db) == 1) {
+                sqlite3_reset(ins_df);
+                sqlite3_bind_int64(ins_df, 1, cd.hashes[j]);
+                if ((rc = sqlite3_step(ins_df)) != SQLITE_DONE) break;
+            }
+        }
+        if (rc == SQLITE_DONE && ins_set) {
+            unsigned char *blob = sqlite3_malloc64(cd.n_hashes * 8 + 1);
+            if (!blob) rc = SQLITE_NOMEM;
+            else {
+                for (size_t j = 0; j < cd.n_hashes; j++) set_hash_put(blob, j, cd.hashes[j]);
+                sqlite3_reset(ins_set);
+                sqlite3_bind_int64(ins_set, 1, ids[i]);
+                sqlite3_bind_blob64(ins_set, 2, blob, cd.n_hashes * 8, sqlite3_free);
+                rc = sqlite3_step(ins_set);
+            }
         }
         texts[i] = column_text(table, cols[i], &cd, MAX_TEXT_BYTES);
         column_data_free(&cd);
@@ -860,6 +1240,8 @@ done:
     sqlite3_finalize(ins_col);
     sqlite3_finalize(ins_val);
     sqlite3_finalize(ins_vec);
+    sqlite3_finalize(ins_df);
+    sqlite3_finalize(ins_set);
     sqlite3_free(schema);
     sqlite3_free(table);
     return rc == SQLITE_OK ? SQLITE_OK : SQLITE_ERROR;
@@ -922,22 +1304,48 @@ static int run_command(join_vtab *v, const char *cmd) {
     } else if (sqlite3_stricmp(cmd, "integrity-check") == 0) {
         rc = exec_fmt(v->db, &err, "INSERT INTO \"%w\".\"%w_vec\"(\"%w_vec\") VALUES ('integrity-check')",
                       v->schema, v->name, v->name);
+        int df = 0, sets = 0;
+        if (rc == SQLITE_OK) rc = has_shadow(v, "df", &df);
+        if (rc == SQLITE_OK) rc = has_shadow(v, "sets", &sets);
         if (rc == SQLITE_OK) {
-            char *sql = sqlite3_mprintf(
+            /* The 4th count: values whose posting list length in <t>_df is wrong or missing,
+             * plus lengths kept for values no column holds. */
+            char *df_sql = df ? sqlite3_mprintf(
+                "(SELECT count(*) FROM (SELECT h, count(*) AS c FROM \"%w\".\"%w_values\" GROUP BY h) AS a"
+                " LEFT JOIN \"%w\".\"%w_df\" AS d USING (h) WHERE d.n IS NOT a.c)"
+                " + (SELECT count(*) FROM \"%w\".\"%w_df\" WHERE h NOT IN (SELECT h FROM \"%w\".\"%w_values\"))",
+                v->schema, v->name, v->schema, v->name, v->schema, v->name, v->schema, v->name)
+                              : sqlite3_mprintf("0");
+            /* The 5th: columns whose hash blob is missing or of the wrong length, plus blobs of
+             * columns that are gone. */
+            char *sets_sql = sets ? sqlite3_mprintf(
+                "(SELECT count(*) FROM \"%w\".\"%w_cols\" AS c LEFT JOIN \"%w\".\"%w_sets\" AS s ON s.id = c.id"
+                " WHERE s.id IS NULL OR length(s.hashes) IS NOT 8 * c.n_distinct)"
+                " + (SELECT count(*) FROM \"%w\".\"%w_sets\" WHERE id NOT IN (SELECT id FROM \"%w\".\"%w_cols\"))",
+                v->schema, v->name, v->schema, v->name, v->schema, v->name, v->schema, v->name)
+                                  : sqlite3_mprintf("0");
+            char *sql = df_sql && sets_sql ? sqlite3_mprintf(
                 "SELECT (SELECT count(*) FROM \"%w\".\"%w_cols\") - (SELECT count(*) FROM \"%w\".\"%w_vec\"),"
                 " (SELECT count(*) FROM \"%w\".\"%w_values\" WHERE col_id NOT IN (SELECT id FROM \"%w\".\"%w_cols\")),"
-                " (SELECT count(*) FROM \"%w\".\"%w_cols\" c WHERE c.n_distinct <> (SELECT count(*) FROM \"%w\".\"%w_values\" p WHERE p.col_id = c.id))",
+                " (SELECT count(*) FROM \"%w\".\"%w_cols\" c WHERE c.n_distinct <> (SELECT count(*) FROM \"%w\".\"%w_values\" p WHERE p.col_id = c.id)),"
+                " %s, %s",
                 v->schema, v->name, v->schema, v->name, v->schema, v->name, v->schema, v->name,
-                v->schema, v->name, v->schema, v->name);
+                v->schema, v->name, v->schema, v->name, df_sql, sets_sql) : NULL;
+            sqlite3_free(df_sql);
+            sqlite3_free(sets_sql);
             sqlite3_stmt *st;
             if (!sql || sqlite3_prepare_v2(v->db, sql, -1, &st, NULL) != SQLITE_OK) rc = SQLITE_ERROR;
             else {
                 if (sqlite3_step(st) == SQLITE_ROW &&
-                    (sqlite3_column_int64(st, 0) || sqlite3_column_int64(st, 1) || sqlite3_column_int64(st, 2))) {
+                    (sqlite3_column_int64(st, 0) || sqlite3_column_int64(st, 1) || sqlite3_column_int64(st, 2) ||
+                     sqlite3_column_int64(st, 3) || sqlite3_column_int64(st, 4))) {
                     err = sqlite3_mprintf("silt_join: integrity-check failed: %lld columns without an embedding,"
-                                          " %lld orphan values, %lld columns with a wrong value count",
+                                          " %lld orphan values, %lld columns with a wrong value count,"
+                                          " %lld wrong posting list lengths, %lld wrong hash sets"
+                                          " ('rebuild' repairs them)",
                                           sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-                                          sqlite3_column_int64(st, 2));
+                                          sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
+                                          sqlite3_column_int64(st, 4));
                     rc = SQLITE_CORRUPT_VTAB;
                 }
                 sqlite3_finalize(st);
@@ -945,13 +1353,23 @@ static int run_command(join_vtab *v, const char *cmd) {
             sqlite3_free(sql);
         }
     } else if (sqlite3_stricmp(cmd, "rebuild") == 0) {
-        /* Re-reads every indexed column from its table and embeds it again. */
+        /* Re-reads every indexed column from its table and embeds it again. The posting list
+         * lengths are recounted first (and created for tables made before they existed). */
+        rc = exec_fmt(v->db, &err,
+                      "CREATE TABLE IF NOT EXISTS \"%w\".\"%w_df\"(h INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
+                      "DELETE FROM \"%w\".\"%w_df\";"
+                      "INSERT INTO \"%w\".\"%w_df\"(h, n) SELECT h, count(*) FROM \"%w\".\"%w_values\" GROUP BY h;"
+                      "CREATE TABLE IF NOT EXISTS \"%w\".\"%w_sets\"(id INTEGER PRIMARY KEY, hashes BLOB NOT NULL);",
+                      v->schema, v->name, v->schema, v->name, v->schema, v->name, v->schema, v->name,
+                      v->schema, v->name);
         char *sql = sqlite3_mprintf("SELECT tbl, col FROM \"%w\".\"%w_cols\" ORDER BY id", v->schema, v->name);
         sqlite3_stmt *st;
         char **tbls = NULL, **cols = NULL;
         int n = 0, cap = 0;
-        if (!sql || sqlite3_prepare_v2(v->db, sql, -1, &st, NULL) != SQLITE_OK) rc = SQLITE_ERROR;
-        else {
+        if (rc != SQLITE_OK) {
+        } else if (!sql || sqlite3_prepare_v2(v->db, sql, -1, &st, NULL) != SQLITE_OK) {
+            rc = SQLITE_ERROR;
+        } else {
             while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
                 if (n == cap) {
                     cap = cap ? cap * 2 : 16;
@@ -1050,6 +1468,15 @@ static int join_rename(sqlite3_vtab *tab, const char *new_name) {
                       "ALTER TABLE \"%w\".\"%w_vec\" RENAME TO \"%w_vec\";",
                       v->schema, v->name, new_name, v->schema, v->name, new_name, v->schema, v->name,
                       new_name);
+    int df = 0;
+    if (rc == SQLITE_OK) rc = has_shadow(v, "df", &df);
+    if (rc == SQLITE_OK && df)
+        rc = exec_fmt(v->db, &err, "ALTER TABLE \"%w\".\"%w_df\" RENAME TO \"%w_df\";", v->schema, v->name, new_name);
+    int sets = 0;
+    if (rc == SQLITE_OK) rc = has_shadow(v, "sets", &sets);
+    if (rc == SQLITE_OK && sets)
+        rc = exec_fmt(v->db, &err, "ALTER TABLE \"%w\".\"%w_sets\" RENAME TO \"%w_sets\";", v->schema, v->name,
+                      new_name);
     if (rc != SQLITE_OK) {
         sqlite3_free(tab->zErrMsg);
         tab->zErrMsg = err;
@@ -1078,8 +1505,11 @@ static int join_destroy(sqlite3_vtab *tab) {
     int rc = exec_fmt(v->db, &err,
                       "DROP TABLE IF EXISTS \"%w\".\"%w_vec\";"
                       "DROP TABLE IF EXISTS \"%w\".\"%w_values\";"
+                      "DROP TABLE IF EXISTS \"%w\".\"%w_df\";"
+                      "DROP TABLE IF EXISTS \"%w\".\"%w_sets\";"
                       "DROP TABLE IF EXISTS \"%w\".\"%w_cols\";",
-                      v->schema, v->name, v->schema, v->name, v->schema, v->name);
+                      v->schema, v->name, v->schema, v->name, v->schema, v->name, v->schema, v->name,
+                      v->schema, v->name);
     if (rc != SQLITE_OK) {
         sqlite3_free(tab->zErrMsg);
         tab->zErrMsg = err;
@@ -1089,7 +1519,8 @@ static int join_destroy(sqlite3_vtab *tab) {
 }
 
 static int join_shadow_name(const char *suffix) {
-    return sqlite3_stricmp(suffix, "cols") == 0 || sqlite3_stricmp(suffix, "values") == 0;
+    return sqlite3_stricmp(suffix, "cols") == 0 || sqlite3_stricmp(suffix, "values") == 0 ||
+           sqlite3_stricmp(suffix, "df") == 0 || sqlite3_stricmp(suffix, "sets") == 0;
 }
 
 /* ---- silt_column_text(tbl, col [, max_tokens]) ------------------------------------- */

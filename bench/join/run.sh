@@ -3,4 +3,5 @@
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
 cd "$(dirname "$0")/../.."
-/usr/bin/python3 bench/join/join_bench.py "$BUILD"
+shift || true
+/usr/bin/python3 bench/join/join_bench.py "$BUILD" "$@"

@@ -74,6 +74,38 @@ SELECT * FROM lj WHERE query_table = 'empty' AND query_column = 'x';
 CREATE VIRTUAL TABLE bad USING silt_join(model=nope);
 CREATE VIRTUAL TABLE bad USING silt_join(color=red);
 SELECT count(*) FROM lj;
+-- exact = 1 is a top-k search: k cuts it, and a tie goes to the column indexed first
+CREATE TABLE twin_a(v TEXT);
+CREATE TABLE twin_b(v TEXT);
+INSERT INTO twin_a VALUES ('paris'), ('rome');
+INSERT INTO twin_b VALUES ('rome'), ('paris'), ('rome');
+INSERT INTO lj(tbl) VALUES ('twin_b');
+INSERT INTO lj(tbl) VALUES ('twin_a');
+SELECT tbl, col, round(containment, 4) FROM lj WHERE query_table = 'customers' AND query_column = 'city' AND exact = 1;
+SELECT tbl, col, round(containment, 4) FROM lj WHERE query_table = 'customers' AND query_column = 'city' AND exact = 1 AND k = 1;
+-- posting list lengths (lj_df) follow inserts and deletes; integrity-check verifies them
+DELETE FROM lj WHERE tbl = 'twin_a';
+SELECT (SELECT count(*) FROM lj_df) = (SELECT count(DISTINCT h) FROM lj_values),
+       (SELECT sum(n) FROM lj_df) = (SELECT count(*) FROM lj_values);
+UPDATE lj_df SET n = n + 1 WHERE h = (SELECT min(h) FROM lj_df);
+INSERT INTO lj(lj) VALUES ('integrity-check');
+INSERT INTO lj(lj) VALUES ('rebuild');
+INSERT INTO lj(lj) VALUES ('integrity-check');
+-- each column's hashes are also kept in one blob (lj_sets), for cheap verification
+SELECT count(*), sum(length(hashes)) = 8 * (SELECT count(*) FROM lj_values) FROM lj_sets;
+DELETE FROM lj_sets WHERE id = (SELECT min(id) FROM lj_sets);
+INSERT INTO lj(lj) VALUES ('integrity-check');
+INSERT INTO lj(lj) VALUES ('rebuild');
+-- a table made before lj_df and lj_sets existed: its searches count the lists and read
+-- lj_values, and 'rebuild' adds them
+DROP TABLE lj_df;
+DROP TABLE lj_sets;
+SELECT tbl, col, round(containment, 4) FROM lj WHERE query_table = 'customers' AND query_column = 'city' AND exact = 1;
+SELECT tbl, col, round(containment, 4) FROM lj WHERE query_table = 'orders' AND query_column = 'customer' AND k = 2;
+INSERT INTO lj(tbl) VALUES ('twin_a');
+INSERT INTO lj(lj) VALUES ('rebuild');
+SELECT (SELECT sum(n) FROM lj_df) = (SELECT count(*) FROM lj_values), (SELECT count(*) FROM lj_sets) = (SELECT count(*) FROM lj_cols);
+INSERT INTO lj(lj) VALUES ('integrity-check');
 -- rename and drop carry the shadow tables
 ALTER TABLE lj RENAME TO lake;
 SELECT count(*) FROM lake;
