@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/err.h"
 #include "index/varint.h"
@@ -13,6 +14,14 @@
 /* ---- small helpers ---------------------------------------------------------------------- */
 
 static inline void bit_set(uint64_t *b, uint64_t i) { b[i >> 6] |= (uint64_t)1 << (i & 63); }
+
+void silt_sp_advise_huge(void *p, size_t n) {
+    const uintptr_t H = (uintptr_t)1 << 21;
+    if (!p || n < 2 * H) return;
+    uintptr_t a = ((uintptr_t)p + H - 1) & ~(H - 1), e = ((uintptr_t)p + n) & ~(H - 1);
+    /* Advice only: where the kernel has no transparent huge pages it fails, harmlessly. */
+    if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+}
 
 /* Impact (rounded to nearest) of weight w on a term of scale sc. */
 static inline int quant(float w, float sc) {
@@ -119,6 +128,7 @@ static sp_scratch *scratch_take(const sp_seg *cs, int *owned) {
             if (w) {
                 w->acc = calloc((size_t)s->n_docs + 1, sizeof *w->acc);
                 w->touched = calloc(((size_t)s->n_docs + 63) / 64 + 1, sizeof *w->touched);
+                silt_sp_advise_huge(w->acc, ((size_t)s->n_docs + 1) * sizeof *w->acc);
                 w->qloc = calloc((size_t)s->n_terms + 1, sizeof *w->qloc);
                 if (!w->acc || !w->touched || !w->qloc) scratch_free(w), w = NULL;
             }
@@ -296,6 +306,8 @@ sp_seg *silt_spseg_build(sp_doc_fn get, void *ctx, uint32_t n_docs, uint32_t blo
     s->fwd_w = malloc((total + 1) * sizeof *s->fwd_w);
     s->id_bytes = nt <= 65536 ? 2 : 4;
     s->fwd_ids = malloc((total + 1) * s->id_bytes);
+    silt_sp_advise_huge(s->fwd_w, (total + 1) * sizeof *s->fwd_w);
+    silt_sp_advise_huge(s->fwd_ids, (total + 1) * s->id_bytes);
     if (!t.n_post || !t.n_ent || !t.gap_bytes || !t.last_block || !t.maxw || !s->scale ||
         !s->fwd_w || !s->fwd_ids)
         return build_oom(s, &t, &m, err, "forward index"), NULL;
@@ -409,6 +421,8 @@ sp_seg *silt_spseg_build(sp_doc_fn get, void *ctx, uint32_t n_docs, uint32_t blo
     s->head_off[nt] = ho;
     s->post = malloc(po + 1);
     s->head = malloc(ho + 1);
+    silt_sp_advise_huge(s->post, po + 1);
+    silt_sp_advise_huge(s->head, ho + 1);
     if (!s->post || !s->head) return build_oom(s, &t, NULL, err, "postings"), NULL;
 
     /* Pass C: write postings and heads. */
