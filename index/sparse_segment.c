@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/err.h"
 #include "index/varint.h"
@@ -13,6 +14,14 @@
 /* ---- small helpers ---------------------------------------------------------------------- */
 
 static inline void bit_set(uint64_t *b, uint64_t i) { b[i >> 6] |= (uint64_t)1 << (i & 63); }
+
+void silt_sp_advise_huge(void *p, size_t n) {
+    const uintptr_t H = (uintptr_t)1 << 21;
+    if (!p || n < 2 * H) return;
+    uintptr_t a = ((uintptr_t)p + H - 1) & ~(H - 1), e = ((uintptr_t)p + n) & ~(H - 1);
+    /* Advice only: where the kernel has no transparent huge pages it fails, harmlessly. */
+    if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+}
 
 /* Impact (rounded to nearest) of weight w on a term of scale sc. */
 static inline int quant(float w, float sc) {
@@ -94,7 +103,7 @@ typedef struct sp_scratch {
     float *acc;          /* [n_docs] partial scores */
     uint64_t *touched;   /* [(n_docs + 63) / 64] documents with a posting read */
     float *qloc;         /* [n_terms] query weight by local term */
-    struct cand *sorted; /* candidates that may matter, bucketed */
+    struct cand *sorted; /* candidates that may matter (a heap while rescoring) */
     size_t cap;          /* capacity of sorted */
 } sp_scratch;
 
@@ -119,6 +128,7 @@ static sp_scratch *scratch_take(const sp_seg *cs, int *owned) {
             if (w) {
                 w->acc = calloc((size_t)s->n_docs + 1, sizeof *w->acc);
                 w->touched = calloc(((size_t)s->n_docs + 63) / 64 + 1, sizeof *w->touched);
+                silt_sp_advise_huge(w->acc, ((size_t)s->n_docs + 1) * sizeof *w->acc);
                 w->qloc = calloc((size_t)s->n_terms + 1, sizeof *w->qloc);
                 if (!w->acc || !w->touched || !w->qloc) scratch_free(w), w = NULL;
             }
@@ -296,6 +306,8 @@ sp_seg *silt_spseg_build(sp_doc_fn get, void *ctx, uint32_t n_docs, uint32_t blo
     s->fwd_w = malloc((total + 1) * sizeof *s->fwd_w);
     s->id_bytes = nt <= 65536 ? 2 : 4;
     s->fwd_ids = malloc((total + 1) * s->id_bytes);
+    silt_sp_advise_huge(s->fwd_w, (total + 1) * sizeof *s->fwd_w);
+    silt_sp_advise_huge(s->fwd_ids, (total + 1) * s->id_bytes);
     if (!t.n_post || !t.n_ent || !t.gap_bytes || !t.last_block || !t.maxw || !s->scale ||
         !s->fwd_w || !s->fwd_ids)
         return build_oom(s, &t, &m, err, "forward index"), NULL;
@@ -409,6 +421,8 @@ sp_seg *silt_spseg_build(sp_doc_fn get, void *ctx, uint32_t n_docs, uint32_t blo
     s->head_off[nt] = ho;
     s->post = malloc(po + 1);
     s->head = malloc(ho + 1);
+    silt_sp_advise_huge(s->post, po + 1);
+    silt_sp_advise_huge(s->head, ho + 1);
     if (!s->post || !s->head) return build_oom(s, &t, NULL, err, "postings"), NULL;
 
     /* Pass C: write postings and heads. */
@@ -614,13 +628,6 @@ typedef struct cand {
     uint32_t d;
 } cand;
 
-static int cmp_cand_desc(const void *x, const void *y) {
-    float a = ((const cand *)x)->a, b = ((const cand *)y)->a;
-    if (a != b) return a > b ? -1 : 1;
-    uint32_t i = ((const cand *)x)->d, j = ((const cand *)y)->d;
-    return i < j ? -1 : i > j;
-}
-
 /* Reading a query term's postings (its whole list, or its head) a chunk of documents at a
  * time: every term is advanced through one chunk before the next, so that the partial scores
  * of a chunk stay in cache while all the terms add to them. Term at a time over the whole
@@ -633,10 +640,14 @@ typedef struct {
     float c;              /* query weight x scale */
 } tcursor;
 
-/* Documents per chunk: a multiple of block_docs near 32K (128 KiB of partial scores). */
+/* Documents per chunk: near 32K (128 KiB of partial scores), a multiple of block_docs (a
+ * list's block is applied whole) and of 64 (a chunk's candidates are collected a word of the
+ * touched bitset at a time). */
 static uint32_t chunk_docs(const sp_seg *s) {
-    uint32_t n = (32768 / s->block_docs) * s->block_docs;
-    return n ? n : s->block_docs;
+    uint32_t l = s->block_docs;
+    while (l % 64) l += s->block_docs; /* least common multiple of 64 and block_docs */
+    uint32_t n = (32768 / l) * l;
+    return n ? n : l;
 }
 
 static void cursor_open(const sp_seg *s, tcursor *t, uint32_t lt, float c, int head, int admit) {
@@ -684,13 +695,36 @@ static void cursor_run(const sp_seg *s, tcursor *t, uint32_t doc_end, float *acc
     }
 }
 
+/* Candidate heap order: higher partial first, then smaller document (as cmp_cand_desc). */
+static inline int cand_before(const cand *x, const cand *y) {
+    return x->a > y->a || (x->a == y->a && x->d < y->d);
+}
+
+static void cand_sift(cand *c, size_t n, size_t i) {
+    cand v = c[i];
+    for (;;) {
+        size_t l = 2 * i + 1, m = l + 1 < n && cand_before(&c[l + 1], &c[l]) ? l + 1 : l;
+        if (l >= n || !cand_before(&c[m], &v)) break;
+        c[i] = c[m], i = m;
+    }
+    c[i] = v;
+}
+
+/* Asks for document d's forward entries (term numbers and weights) to be brought to cache. */
+static inline void prefetch_doc(const sp_seg *s, uint32_t d) {
+    uint64_t i0 = s->fwd_first[d], i1 = s->fwd_first[d + 1];
+    const char *p = (const char *)(s->fwd_w + i0), *e = (const char *)(s->fwd_w + i1);
+    for (p = (const char *)((uintptr_t)p & ~(uintptr_t)63); p < e; p += 64) __builtin_prefetch(p);
+    p = (const char *)s->fwd_ids + i0 * s->id_bytes, e = (const char *)s->fwd_ids + i1 * s->id_bytes;
+    for (p = (const char *)((uintptr_t)p & ~(uintptr_t)63); p < e; p += 64) __builtin_prefetch(p);
+}
+
 int silt_spseg_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
                       const sp_search_opts *o, sp_heap *h, char **err) {
     if (h->k == 0 || s->n_docs == s->n_dead) return 0;
     uint32_t nq = 0;
     qterm *qt = map_terms(s, q, &nq);
     uint32_t *lts = malloc(((size_t)nq + 1) * sizeof *lts);
-    size_t n_words = ((size_t)s->n_docs + 63) / 64;
     int owned = 1;
     sp_scratch *w = qt && lts && nq ? scratch_take(s, &owned) : NULL;
     int rc = -1;
@@ -722,99 +756,113 @@ int silt_spseg_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
         if (i >= n_use) rest += ac * 127.5;
         else if (head) rest += ac * ((double)s->keep[lt] - 0.5);
     }
+    /* With no negative weight, a document's score is at least its partial minus err_q, so
+     * the k-th best score will be at least the k-th best partial minus err_q: candidates
+     * below `bar` (the stopping rule of the rescoring loop applied to that bound) can never
+     * be rescored and are not kept. The k best partials seen so far only grow, so a bar
+     * computed from them while reading is never above the final one. */
+    int no_negative = !s->has_negative;
+    for (uint32_t i = 0; i < nq && no_negative; i++) no_negative = qt[i].w > 0;
+    const double bar_f = o->exact ? 1.0 : o->heap_factor;
+    float *top = no_negative ? malloc((size_t)h->k * sizeof *top) : NULL; /* min-heap of partials */
+    if (no_negative && !top) {
+        free(cur);
+        goto oom;
+    }
+    uint32_t n_top = 0;
+    double bar = -INFINITY;
+    size_t n_keep = 0;
+    int lost = 0; /* the candidate array could not grow: finish clearing, then fail */
     for (uint32_t lo_doc = 0, step = chunk_docs(s); lo_doc < s->n_docs; lo_doc += step) {
         uint32_t end = s->n_docs - lo_doc > step ? lo_doc + step : s->n_docs;
         for (uint32_t i = 0; i < nq; i++) cursor_run(s, &cur[i], end, acc, touched);
+        /* The chunk's partials are final: collect its candidates while they are in cache, and
+         * clear them there too, rather than in later passes over every touched document of
+         * the segment (which at a million documents miss the cache). */
+        for (size_t wi = lo_doc / 64, we = ((size_t)end + 63) / 64; wi < we; wi++) {
+            uint64_t t = touched[wi];
+            if (!t) continue;
+            touched[wi] = 0;
+            uint64_t live = t & ~s->dead[wi];
+            if (allow) live &= allow[wi];
+            for (; t; t &= t - 1) {
+                uint32_t d = (uint32_t)(wi * 64 + (uint32_t)__builtin_ctzll(t));
+                float a = acc[d];
+                acc[d] = 0;
+                if (!((live >> (d & 63)) & 1) || (double)a < bar) continue;
+                if (n_keep == w->cap && !lost) {
+                    size_t nc = w->cap ? 2 * w->cap : 4096;
+                    cand *g = realloc(w->sorted, nc * sizeof *g);
+                    if (g) w->sorted = g, w->cap = nc;
+                    else lost = 1;
+                }
+                if (lost) continue;
+                w->sorted[n_keep].a = a, w->sorted[n_keep++].d = d;
+                if (!top) continue;
+                if (n_top < h->k) {
+                    uint32_t j = n_top++;
+                    for (; j > 0 && top[(j - 1) / 2] > a; j = (j - 1) / 2) top[j] = top[(j - 1) / 2];
+                    top[j] = a;
+                } else if (a > top[0]) {
+                    uint32_t j = 0;
+                    for (;;) {
+                        uint32_t l = 2 * j + 1, m = l + 1 < n_top && top[l + 1] < top[l] ? l + 1 : l;
+                        if (l >= n_top || top[m] >= a) break;
+                        top[j] = top[m], j = m;
+                    }
+                    top[j] = a;
+                } else {
+                    continue;
+                }
+                if (n_top == h->k && top[0] - err_q > 0) bar = bar_f * ((double)top[0] - err_q) - err_q;
+            }
+        }
     }
     free(cur);
-    /* Candidates: touched documents still live and allowed, counting-sorted into NB buckets
-     * by partial score (highest first); a bucket is sorted when the rescoring reaches it,
-     * and most searches stop within the first few. Three passes read the partials of the
-     * touched documents (range, histogram, fill); only the candidates that can matter are
-     * written out. */
-#define FOR_CANDIDATES(...)                                                                  \
-    for (size_t i_ = 0; i_ < n_words; i_++) {                                                \
-        uint64_t m_ = touched[i_] & ~s->dead[i_];                                            \
-        if (allow) m_ &= allow[i_];                                                          \
-        for (; m_; m_ &= m_ - 1) {                                                           \
-            uint32_t d = (uint32_t)(i_ * 64 + (uint32_t)__builtin_ctzll(m_));                \
-            __VA_ARGS__                                                                      \
-        }                                                                                    \
-    }
-    enum { NB = 1024 };
-    size_t n_c = 0;
-    float lo = INFINITY, hi = -INFINITY;
-    FOR_CANDIDATES({
-        float a = acc[d];
-        n_c++;
-        if (a < lo) lo = a;
-        if (a > hi) hi = a;
-    })
-    uint32_t start[NB + 1];
-    memset(start, 0, sizeof start);
-    double to_b = hi > lo ? (NB - 1) / ((double)hi - lo) : 0;
-#define BUCKET(a) ((uint32_t)(NB - 1) - (uint32_t)(((double)(a) - lo) * to_b))
-    FOR_CANDIDATES({ start[BUCKET(acc[d]) + 1]++; })
-    for (uint32_t b = 0; b < NB; b++) start[b + 1] += start[b];
-    /* With no negative weight, a document's score is at least its partial minus err_q, so the
-     * k-th best score will be at least the k-th best partial minus err_q: buckets whose
-     * candidates cannot reach the stopping bar against that are never filled nor visited. */
-    uint32_t last_b = NB - 1;
-    int no_negative = !s->has_negative;
-    for (uint32_t i = 0; i < nq && no_negative; i++) no_negative = qt[i].w > 0;
-    if (no_negative && to_b > 0 && n_c >= h->k) {
-        uint32_t kb = 0;
-        while (kb < NB - 1 && start[kb + 1] < h->k) kb++;
-        double kth_lb = lo + (double)(NB - 1 - kb) / to_b;
-        double bar = (o->exact ? 1.0 : o->heap_factor) * (kth_lb - err_q) - err_q;
-        if (kth_lb - err_q > 0 && bar > lo) {
-            uint32_t bb = BUCKET(bar);
-            if (bb < last_b) last_b = bb;
-        }
-    }
-    size_t n_keep = start[last_b + 1];
-    if (n_keep + 1 > w->cap) {
-        free(w->sorted);
-        w->cap = n_keep + 1 > 2 * w->cap ? n_keep + 1 : 2 * w->cap;
-        w->sorted = malloc(w->cap * sizeof *w->sorted);
-        if (!w->sorted) {
-            w->cap = 0;
-            goto oom;
-        }
-    }
-    {
-        uint32_t fill[NB];
-        memcpy(fill, start, sizeof fill);
-        FOR_CANDIDATES({
-            uint32_t b = BUCKET(acc[d]);
-            if (b <= last_b) w->sorted[fill[b]].a = acc[d], w->sorted[fill[b]++].d = d;
-        })
-    }
-#undef BUCKET
-#undef FOR_CANDIDATES
+    free(top);
+    if (lost) goto oom;
+    /* Drop what the final bar excludes, then take candidates best partial first from a binary
+     * heap: most searches stop after a few dozen, so sorting them all would be wasted. */
     cand *cd = w->sorted;
+    {
+        size_t n = 0;
+        for (size_t i = 0; i < n_keep; i++)
+            if ((double)cd[i].a >= bar) cd[n++] = cd[i];
+        n_keep = n;
+    }
+    for (size_t i = n_keep / 2; i-- > 0;) cand_sift(cd, n_keep, i);
     double hf = o->heap_factor;
     int stopped = 0;
-    for (uint32_t b = 0; b <= last_b && !stopped; b++) {
-        if (start[b + 1] - start[b] > 1)
-            qsort(cd + start[b], start[b + 1] - start[b], sizeof *cd, cmp_cand_desc);
-        for (uint32_t i = start[b]; i < start[b + 1]; i++) {
+    enum { AHEAD = 8 };
+    cand next[AHEAD];
+    while (n_keep && !stopped) {
+        /* A few candidates at a time, their forward entries prefetched together: rescoring
+         * is a chain of cache misses otherwise, one document after another. */
+        uint32_t nb = 0;
+        while (nb < AHEAD && n_keep) {
+            next[nb++] = cd[0];
+            cd[0] = cd[--n_keep];
+            cand_sift(cd, n_keep, 0);
+        }
+        for (uint32_t i = 0; i < nb; i++) __builtin_prefetch(&s->fwd_first[next[i].d]);
+        for (uint32_t i = 0; i < nb; i++) prefetch_doc(s, next[i].d);
+        for (uint32_t i = 0; i < nb; i++) {
             if (h->n == h->k) {
                 /* Exact: stop once even the bound (partial + what it may lack) cannot beat the
                  * k-th. Fast: stop once the partial, which skips the unread postings, falls
                  * below heap_factor times the k-th (with nothing unread and heap_factor 1,
                  * the same exact rule). */
                 double theta = h->score[0];
-                double reach = o->exact ? (double)cd[i].a + err_q + rest : (double)cd[i].a + err_q;
-                double bar = o->exact || theta <= 0 ? theta : hf * theta;
-                if (reach < bar) {
+                double reach = o->exact ? (double)next[i].a + err_q + rest : (double)next[i].a + err_q;
+                double bar_i = o->exact || theta <= 0 ? theta : hf * theta;
+                if (reach < bar_i) {
                     stopped = 1;
                     break;
                 }
             }
             int sh;
-            double sc = silt_spseg_score(s, cd[i].d, qloc, &sh);
-            if (sh) silt_sp_heap_push(h, sc, s->rowids[cd[i].d]);
+            double sc = silt_spseg_score(s, next[i].d, qloc, &sh);
+            if (sh) silt_sp_heap_push(h, sc, s->rowids[next[i].d]);
         }
     }
     if (rest > 0 && h->n < h->k) {

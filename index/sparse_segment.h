@@ -59,6 +59,12 @@ typedef struct {
                                      that finds it busy allocates its own */
 } sp_seg;
 
+/* Asks the kernel to back [p, p + n) with huge pages where it can (no-op for small
+ * ranges). The forward index and the posting streams are read at random places, one short
+ * run per document or term: with 4 KiB pages nearly every run is a TLB miss, and on a virtual
+ * machine a TLB miss walks two page tables. Call it before the memory is first written. */
+void silt_sp_advise_huge(void *p, size_t n);
+
 /* Sets up the scratch lock of a freshly allocated segment (before it is shared). */
 void silt_spseg_init_scratch(sp_seg *s);
 

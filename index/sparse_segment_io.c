@@ -68,6 +68,7 @@ static void *take(const uint8_t *data, size_t len, size_t *pos, uint64_t n_bytes
     }
     void *p = malloc(n_bytes + 8);
     if (!p) return NULL;
+    silt_sp_advise_huge(p, n_bytes + 8); /* before memcpy first touches it */
     memcpy(p, data + *pos, n_bytes);
     *pos += n_bytes;
     return p;

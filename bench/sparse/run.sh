@@ -10,9 +10,9 @@ BUILD=$(cd "${1:-build}" && pwd)
 cd "$(dirname "$0")/../.."
 N_DOCS=${N_DOCS:-1000000}
 N_QUERIES=${N_QUERIES:-1000}
-PRUNE=${PRUNE:-0.02}
-HEAP_FACTORS=${HEAP_FACTORS:-0.7,0.6,0.5}
-QUERY_CUT=${QUERY_CUT:-10}
+PRUNE=${PRUNE:-0.01}
+HEAP_FACTORS=${HEAP_FACTORS:-0.6,0.5,0.45}
+QUERY_CUT=${QUERY_CUT:-8}
 OUT=build/bench
 mkdir -p "$OUT"
 cc -std=c11 -O2 -D_GNU_SOURCE -I. -o "$OUT/bench_sparse" bench/sparse/bench_sparse.c \

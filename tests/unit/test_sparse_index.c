@@ -235,6 +235,33 @@ Test(sparse, fast_search_with_safe_parameters_is_exact) {
     coll_free(&c);
 }
 
+/* A segment larger than one chunk of the search (about 32K documents, whose candidates are
+ * collected as soon as every term has passed it), with blocks that do not divide 64: the
+ * chunk boundaries must never split a block or a word of the touched bitset. */
+Test(sparse, searches_spanning_many_chunks_are_exact) {
+    coll c;
+    coll_make(&c, 70000, 3000, 12, 0, 21);
+    silt_spidx_config cfg = {100, 1, 100000};
+    silt_spidx *ix = index_coll(&c, &cfg);
+    char *err = NULL;
+    cr_assert_eq(silt_spidx_optimize(ix, &err), 0, "%s", err ? err : "");
+    silt_spidx_stats st;
+    silt_spidx_get_stats(ix, &st);
+    cr_assert_eq(st.n_segments, 1);
+    uint64_t s = 8;
+    silt_spidx_search_opts ex = {1, 1, 0}, fast = {0, 1, 0};
+    for (int i = 0; i < 6; i++) {
+        silt_sparse_vec q;
+        make_vec(&s, c.vocab, 4 + 3 * i, 0, &q);
+        assert_exact(ix, &c, &q, 10, &ex, NULL, 0);
+        assert_exact(ix, &c, &q, 25, &fast, NULL, 0);
+        assert_range(ix, &c, &q, 10, &ex, -150000, 150000); /* crosses a chunk boundary */
+        silt_sparse_vec_free(&q);
+    }
+    silt_spidx_free(ix);
+    coll_free(&c);
+}
+
 Test(sparse, negative_weights_are_scored_exactly) {
     coll c;
     coll_make(&c, 1500, 800, 40, 1, 13);
