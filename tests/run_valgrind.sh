@@ -10,6 +10,9 @@ LOGS="$BUILD/valgrind"
 rm -rf "$LOGS" && mkdir -p "$LOGS"
 # OpenBLAS/OpenMP threads only slow valgrind down; results do not depend on them.
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+# Tests that only repeat compute-heavy work for numerical coverage do less of it under
+# memcheck (test_int8.c's long texts): the memory they touch is the same.
+export SILT_UNDER_VALGRIND=1
 # A private copy of the binary: a rebuild during the (long) run must not swap it underneath.
 cp "$BUILD/test_unit" "$LOGS/test_unit"
 start=$(date +%s)
