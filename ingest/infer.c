@@ -156,8 +156,13 @@ static int year_like(int64_t v) { return v >= 1000 && v <= 2999; }
 
 void silt_infer_sample_stats(const silt_rows *r, size_t n_rows, size_t j0, size_t j1, silt_colstats *st,
                              unsigned char *non_year) {
-    if (n_rows > r->n_rows) n_rows = r->n_rows;
-    for (size_t i = 1; i < n_rows; i++) {
+    silt_infer_rows_stats(r, 1, n_rows, j0, j1, st, non_year);
+}
+
+void silt_infer_rows_stats(const silt_rows *r, size_t i0, size_t i1, size_t j0, size_t j1, silt_colstats *st,
+                           unsigned char *non_year) {
+    if (i1 > r->n_rows) i1 = r->n_rows;
+    for (size_t i = i0; i < i1; i++) {
         const silt_row *row = &r->rows[i];
         size_t end = row->n_fields < j1 ? row->n_fields : j1;
         for (size_t j = j0; j < end; j++) {

@@ -75,6 +75,10 @@ int silt_infer_has_header(const silt_rows *r, size_t n_rows, size_t n_cols);
  * walk the whole sample once per column); silt_infer_header_vote decides from them. */
 void silt_infer_sample_stats(const silt_rows *r, size_t n_rows, size_t j0, size_t j1, silt_colstats *st,
                              unsigned char *non_year);
+/* The same statistics over records i0..i1-1 (record i0 counts, whatever its index), added
+ * to st and non_year: for a sample that arrives in parts. */
+void silt_infer_rows_stats(const silt_rows *r, size_t i0, size_t i1, size_t j0, size_t j1, silt_colstats *st,
+                           unsigned char *non_year);
 int silt_infer_header_vote(const silt_rows *r, size_t n_rows, size_t n_cols, const silt_colstats *st,
                            const unsigned char *non_year);
 

@@ -20,6 +20,7 @@ void silt_ingest_opts_default(silt_ingest_opts *o) {
     o->connect_timeout_ms = SILT_INGEST_DEFAULT_CONNECT_TIMEOUT_MS;
     o->max_redirects = SILT_INGEST_DEFAULT_MAX_REDIRECTS;
     o->infer_rows = SILT_INGEST_DEFAULT_INFER_ROWS;
+    o->early_rows = SILT_INGEST_DEFAULT_EARLY_ROWS;
     o->progress = SILT_OPT_AUTO;
 }
 
@@ -135,6 +136,11 @@ static int parse_key(const cJSON *v, silt_ingest_opts *o, char **err) {
         o->infer_rows = n;
         return 0;
     }
+    if (!strcmp(k, "early_rows")) {
+        if (get_count(v, k, 1e9, &n, err)) return -1;
+        o->early_rows = n;
+        return 0;
+    }
     long *lp = !strcmp(k, "timeout_ms")           ? &o->timeout_ms
                : !strcmp(k, "connect_timeout_ms") ? &o->connect_timeout_ms
                : !strcmp(k, "max_redirects")      ? &o->max_redirects
@@ -147,7 +153,7 @@ static int parse_key(const cJSON *v, silt_ingest_opts *o, char **err) {
     return silt_err(err,
                     "unknown option '%s' (expected format, header, delimiter, quote, if_exists, "
                     "types, max_bytes, timeout_ms, connect_timeout_ms, max_redirects, "
-                    "infer_rows, force, progress)",
+                    "infer_rows, early_rows, force, progress)",
                     k);
 }
 

@@ -9,7 +9,9 @@
  * for none; default '"' for csv, none for tsv), if_exists (fail|replace|append), types
  * (object column -> INTEGER|REAL|TEXT|NUMERIC|BLOB), max_bytes, timeout_ms,
  * connect_timeout_ms, max_redirects, infer_rows (records sampled before the table is
- * created), force (reload even when the source did not change), progress (auto|true|false).
+ * created), early_rows (records the schema is first guessed from, so that inserting starts
+ * before the sample is complete; 0 waits for the whole sample; the table is the same either
+ * way), force (reload even when the source did not change), progress (auto|true|false).
  * An unknown key or a bad value is an error naming it. */
 #ifndef SILT_INGEST_OPTIONS_H
 #define SILT_INGEST_OPTIONS_H
@@ -28,6 +30,7 @@ typedef enum silt_if_exists { SILT_IFX_FAIL, SILT_IFX_REPLACE, SILT_IFX_APPEND }
 #define SILT_QUOTE_DEFAULT (-2)
 
 #define SILT_INGEST_DEFAULT_INFER_ROWS 20000
+#define SILT_INGEST_DEFAULT_EARLY_ROWS 1000
 #define SILT_INGEST_DEFAULT_CONNECT_TIMEOUT_MS 30000
 #define SILT_INGEST_DEFAULT_MAX_REDIRECTS 10
 
@@ -45,6 +48,7 @@ typedef struct silt_ingest_opts {
     long connect_timeout_ms;
     long max_redirects;
     int64_t infer_rows;      /* records sampled for header and types */
+    int64_t early_rows;      /* records of the first guess (0: none) */
     int force;               /* reload even when unchanged */
     int progress;            /* SILT_OPT_AUTO (when stderr is a terminal), 0 or 1 */
 } silt_ingest_opts;

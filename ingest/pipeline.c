@@ -14,13 +14,21 @@
 #include "ingest/gunzip.h"
 #include "ingest/jsonl_reader.h"
 
-/* Buffers between the threads: one being filled, one queued, one being consumed. */
+/* Buffers between the threads after the sample: one being filled, one queued, one being
+ * consumed. Sample parts are held by the consumer until the sample is complete, so more
+ * buffers are made while it lasts. */
 #define PIPE_BATCHES 3
 /* A batch is handed over at this many records or bytes of text (the sample excepted). */
 #define PIPE_BATCH_ROWS 8192
 #define PIPE_BATCH_BYTES ((size_t)4 << 20)
-/* The sample batch is handed over at this much text even if it has fewer records. */
+/* The sample is complete at this much text even if it has fewer records. */
 #define PIPE_SAMPLE_MAX_BYTES ((size_t)32 << 20)
+/* The first sample part ends at early_rows records or this much text; later parts at
+ * PART_ROWS records or PART_BYTES: small enough that the consumer, inserting on its guess,
+ * stays close behind the parser. */
+#define PIPE_EARLY_BYTES ((size_t)1 << 20)
+#define PIPE_PART_ROWS 2048
+#define PIPE_PART_BYTES ((size_t)1 << 20)
 
 typedef struct pipe_state {
     /* Set before the threads start, read-only afterwards. */
@@ -41,17 +49,22 @@ typedef struct pipe_state {
     silt_reader *rd;           /* reader, created at the first decoded bytes */
     silt_rows rows;            /* records being filled */
     int64_t n_bytes_in;        /* downloaded bytes */
-    int first_sent;            /* the sample batch was handed over */
+    int sample_done;           /* the last sample part was handed over */
+    size_t samp_records;       /* records handed over in sample parts */
+    size_t samp_bytes;         /* arena bytes handed over in sample parts */
+    size_t samp_max_cols;      /* see silt_batch.sample_max_cols */
+    silt_colstats *st;         /* statistics of the sample so far (see silt_batch.st) */
+    unsigned char *non_year;
+    size_t n_st, st_cap;
     int prod_rc;               /* producer result */
     char *prod_err;            /* producer error (core/err.h) */
     /* Shared, under mu. */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    silt_batch batches[PIPE_BATCHES];
-    silt_batch *queue[PIPE_BATCHES]; /* full batches, FIFO from q_head */
-    int q_head, q_len;
-    silt_batch *free_batches[PIPE_BATCHES];
-    int n_free;
+    silt_batch **all;          /* every batch made, to free at the end */
+    size_t n_all, all_cap;
+    silt_batch *q_head, *q_tail; /* full batches, FIFO */
+    silt_batch *free_list;
     int done;                  /* the producer has finished */
     int abort;                 /* the consumer failed: the producer must stop */
 } pipe_state;
@@ -115,17 +128,104 @@ static int start_reader(pipe_state *ps, const char *p, size_t n, char **err) {
     return ps->rd ? 0 : -1;
 }
 
+/* A new, empty batch recorded in ps->all (mu held), or NULL when out of memory. */
+static silt_batch *new_batch(pipe_state *ps) {
+    if (ps->n_all == ps->all_cap) {
+        size_t cap = ps->all_cap ? ps->all_cap * 2 : 8;
+        silt_batch **a2 = realloc(ps->all, cap * sizeof *a2);
+        if (!a2) return NULL;
+        ps->all = a2;
+        ps->all_cap = cap;
+    }
+    silt_batch *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    silt_rows_init(&b->rows);
+    ps->all[ps->n_all++] = b;
+    return b;
+}
+
+static void free_batch(silt_batch *b) {
+    silt_rows_free(&b->rows);
+    free(b->keys);
+    free(b->st);
+    free(b->non_year);
+    free(b);
+}
+
+/* Grows the statistics arrays *st / *ny (of *cap entries) to n entries; new entries are
+ * zero. 0 or -1. */
+static int grow_stats(silt_colstats **st, unsigned char **ny, size_t *cap, size_t n) {
+    if (n <= *cap) return 0;
+    size_t cap2 = *cap ? *cap : 16;
+    while (cap2 < n) cap2 *= 2;
+    silt_colstats *s2 = realloc(*st, cap2 * sizeof *s2);
+    if (s2) *st = s2;
+    unsigned char *n2 = realloc(*ny, cap2);
+    if (n2) *ny = n2;
+    if (!s2 || !n2) return -1;
+    memset(s2 + *cap, 0, (cap2 - *cap) * sizeof *s2);
+    memset(n2 + *cap, 0, cap2 - *cap);
+    *cap = cap2;
+    return 0;
+}
+
+/* Adds the finished records of ps->rows, which are sample records samp_records.. (those
+ * within the first sample_rows + 1), to the sample statistics and copies them into b. The
+ * result equals silt_infer_sample_stats over the whole sample at once: a column first seen
+ * in a later record counts the earlier ones as empty, as a short record does. 0 or -1. */
+static int sample_stats(pipe_state *ps, silt_batch *b) {
+    const silt_rows *r = &ps->rows;
+    size_t limit = (size_t)ps->consumer->sample_rows + 1; /* records that form the sample */
+    size_t g0 = ps->samp_records;
+    size_t n = g0 >= limit ? 0 : r->n_rows < limit - g0 ? r->n_rows : limit - g0;
+    size_t max_cols = ps->samp_max_cols;
+    for (size_t i = 0; i < n; i++)
+        if (r->rows[i].n_fields > max_cols) max_cols = r->rows[i].n_fields;
+    if (max_cols > ps->n_st) {
+        if (grow_stats(&ps->st, &ps->non_year, &ps->st_cap, max_cols)) return -1;
+        size_t seen = g0 > 1 ? g0 - 1 : 0; /* records already counted */
+        for (size_t j = ps->n_st; j < max_cols; j++) ps->st[j].n_empty = (int64_t)seen;
+        ps->n_st = max_cols;
+    }
+    ps->samp_max_cols = max_cols;
+    size_t i0 = g0 == 0 ? 1 : 0; /* record 0 of the sample is the header candidate */
+    if (n > i0) silt_infer_rows_stats(r, i0, n, 0, ps->n_st, ps->st, ps->non_year);
+    if (grow_stats(&b->st, &b->non_year, &b->st_cap, ps->n_st)) return -1;
+    if (ps->n_st) {
+        memcpy(b->st, ps->st, ps->n_st * sizeof *b->st);
+        memcpy(b->non_year, ps->non_year, ps->n_st);
+    }
+    b->n_st = ps->n_st;
+    b->sample_max_cols = max_cols;
+    return 0;
+}
+
 /* Hands the finished records over to the consumer thread, keeping the record under
- * construction. Blocks while all buffers are in use. */
-static int hand_over(pipe_state *ps, char **err) {
+ * construction. Blocks while all buffers are in use (except during the sample, whose parts
+ * the consumer holds: a new buffer is made then). sample_end: this completes the sample. */
+static int hand_over(pipe_state *ps, int sample_end, char **err) {
+    int in_sample = !ps->sample_done;
     pthread_mutex_lock(&ps->mu);
-    while (ps->n_free == 0 && !ps->abort) pthread_cond_wait(&ps->cv, &ps->mu);
+    while (!ps->free_list && !ps->abort && !in_sample) pthread_cond_wait(&ps->cv, &ps->mu);
     if (ps->abort) {
         pthread_mutex_unlock(&ps->mu);
         return silt_err(err, "stopped");
     }
-    silt_batch *b = ps->free_batches[--ps->n_free];
+    silt_batch *b = ps->free_list;
+    if (b) ps->free_list = b->next;
+    else b = new_batch(ps);
     pthread_mutex_unlock(&ps->mu);
+    if (!b) return silt_err(err, "out of memory");
+    b->next = NULL;
+    b->sample_part = in_sample;
+    b->sample_end = in_sample && sample_end;
+    if (in_sample && sample_stats(ps, b)) {
+        pthread_mutex_lock(&ps->mu);
+        b->next = ps->free_list;
+        ps->free_list = b;
+        pthread_mutex_unlock(&ps->mu);
+        return silt_err(err, "out of memory");
+    }
     size_t n_keys = ps->rd ? ps->rd->n_keys : 0;
     int rc = 0;
     if (n_keys > b->keys_cap) {
@@ -146,7 +246,8 @@ static int hand_over(pipe_state *ps, char **err) {
     }
     if (rc) {
         pthread_mutex_lock(&ps->mu);
-        ps->free_batches[ps->n_free++] = b;
+        b->next = ps->free_list;
+        ps->free_list = b;
         pthread_mutex_unlock(&ps->mu);
         return silt_err(err, "out of memory");
     }
@@ -154,9 +255,16 @@ static int hand_over(pipe_state *ps, char **err) {
     b->n_keys = n_keys;
     b->n_bytes_in = ps->n_bytes_in;
     b->format = ps->format;
-    ps->first_sent = 1;
+    if (in_sample) {
+        ps->samp_records += b->rows.n_rows;
+        ps->samp_bytes += b->rows.arena_bytes;
+        b->sample_records = ps->samp_records;
+        if (sample_end) ps->sample_done = 1;
+    }
     pthread_mutex_lock(&ps->mu);
-    ps->queue[(ps->q_head + ps->q_len++) % PIPE_BATCHES] = b;
+    if (ps->q_tail) ps->q_tail->next = b;
+    else ps->q_head = b;
+    ps->q_tail = b;
     pthread_cond_broadcast(&ps->cv);
     pthread_mutex_unlock(&ps->mu);
     return 0;
@@ -168,10 +276,17 @@ static int on_decoded(void *ctx, const char *p, size_t n, char **err) {
     if (!ps->rd && start_reader(ps, p, n, err)) return -1;
     if (ps->rd->feed(ps->rd, p, n, err)) return -1;
     const silt_rows *r = &ps->rows;
-    int full = ps->first_sent ? r->n_rows >= PIPE_BATCH_ROWS || r->arena_bytes >= PIPE_BATCH_BYTES
-                              : (int64_t)r->n_rows > ps->consumer->sample_rows ||
-                                    r->arena_bytes >= PIPE_SAMPLE_MAX_BYTES;
-    return full ? hand_over(ps, err) : 0;
+    if (ps->sample_done)
+        return r->n_rows >= PIPE_BATCH_ROWS || r->arena_bytes >= PIPE_BATCH_BYTES ? hand_over(ps, 0, err) : 0;
+    /* The sample's end as if it were one batch: the same records, cut at the same chunk. */
+    if ((int64_t)(ps->samp_records + r->n_rows) > ps->consumer->sample_rows ||
+        ps->samp_bytes + r->arena_bytes >= PIPE_SAMPLE_MAX_BYTES)
+        return hand_over(ps, 1, err);
+    if (ps->consumer->early_rows <= 0 || r->n_rows == 0) return 0;
+    int part = ps->samp_records == 0
+                   ? (int64_t)r->n_rows >= ps->consumer->early_rows || r->arena_bytes >= PIPE_EARLY_BYTES
+                   : r->n_rows >= PIPE_PART_ROWS || r->arena_bytes >= PIPE_PART_BYTES;
+    return part ? hand_over(ps, 0, err) : 0;
 }
 
 /* Raw bytes: the first two decide whether a gzip decoder sits in front of the reader. */
@@ -232,7 +347,8 @@ static int finish(pipe_state *ps, char **err) {
     if (ps->gz && silt_gunzip_finish(ps->gz, err)) return -1;
     if (!ps->rd && start_reader(ps, "", 0, err)) return -1;
     if (ps->rd->finish(ps->rd, err)) return -1;
-    return ps->rows.n_rows ? hand_over(ps, err) : 0;
+    /* The sample always ends with a part of its own, even an empty one. */
+    return ps->rows.n_rows || !ps->sample_done ? hand_over(ps, !ps->sample_done, err) : 0;
 }
 
 static void *producer(void *arg) {
@@ -264,12 +380,14 @@ static void stop_producer(pipe_state *ps) {
     pthread_mutex_unlock(&ps->mu);
 }
 
-/* Consumer loop on the calling thread: batches in order, ticks while waiting. 0 or -1. */
+/* Consumer loop on the calling thread: batches in order, ticks while waiting. Sample
+ * parts are held until the sample's last part has been consumed. 0 or -1. */
 static int consume(pipe_state *ps, char **err) {
     const silt_pipeline_consumer *c = ps->consumer;
+    silt_batch *held = NULL, *held_tail = NULL;
     for (;;) {
         pthread_mutex_lock(&ps->mu);
-        while (ps->q_len == 0 && !ps->done) {
+        while (!ps->q_head && !ps->done) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_nsec += 100 * 1000 * 1000;
@@ -280,18 +398,29 @@ static int consume(pipe_state *ps, char **err) {
                 pthread_mutex_lock(&ps->mu);
             }
         }
-        if (ps->q_len == 0) { /* done */
+        if (!ps->q_head) { /* done */
             pthread_mutex_unlock(&ps->mu);
             return 0;
         }
-        silt_batch *b = ps->queue[ps->q_head];
-        ps->q_head = (ps->q_head + 1) % PIPE_BATCHES;
-        ps->q_len--;
+        silt_batch *b = ps->q_head;
+        ps->q_head = b->next;
+        if (!ps->q_head) ps->q_tail = NULL;
+        b->next = NULL;
         pthread_mutex_unlock(&ps->mu);
         int rc = c->records(c->ctx, b, 0, err);
-        silt_rows_clear(&b->rows);
+        if (b->sample_part && !b->sample_end && rc == 0) {
+            if (held_tail) held_tail->next = b;
+            else held = b;
+            held_tail = b;
+            continue;
+        }
+        if (held_tail) held_tail->next = b; /* the whole sample goes back at once */
+        else held = b;
+        for (silt_batch *h = held; h; h = h->next) silt_rows_clear(&h->rows);
         pthread_mutex_lock(&ps->mu);
-        ps->free_batches[ps->n_free++] = b;
+        b->next = ps->free_list;
+        ps->free_list = held;
+        held = held_tail = NULL;
         pthread_cond_broadcast(&ps->cv);
         pthread_mutex_unlock(&ps->mu);
         if (rc) return -1;
@@ -312,15 +441,18 @@ int silt_pipeline_run(const char *url, const silt_ingest_opts *opts, int hash_on
     ps->if_modified_since = if_modified_since;
     ps->info = info;
     silt_rows_init(&ps->rows);
-    for (int i = 0; i < PIPE_BATCHES; i++) {
-        silt_rows_init(&ps->batches[i].rows);
-        ps->free_batches[ps->n_free++] = &ps->batches[i];
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < PIPE_BATCHES; i++) {
+        silt_batch *b = new_batch(ps);
+        if (!b) rc = -1;
+        else b->next = ps->free_list, ps->free_list = b;
     }
     pthread_mutex_init(&ps->mu, NULL);
     pthread_cond_init(&ps->cv, NULL);
     pthread_t th;
-    int rc;
-    if (pthread_create(&th, NULL, producer, ps) != 0) {
+    if (rc) {
+        rc = silt_err(err, "out of memory");
+    } else if (pthread_create(&th, NULL, producer, ps) != 0) {
         rc = silt_err(err, "cannot start the download thread");
     } else {
         char *cerr = NULL;
@@ -334,7 +466,8 @@ int silt_pipeline_run(const char *url, const silt_ingest_opts *opts, int hash_on
             rc = -1;
             if (err) free(*err), *err = ps->prod_err, ps->prod_err = NULL;
         } else if (!hash_only && !info->not_modified && !info->stopped) {
-            silt_batch *last = &ps->batches[0]; /* empty: all were cleared */
+            silt_batch *last = ps->all[0]; /* empty: all were cleared */
+            last->sample_part = last->sample_end = 0;
             size_t n_keys = ps->rd ? ps->rd->n_keys : 0;
             if (n_keys > last->keys_cap) {
                 char **k2 = realloc(last->keys, n_keys * sizeof *k2);
@@ -350,10 +483,10 @@ int silt_pipeline_run(const char *url, const silt_ingest_opts *opts, int hash_on
     }
     pthread_mutex_destroy(&ps->mu);
     pthread_cond_destroy(&ps->cv);
-    for (int i = 0; i < PIPE_BATCHES; i++) {
-        silt_rows_free(&ps->batches[i].rows);
-        free(ps->batches[i].keys);
-    }
+    for (size_t i = 0; i < ps->n_all; i++) free_batch(ps->all[i]);
+    free(ps->all);
+    free(ps->st);
+    free(ps->non_year);
     silt_reader_free(ps->rd);
     silt_gunzip_free(ps->gz);
     silt_rows_free(&ps->rows);

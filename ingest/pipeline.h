@@ -4,10 +4,17 @@
  *
  * Two threads: a producer thread downloads, hashes, decompresses and parses; the calling
  * thread runs the consumer (which writes to SQLite, so it must stay on the caller's thread).
- * Batches go through a queue of three buffers, so memory stays bounded (a batch holds at
- * most BATCH_ROWS records or a few MiB, except the first, which holds the sample). The
- * first batch holds at least sample_rows records, or the whole input when it is shorter,
- * so that the consumer can decide the schema from it.
+ * After the sample, batches go through a queue of three buffers, so memory stays bounded (a
+ * batch holds at most BATCH_ROWS records or a few MiB).
+ *
+ * The sample: the first sample_rows + 1 records, cut at the first chunk of input that
+ * brings it over sample_rows records or 32 MiB of text, or the whole input when shorter.
+ * It reaches the consumer in parts: a first part of about early_rows records (so that the
+ * consumer can start on a guess while the rest is parsed), then parts of a few thousand
+ * records, the last one flagged sample_end. Every part stays valid, uncleared, until the
+ * consumer's callback for the sample_end part returns, so the consumer can go back over
+ * the whole sample. Each part carries the column statistics of the sample records handed
+ * over so far, classified on the producer thread.
  *
  * The format is the "format" option if given, else the file name's extension (.csv, .tsv,
  * .tab, .jsonl, .ndjson, .json; a trailing .gz ignored), else the Content-Type
@@ -20,6 +27,7 @@
 #include <stdint.h>
 
 #include "ingest/fetch.h"
+#include "ingest/infer.h"
 #include "ingest/options.h"
 #include "ingest/reader.h"
 
@@ -32,6 +40,17 @@ typedef struct silt_batch {
     size_t keys_cap;     /* allocated entries of keys */
     int64_t n_bytes_in;  /* bytes downloaded when the batch was handed over */
     silt_format format;  /* format of the file */
+    /* Sample parts only (sample_part set); the last part may hold records after the sample. */
+    int sample_part;        /* the batch is (or ends with) part of the sample */
+    int sample_end;         /* the batch completes the sample */
+    size_t sample_records;  /* records handed over in sample parts so far, these included */
+    size_t sample_max_cols; /* most fields in a record among the first min(sample_records,
+                               sample_rows + 1) */
+    silt_colstats *st;      /* per column j < n_st: silt_infer_sample_stats over those records */
+    unsigned char *non_year;
+    size_t n_st;
+    size_t st_cap;          /* allocated entries of st and non_year */
+    struct silt_batch *next; /* the pipeline's own list link */
 } silt_batch;
 
 typedef struct silt_pipeline_consumer {
@@ -46,7 +65,8 @@ typedef struct silt_pipeline_consumer {
      * (e.g. to notice an interrupt). 0, or -1 with *err set to abort. May be NULL. */
     int (*tick)(void *ctx, char **err);
     void *ctx;
-    int64_t sample_rows; /* records the first batch must hold (unless the input is shorter) */
+    int64_t sample_rows; /* records of the sample (see above) */
+    int64_t early_rows;  /* records of the first sample part (0: the sample in one part) */
 } silt_pipeline_consumer;
 
 /* Runs the pipeline for url (normalised by silt_fetch_normalize_url). hash_only: only

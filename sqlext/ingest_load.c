@@ -34,6 +34,17 @@
 /* Rows per INSERT statement (fewer when the columns would exceed the variable limit). */
 #define LOAD_BATCH_ROWS 64
 
+/* The schema a sample gives: header or not, column names and types. */
+typedef struct decision {
+    int header;
+    size_t n_cols;
+    char **cols;         /* malloc'd (silt_infer_names) */
+    silt_coltype *types; /* malloc'd */
+} decision;
+
+/* Where a load is (on_records). */
+enum { LOAD_WAIT, LOAD_EARLY, LOAD_STREAM };
+
 typedef struct loader {
     sqlite3 *db;
     const silt_ingest_opts *o;
@@ -46,7 +57,13 @@ typedef struct loader {
     char *prior_etag;          /* its etag */
     char *prior_lm;            /* its last_modified */
     int unchanged;             /* the server said the source did not change */
-    int ready;                 /* table set up: records are inserted as they come */
+    int phase;                 /* LOAD_WAIT, LOAD_EARLY or LOAD_STREAM (see on_records) */
+    int no_early;              /* the early start failed: wait for the whole sample */
+    const silt_batch **parts;  /* the sample's parts so far (valid until its end) */
+    size_t n_parts, parts_cap;
+    size_t first;              /* first record of parts[0] that is data */
+    decision early;            /* the schema guessed from the first part */
+    int early_existed;         /* the table existed before the early start */
     size_t n_cols;             /* columns of the file */
     char **cols;               /* target column per file column (malloc'd strings) */
     silt_coltype *types;       /* how values of each file column are bound */
@@ -296,47 +313,56 @@ static int add_column(loader *L, const char *name, silt_coltype t, char **out_na
 }
 
 /* Applies the "types" option to the inferred types; an unknown column is an error. */
-static int apply_type_overrides(loader *L, char **err) {
+static int apply_type_overrides(loader *L, char **cols, silt_coltype *types, size_t n_cols, char **err) {
     for (size_t k = 0; k < L->o->n_types; k++) {
         size_t j = 0;
-        while (j < L->n_cols && strcasecmp(L->cols[j], L->o->type_cols[k]) != 0) j++;
-        if (j == L->n_cols) {
-            char *list = list_cols(L->cols, (int)L->n_cols);
+        while (j < n_cols && strcasecmp(cols[j], L->o->type_cols[k]) != 0) j++;
+        if (j == n_cols) {
+            char *list = list_cols(cols, (int)n_cols);
             silt_err(err, "option types: no column \"%s\" in the file (columns: %s)",
                      L->o->type_cols[k], list ? list : "?");
             sqlite3_free(list);
             return -1;
         }
-        L->types[j] = L->o->type_vals[k];
+        types[j] = L->o->type_vals[k];
     }
     return 0;
 }
 
 /* The header decision when appending: a first record whose names are all columns of the
- * table is a header; otherwise the usual guess. */
-static int header_for_append(const silt_rows *r, size_t n_sample, const table_cols *tc) {
-    if (r->n_rows == 0) return 0;
-    const silt_row *row = &r->rows[0];
+ * table is a header; otherwise the usual vote. */
+static int header_for_append(const silt_rows *r0, const table_cols *tc, const silt_colstats *st,
+                             const unsigned char *non_year) {
+    if (r0->n_rows == 0) return 0;
+    const silt_row *row = &r0->rows[0];
     const char **raw = calloc(row->n_fields ? row->n_fields : 1, sizeof *raw);
-    if (!raw) return silt_infer_has_header(r, n_sample, row->n_fields);
-    for (uint32_t j = 0; j < row->n_fields; j++) raw[j] = silt_rows_text(r, silt_rows_field(r, 0, j));
+    if (!raw) return silt_infer_header_vote(r0, r0->n_rows, row->n_fields, st, non_year);
+    for (uint32_t j = 0; j < row->n_fields; j++) raw[j] = silt_rows_text(r0, silt_rows_field(r0, 0, j));
     char **names = silt_infer_names(raw, row->n_fields, NULL);
     free(raw);
     int all = names != NULL;
     for (uint32_t j = 0; all && j < row->n_fields; j++) all = find_col(tc, names[j]) >= 0;
     silt_infer_free_names(names, row->n_fields);
-    return all ? 1 : silt_infer_has_header(r, n_sample, row->n_fields);
+    return all ? 1 : silt_infer_header_vote(r0, r0->n_rows, row->n_fields, st, non_year);
 }
 
-/* Column statistics of records 1..n-1 of the sample for n_cols columns into L->st and
- * L->non_year (see silt_infer_sample_stats). 0 or -1 with *err set. */
-static int sample_stats(loader *L, const silt_rows *r, size_t n, size_t n_cols, char **err) {
+/* Column statistics of sample records 1..n_sample-1 for n_cols columns into L->st and
+ * L->non_year, from the producer's counts in last (the sample's last part so far); columns
+ * it never saw are empty in every record. 0 or -1 with *err set. */
+static int sample_stats(loader *L, const silt_batch *last, size_t n_sample, size_t n_cols, char **err) {
     free(L->st);
     free(L->non_year);
     L->st = calloc(n_cols ? n_cols : 1, sizeof *L->st);
     L->non_year = calloc(n_cols ? n_cols : 1, 1);
     if (!L->st || !L->non_year) return silt_err(err, "out of memory");
-    silt_infer_sample_stats(r, n, 0, n_cols, L->st, L->non_year);
+    for (size_t j = 0; j < n_cols; j++) {
+        if (j < last->n_st) {
+            L->st[j] = last->st[j];
+            L->non_year[j] = last->non_year[j];
+        } else {
+            L->st[j].n_empty = n_sample > 1 ? (int64_t)n_sample - 1 : 0;
+        }
+    }
     return 0;
 }
 
@@ -350,101 +376,128 @@ static void stats_adjust(silt_colstats *st, const silt_rows *r, const silt_field
     st->n_empty += sign * one.n_empty;
 }
 
-/* Decides header, columns and types from the sample batch b and sets the table up. *first
- * is set to the first record that is data (1 after a header). */
-static int setup_table(loader *L, const silt_batch *b, size_t *first, char **err) {
-    const silt_rows *r = &b->rows;
-    int jsonl = L->format == SILT_FMT_JSONL;
-    int append = L->table_exists && L->o->if_exists == SILT_IFX_APPEND;
-    table_cols tc = {0};
-    if (append && read_table_cols(L, &tc, err)) return -1;
+/* Record g of the sample: its part's rows and its index there. */
+static const silt_rows *sample_record(const silt_batch *const *parts, size_t n_parts, size_t g, size_t *i) {
+    for (size_t p = 0; p < n_parts; p++) {
+        const silt_rows *r = &parts[p]->rows;
+        if (g < r->n_rows) {
+            *i = g;
+            return r;
+        }
+        g -= r->n_rows;
+    }
+    return NULL;
+}
 
+static void decision_free(decision *d) {
+    silt_infer_free_names(d->cols, d->n_cols);
+    free(d->types);
+    memset(d, 0, sizeof *d);
+}
+
+static int decision_equal(const decision *a, const decision *b) {
+    if (a->header != b->header || a->n_cols != b->n_cols) return 0;
+    for (size_t j = 0; j < a->n_cols; j++)
+        if (a->types[j] != b->types[j] || strcmp(a->cols[j], b->cols[j]) != 0) return 0;
+    return 1;
+}
+
+/* Decides header, columns and types from the sample's parts (the sample as far as it has
+ * come) into d; the "types" option applied. append: the load appends to the table whose
+ * columns are tc. Reads nothing but the sample and tc. 0 or -1 with *err set. */
+static int decide(loader *L, const silt_batch *const *parts, size_t n_parts, int append, const table_cols *tc,
+                  decision *d, char **err) {
+    memset(d, 0, sizeof *d);
+    const silt_batch *last = parts[n_parts - 1];
+    const silt_rows *r0 = &parts[0]->rows; /* record 0, when there is one, is in the first part */
+    int jsonl = L->format == SILT_FMT_JSONL;
+    size_t n_records = last->sample_records;
+    /* The schema comes from the first infer_rows records (+ a header), even when the
+     * sample's last part holds more. */
+    size_t n_sample = (int64_t)n_records > L->o->infer_rows ? (size_t)L->o->infer_rows + 1 : n_records;
+    size_t max_cols = last->sample_max_cols;
     int header = 0;
     size_t n_cols = 0;
-    /* The schema comes from the first infer_rows records (+ a header), even when the batch
-     * holds more. */
-    size_t n_sample = (int64_t)r->n_rows > L->o->infer_rows ? (size_t)L->o->infer_rows + 1 : r->n_rows;
     const char **raw = NULL;
     if (jsonl) {
-        n_cols = b->n_keys;
-        for (size_t i = 0; i < n_sample; i++)
-            if (r->rows[i].n_fields > n_cols) n_cols = r->rows[i].n_fields;
-        if (sample_stats(L, r, n_sample, n_cols, err)) {
-            table_cols_free(&tc);
-            return -1;
-        }
-        n_cols = b->n_keys;
+        n_cols = last->n_keys > max_cols ? last->n_keys : max_cols;
+        if (sample_stats(L, last, n_sample, n_cols, err)) return -1;
+        n_cols = last->n_keys;
         raw = calloc(n_cols ? n_cols : 1, sizeof *raw);
-        for (size_t j = 0; raw && j < n_cols; j++) raw[j] = b->keys[j];
+        for (size_t j = 0; raw && j < n_cols; j++) raw[j] = last->keys[j];
     } else {
-        if (r->n_rows == 0 && !append) {
-            table_cols_free(&tc);
-            return silt_err(err, "no records: the file is empty");
-        }
-        size_t max_cols = 0;
-        for (size_t i = 0; i < n_sample; i++)
-            if (r->rows[i].n_fields > max_cols) max_cols = r->rows[i].n_fields;
-        if (sample_stats(L, r, n_sample, max_cols, err)) {
-            table_cols_free(&tc);
-            return -1;
-        }
+        if (n_records == 0 && !append) return silt_err(err, "no records: the file is empty");
+        if (sample_stats(L, last, n_sample, max_cols, err)) return -1;
         header = L->o->header != SILT_OPT_AUTO ? L->o->header
-                 : append                       ? header_for_append(r, n_sample, &tc)
-                 : r->n_rows                    ? silt_infer_header_vote(r, n_sample, r->rows[0].n_fields,
-                                                                         L->st, L->non_year)
-                                                : 0;
-        if (r->n_rows == 0) header = 0;
-        n_cols = header ? r->rows[0].n_fields : max_cols;
+                 : n_records == 0              ? 0
+                 : append                      ? header_for_append(r0, tc, L->st, L->non_year)
+                              : silt_infer_header_vote(r0, r0->n_rows, r0->rows[0].n_fields, L->st, L->non_year);
+        if (n_records == 0) header = 0;
+        n_cols = header ? r0->rows[0].n_fields : max_cols;
         raw = calloc(n_cols ? n_cols : 1, sizeof *raw);
         for (size_t j = 0; raw && header && j < n_cols; j++)
-            raw[j] = silt_rows_text(r, silt_rows_field(r, 0, j));
+            raw[j] = silt_rows_text(r0, silt_rows_field(r0, 0, j));
     }
-    if (!raw) {
-        table_cols_free(&tc);
-        return silt_err(err, "out of memory");
-    }
+    if (!raw) return silt_err(err, "out of memory");
     if (n_cols == 0 && !append) {
         free(raw);
-        return silt_err(err, jsonl && r->n_rows ? "no columns: every object is empty"
+        return silt_err(err, jsonl && n_records ? "no columns: every object is empty"
                                                 : "no records: the file is empty");
     }
-    L->cols = silt_infer_names(raw, n_cols, err);
+    d->header = header;
+    d->n_cols = n_cols;
+    d->cols = silt_infer_names(raw, n_cols, err);
     free(raw);
-    L->types = calloc(n_cols ? n_cols : 1, sizeof *L->types);
-    if (!L->cols || !L->types) {
-        table_cols_free(&tc);
-        return L->cols ? silt_err(err, "out of memory") : -1;
+    d->types = calloc(n_cols ? n_cols : 1, sizeof *d->types);
+    if (!d->cols || !d->types) {
+        int oom = d->cols != NULL;
+        decision_free(d);
+        return oom ? silt_err(err, "out of memory") : -1;
     }
-    L->n_cols = n_cols;
     /* Types from records 1..n_sample-1 (computed once, for the header vote too); without a
      * header record 0 is data and counts, and the extra record read to judge the header
      * does not. */
     int drop_last = !header && n_sample > (size_t)L->o->infer_rows;
+    size_t i_last = 0;
+    const silt_rows *r_last = drop_last ? sample_record(parts, n_parts, n_sample - 1, &i_last) : NULL;
     for (size_t j = 0; j < n_cols; j++) {
         silt_colstats st = L->st[j];
-        if (!header && n_sample) stats_adjust(&st, r, silt_rows_field(r, 0, j), 1);
-        if (drop_last) stats_adjust(&st, r, silt_rows_field(r, n_sample - 1, j), -1);
-        L->types[j] = silt_colstats_type(&st);
+        if (!header && n_sample) stats_adjust(&st, r0, silt_rows_field(r0, 0, j), 1);
+        if (r_last) stats_adjust(&st, r_last, silt_rows_field(r_last, i_last, j), -1);
+        d->types[j] = silt_colstats_type(&st);
     }
-    if (apply_type_overrides(L, err)) {
-        table_cols_free(&tc);
+    if (apply_type_overrides(L, d->cols, d->types, n_cols, err)) {
+        decision_free(d);
         return -1;
     }
-    *first = header ? 1 : 0;
+    return 0;
+}
 
+/* Sets the table up for decision d (moved into L->cols / L->types): maps the columns onto
+ * the table when appending (JSON Lines may add columns), replaces or creates it otherwise,
+ * and prepares the INSERTs. 0 or -1 with *err set. */
+static int apply(loader *L, decision *d, int append, const table_cols *tc, char **err) {
+    int jsonl = L->format == SILT_FMT_JSONL;
+    int header = d->header;
+    free_cols(L);
+    L->cols = d->cols;
+    L->types = d->types;
+    L->n_cols = d->n_cols;
+    memset(d, 0, sizeof *d);
+    size_t n_cols = L->n_cols;
     int rc = 0;
     if (append) {
         for (size_t j = 0; rc == 0 && j < n_cols; j++) {
-            int i = header || jsonl ? find_col(&tc, L->cols[j]) : (int)j < tc.n ? (int)j : -1;
+            int i = header || jsonl ? find_col(tc, L->cols[j]) : (int)j < tc->n ? (int)j : -1;
             if (i >= 0) {
-                char *name = strdup(tc.names[i]);
+                char *name = strdup(tc->names[i]);
                 if (!name) {
                     rc = silt_err(err, "out of memory");
                     break;
                 }
                 free(L->cols[j]);
                 L->cols[j] = name;
-                L->types[j] = tc.types[i];
+                L->types[j] = tc->types[i];
             } else if (jsonl) {
                 char *name = NULL;
                 silt_coltype t;
@@ -455,12 +508,12 @@ static int setup_table(loader *L, const silt_batch *b, size_t *first, char **err
                     L->types[j] = t;
                 }
             } else {
-                char *list = list_cols(tc.names, tc.n);
+                char *list = list_cols(tc->names, tc->n);
                 if (header)
                     rc = silt_err(err, "column \"%s\" of the file is not in table \"%s\" (its columns: %s)",
                                   L->cols[j], L->tbl, list ? list : "?");
                 else
-                    rc = silt_err(err, "the file has %zu columns, table \"%s\" only %d", n_cols, L->tbl, tc.n);
+                    rc = silt_err(err, "the file has %zu columns, table \"%s\" only %d", n_cols, L->tbl, tc->n);
                 sqlite3_free(list);
             }
         }
@@ -469,14 +522,55 @@ static int setup_table(loader *L, const silt_batch *b, size_t *first, char **err
     } else {
         rc = create_table(L, err);
     }
-    table_cols_free(&tc);
     if (rc) return -1;
     return prepare_inserts(L, err);
+}
+
+static int decision_copy(decision *dst, const decision *src, char **err) {
+    memset(dst, 0, sizeof *dst);
+    dst->cols = calloc(src->n_cols ? src->n_cols : 1, sizeof *dst->cols);
+    dst->types = malloc((src->n_cols ? src->n_cols : 1) * sizeof *dst->types);
+    if (!dst->cols || !dst->types) {
+        free(dst->cols);
+        free(dst->types);
+        memset(dst, 0, sizeof *dst);
+        return silt_err(err, "out of memory");
+    }
+    dst->header = src->header;
+    dst->n_cols = src->n_cols;
+    for (size_t j = 0; j < src->n_cols; j++)
+        if (!(dst->cols[j] = strdup(src->cols[j]))) {
+            decision_free(dst);
+            return silt_err(err, "out of memory");
+        }
+    if (src->n_cols) memcpy(dst->types, src->types, src->n_cols * sizeof *dst->types);
+    return 0;
+}
+
+/* decide + apply from the sample's parts; *first: the first record of parts[0] that is
+ * data (1 after a header). existed: the table existed before the load. */
+static int setup_table(loader *L, const silt_batch *const *parts, size_t n_parts, int existed, size_t *first,
+                       decision *keep, char **err) {
+    int append = existed && L->o->if_exists == SILT_IFX_APPEND;
+    table_cols tc = {0};
+    if (append && read_table_cols(L, &tc, err)) return -1;
+    decision d;
+    int rc = decide(L, parts, n_parts, append, &tc, &d, err);
+    if (rc == 0) {
+        *first = d.header ? 1 : 0;
+        if (keep) rc = decision_copy(keep, &d, err);
+        if (rc == 0) rc = apply(L, &d, append, &tc, err);
+    }
+    decision_free(&d);
+    table_cols_free(&tc);
+    return rc;
 }
 
 /* JSON Lines: keys first seen after the table was made become new columns. */
 static int widen(loader *L, const silt_batch *b, size_t row_i, char **err) {
     const silt_rows *r = &b->rows;
+    /* A key the first part did not have: the guess cannot be the sample's schema. */
+    if (L->phase == LOAD_EARLY) return silt_err(err, "a new key during the early start");
     size_t n2 = b->n_keys;
     char **names = silt_infer_names((const char *const *)b->keys, n2, err);
     if (!names) return -1;
@@ -590,18 +684,124 @@ static int insert_rows(loader *L, const silt_batch *b, size_t first, char **err)
     return 0;
 }
 
-/* ---- pipeline callbacks ---------------------------------------------------------------- */
+/* ---- pipeline callbacks ---------------------------------------------------------------- *
+ *
+ * The sample decides the schema, but waiting for all of it (20,000 records by default)
+ * would leave the inserting thread idle while the parser reads it, and on a file no longer
+ * than the sample the two threads would not overlap at all. So the schema is first guessed
+ * from the sample's first part (LOAD_EARLY): the table is made inside a savepoint of its
+ * own and the records are inserted as the parts come. When the sample is complete the
+ * schema is decided from all of it exactly as if it had come at once; almost always that is
+ * the guess, and the load carries on. Otherwise (a column that turns to text after the
+ * first part, a different header vote, a JSON key seen later) the savepoint is rolled back
+ * and the held parts are inserted again under the real schema, so the table is always the
+ * one the whole sample gives. An error during the guess (a record too wide for the guessed
+ * columns, a constraint of an appended-to table) abandons the guess the same way: it may be
+ * the guess's fault, and the exact path reports it if not. */
+
+static int push_part(loader *L, const silt_batch *b, char **err) {
+    if (L->n_parts == L->parts_cap) {
+        size_t cap = L->parts_cap ? L->parts_cap * 2 : 16;
+        const silt_batch **p2 = realloc(L->parts, cap * sizeof *p2);
+        if (!p2) return silt_err(err, "out of memory");
+        L->parts = p2;
+        L->parts_cap = cap;
+    }
+    L->parts[L->n_parts++] = b;
+    return 0;
+}
+
+/* Undoes the early start after a failure (*err set): 0 with *err cleared, or -1 when the
+ * failure cannot be undone (an interrupt, or SQLite rolled the transaction back). */
+static int abandon_early(loader *L, char **err) {
+    if (L->sqlite_rc == SQLITE_INTERRUPT) return -1;
+    sqlite3_finalize(L->ins_batch);
+    sqlite3_finalize(L->ins_one);
+    L->ins_batch = L->ins_one = NULL;
+    if (sqlite3_exec(L->db, "ROLLBACK TO silt_ingest_early; RELEASE silt_ingest_early", NULL, NULL, NULL) !=
+        SQLITE_OK)
+        return -1;
+    free(*err);
+    *err = NULL;
+    L->sqlite_rc = 0;
+    L->table_exists = L->early_existed;
+    L->n_loaded = 0;
+    L->no_early = 1;
+    L->phase = LOAD_WAIT;
+    free_cols(L);
+    decision_free(&L->early);
+    return 0;
+}
+
+/* The first part of a longer sample: guess the schema from it and start inserting. */
+static int start_early(loader *L, char **err) {
+    if (sqlite3_exec(L->db, "SAVEPOINT silt_ingest_early", NULL, NULL, NULL) != SQLITE_OK) {
+        L->no_early = 1; /* not worth failing the load for */
+        return 0;
+    }
+    L->early_existed = L->table_exists;
+    L->phase = LOAD_EARLY;
+    if (setup_table(L, L->parts, 1, L->early_existed, &L->first, &L->early, err) ||
+        insert_rows(L, L->parts[0], L->first, err))
+        return abandon_early(L, err);
+    return 0;
+}
+
+/* Inserts every part of the sample (the first from L->first). */
+static int insert_parts(loader *L, char **err) {
+    for (size_t p = 0; p < L->n_parts; p++)
+        if (insert_rows(L, L->parts[p], p ? 0 : L->first, err)) return -1;
+    return 0;
+}
+
+/* The sample is complete (b is its last part): the schema from all of it. */
+static int end_sample(loader *L, const silt_batch *b, char **err) {
+    if (L->phase == LOAD_EARLY) {
+        int append = L->early_existed && L->o->if_exists == SILT_IFX_APPEND;
+        table_cols tc = {0};
+        decision d;
+        int rc = append ? read_table_cols(L, &tc, err) : 0;
+        if (rc == 0) rc = decide(L, L->parts, L->n_parts, append, &tc, &d, err);
+        table_cols_free(&tc);
+        int same = rc == 0 && decision_equal(&d, &L->early);
+        if (rc == 0) decision_free(&d);
+        if (same) {
+            decision_free(&L->early);
+            L->phase = LOAD_STREAM;
+            if (sqlite3_exec(L->db, "RELEASE silt_ingest_early", NULL, NULL, NULL) != SQLITE_OK)
+                return sql_fail(L, sqlite3_errcode(L->db), err, "releasing a savepoint");
+            return insert_rows(L, b, 0, err);
+        }
+        /* A different schema, or deciding failed: the exact path says which. */
+        if (rc) L->sqlite_rc = L->sqlite_rc == SQLITE_INTERRUPT ? SQLITE_INTERRUPT : 0;
+        if (abandon_early(L, err)) return -1;
+    }
+    L->phase = LOAD_STREAM;
+    if (setup_table(L, L->parts, L->n_parts, L->table_exists, &L->first, NULL, err)) return -1;
+    return insert_parts(L, err);
+}
 
 static int on_records(void *ctx, const silt_batch *b, int final, char **err) {
     loader *L = ctx;
     (void)final;
     L->format = b->format;
-    size_t first = 0;
-    if (!L->ready) {
-        if (setup_table(L, b, &first, err)) return -1;
-        L->ready = 1;
+    int rc;
+    if (L->phase == LOAD_STREAM || !b->sample_part) {
+        rc = insert_rows(L, b, 0, err);
+    } else if (push_part(L, b, err)) {
+        return -1;
+    } else if (b->sample_end) {
+        rc = end_sample(L, b, err);
+        L->n_parts = 0; /* the pipeline reuses the parts after this returns */
+    } else if (L->phase == LOAD_EARLY) {
+        rc = insert_rows(L, b, 0, err);
+        if (rc) rc = abandon_early(L, err);
+    } else if (L->n_parts == 1 && !L->no_early) {
+        rc = start_early(L, err);
+    } else {
+        rc = 0;
     }
-    if (insert_rows(L, b, first, err)) return -1;
+    if (rc) return -1;
     silt_progress_update(&L->prog, b->n_bytes_in, L->n_loaded);
     return 0;
 }
@@ -806,7 +1006,7 @@ static int load_body(loader *L, silt_ingest_result *res, char **err) {
                         L->tbl);
 
     silt_pipeline_consumer c = {.begin = on_begin, .records = on_records, .tick = on_tick, .ctx = L,
-                                .sample_rows = o->infer_rows};
+                                .sample_rows = o->infer_rows, .early_rows = o->early_rows};
     char *base = silt_fetch_basename(L->url);
     silt_progress_start(&L->prog, base ? base : L->url, o->progress);
     free(base);
@@ -890,6 +1090,8 @@ int silt_ingest_load(sqlite3 *db, const char *url_or_path, const char *tbl,
     free_cols(&L);
     free(L.st);
     free(L.non_year);
+    free(L.parts);
+    decision_free(&L.early);
     sqlite3_free(L.prior_sha);
     sqlite3_free(L.prior_etag);
     sqlite3_free(L.prior_lm);
