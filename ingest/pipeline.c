@@ -52,10 +52,6 @@ typedef struct pipe_state {
     int sample_done;           /* the last sample part was handed over */
     size_t samp_records;       /* records handed over in sample parts */
     size_t samp_bytes;         /* arena bytes handed over in sample parts */
-    size_t samp_max_cols;      /* see silt_batch.sample_max_cols */
-    silt_colstats *st;         /* statistics of the sample so far (see silt_batch.st) */
-    unsigned char *non_year;
-    size_t n_st, st_cap;
     int prod_rc;               /* producer result */
     char *prod_err;            /* producer error (core/err.h) */
     /* Shared, under mu. */
@@ -147,57 +143,21 @@ static silt_batch *new_batch(pipe_state *ps) {
 static void free_batch(silt_batch *b) {
     silt_rows_free(&b->rows);
     free(b->keys);
-    free(b->st);
-    free(b->non_year);
     free(b);
 }
 
-/* Grows the statistics arrays *st / *ny (of *cap entries) to n entries; new entries are
- * zero. 0 or -1. */
-static int grow_stats(silt_colstats **st, unsigned char **ny, size_t *cap, size_t n) {
-    if (n <= *cap) return 0;
-    size_t cap2 = *cap ? *cap : 16;
-    while (cap2 < n) cap2 *= 2;
-    silt_colstats *s2 = realloc(*st, cap2 * sizeof *s2);
-    if (s2) *st = s2;
-    unsigned char *n2 = realloc(*ny, cap2);
-    if (n2) *ny = n2;
-    if (!s2 || !n2) return -1;
-    memset(s2 + *cap, 0, (cap2 - *cap) * sizeof *s2);
-    memset(n2 + *cap, 0, cap2 - *cap);
-    *cap = cap2;
-    return 0;
-}
-
-/* Adds the finished records of ps->rows, which are sample records samp_records.. (those
- * within the first sample_rows + 1), to the sample statistics and copies them into b. The
- * result equals silt_infer_sample_stats over the whole sample at once: a column first seen
- * in a later record counts the earlier ones as empty, as a short record does. 0 or -1. */
-static int sample_stats(pipe_state *ps, silt_batch *b) {
-    const silt_rows *r = &ps->rows;
-    size_t limit = (size_t)ps->consumer->sample_rows + 1; /* records that form the sample */
-    size_t g0 = ps->samp_records;
-    size_t n = g0 >= limit ? 0 : r->n_rows < limit - g0 ? r->n_rows : limit - g0;
-    size_t max_cols = ps->samp_max_cols;
-    for (size_t i = 0; i < n; i++)
-        if (r->rows[i].n_fields > max_cols) max_cols = r->rows[i].n_fields;
-    if (max_cols > ps->n_st) {
-        if (grow_stats(&ps->st, &ps->non_year, &ps->st_cap, max_cols)) return -1;
-        size_t seen = g0 > 1 ? g0 - 1 : 0; /* records already counted */
-        for (size_t j = ps->n_st; j < max_cols; j++) ps->st[j].n_empty = (int64_t)seen;
-        ps->n_st = max_cols;
-    }
-    ps->samp_max_cols = max_cols;
-    size_t i0 = g0 == 0 ? 1 : 0; /* record 0 of the sample is the header candidate */
-    if (n > i0) silt_infer_rows_stats(r, i0, n, 0, ps->n_st, ps->st, ps->non_year);
-    if (grow_stats(&b->st, &b->non_year, &b->st_cap, ps->n_st)) return -1;
-    if (ps->n_st) {
-        memcpy(b->st, ps->st, ps->n_st * sizeof *b->st);
-        memcpy(b->non_year, ps->non_year, ps->n_st);
-    }
-    b->n_st = ps->n_st;
-    b->sample_max_cols = max_cols;
-    return 0;
+/* The buffers of a new sample part start empty: sized at once for a whole part, at the
+ * record and field sizes of the part just handed over, they are mapped once instead of
+ * growing through every smaller size (each a fresh allocation to fault in). A hint only:
+ * failing leaves them to grow as needed. */
+static void reserve_part(pipe_state *ps, const silt_rows *prev) {
+    size_t n = prev->n_rows;
+    if (n == 0) return;
+    size_t rows = PIPE_PART_ROWS + 1;
+    size_t bytes_per = prev->arena_bytes / n + 1, fields_per = prev->n_fields / n + 1;
+    if (bytes_per * rows > PIPE_PART_BYTES) rows = PIPE_PART_BYTES / bytes_per + 1;
+    silt_rows *r = &ps->rows;
+    (void)silt_rows_reserve(r, rows, r->n_fields + rows * fields_per, r->arena_bytes + rows * bytes_per);
 }
 
 /* Hands the finished records over to the consumer thread, keeping the record under
@@ -219,13 +179,6 @@ static int hand_over(pipe_state *ps, int sample_end, char **err) {
     b->next = NULL;
     b->sample_part = in_sample;
     b->sample_end = in_sample && sample_end;
-    if (in_sample && sample_stats(ps, b)) {
-        pthread_mutex_lock(&ps->mu);
-        b->next = ps->free_list;
-        ps->free_list = b;
-        pthread_mutex_unlock(&ps->mu);
-        return silt_err(err, "out of memory");
-    }
     size_t n_keys = ps->rd ? ps->rd->n_keys : 0;
     int rc = 0;
     if (n_keys > b->keys_cap) {
@@ -260,6 +213,7 @@ static int hand_over(pipe_state *ps, int sample_end, char **err) {
         ps->samp_bytes += b->rows.arena_bytes;
         b->sample_records = ps->samp_records;
         if (sample_end) ps->sample_done = 1;
+        else reserve_part(ps, &b->rows);
     }
     pthread_mutex_lock(&ps->mu);
     if (ps->q_tail) ps->q_tail->next = b;
@@ -485,8 +439,6 @@ int silt_pipeline_run(const char *url, const silt_ingest_opts *opts, int hash_on
     pthread_cond_destroy(&ps->cv);
     for (size_t i = 0; i < ps->n_all; i++) free_batch(ps->all[i]);
     free(ps->all);
-    free(ps->st);
-    free(ps->non_year);
     silt_reader_free(ps->rd);
     silt_gunzip_free(ps->gz);
     silt_rows_free(&ps->rows);

@@ -13,8 +13,7 @@
  * consumer can start on a guess while the rest is parsed), then parts of a few thousand
  * records, the last one flagged sample_end. Every part stays valid, uncleared, until the
  * consumer's callback for the sample_end part returns, so the consumer can go back over
- * the whole sample. Each part carries the column statistics of the sample records handed
- * over so far, classified on the producer thread.
+ * the whole sample.
  *
  * The format is the "format" option if given, else the file name's extension (.csv, .tsv,
  * .tab, .jsonl, .ndjson, .json; a trailing .gz ignored), else the Content-Type
@@ -27,7 +26,6 @@
 #include <stdint.h>
 
 #include "ingest/fetch.h"
-#include "ingest/infer.h"
 #include "ingest/options.h"
 #include "ingest/reader.h"
 
@@ -40,16 +38,10 @@ typedef struct silt_batch {
     size_t keys_cap;     /* allocated entries of keys */
     int64_t n_bytes_in;  /* bytes downloaded when the batch was handed over */
     silt_format format;  /* format of the file */
-    /* Sample parts only (sample_part set); the last part may hold records after the sample. */
+    /* The sample's last part may hold records after the sample. */
     int sample_part;        /* the batch is (or ends with) part of the sample */
     int sample_end;         /* the batch completes the sample */
     size_t sample_records;  /* records handed over in sample parts so far, these included */
-    size_t sample_max_cols; /* most fields in a record among the first min(sample_records,
-                               sample_rows + 1) */
-    silt_colstats *st;      /* per column j < n_st: silt_infer_sample_stats over those records */
-    unsigned char *non_year;
-    size_t n_st;
-    size_t st_cap;          /* allocated entries of st and non_year */
     struct silt_batch *next; /* the pipeline's own list link */
 } silt_batch;
 

@@ -176,6 +176,14 @@ void silt_rows_drop(silt_rows *r, size_t n) {
     r->n_rows = keep_rows;
 }
 
+int silt_rows_reserve(silt_rows *r, size_t n_rows, size_t n_fields, size_t n_bytes) {
+    if (grow((void **)&r->rows, &r->rows_cap, r->n_rows, n_rows, sizeof *r->rows) ||
+        grow((void **)&r->fields, &r->fields_cap, r->n_fields, n_fields, sizeof *r->fields) ||
+        grow((void **)&r->arena, &r->arena_cap, r->arena_bytes, n_bytes, 1))
+        return -1;
+    return 0;
+}
+
 int silt_rows_move_partial(silt_rows *dst, silt_rows *src) {
     size_t n_fields = src->n_fields - src->cur_field;
     size_t n_bytes = src->arena_bytes - src->cur_arena;

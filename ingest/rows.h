@@ -78,6 +78,10 @@ static inline void silt_rows_clear(silt_rows *r) { silt_rows_drop(r, r->n_rows);
  * finished records, no fields). Returns 0, or -1 when out of memory (nothing moved). */
 int silt_rows_move_partial(silt_rows *dst, silt_rows *src);
 
+/* Makes room for n_rows finished records, n_fields fields and n_bytes of text in all, in
+ * one step rather than by doubling (which touches every intermediate buffer). 0 or -1. */
+int silt_rows_reserve(silt_rows *r, size_t n_rows, size_t n_fields, size_t n_bytes);
+
 /* Field j of finished record i (NULL when the record has fewer fields). */
 static inline const silt_field *silt_rows_field(const silt_rows *r, size_t i, size_t j) {
     const silt_row *row = &r->rows[i];

@@ -68,6 +68,11 @@ typedef struct loader {
     char **cols;               /* target column per file column (malloc'd strings) */
     silt_coltype *types;       /* how values of each file column are bound */
     silt_colstats *st;         /* sample statistics per column (setup_table) */
+    silt_colstats *acc_st;     /* statistics of the sample's parts so far (accumulate) */
+    unsigned char *acc_ny;     /* their non_year flags */
+    size_t acc_n, acc_cap;     /* columns counted, allocated */
+    size_t acc_records;        /* records of the sample's parts so far */
+    size_t acc_max_cols;       /* most fields in a record among the first infer_rows + 1 */
     unsigned char *non_year;   /* per column: the sample has a number that is not year-like */
     sqlite3_stmt *ins_batch;   /* INSERT of batch_rows rows */
     sqlite3_stmt *ins_one;     /* INSERT of one row */
@@ -346,19 +351,62 @@ static int header_for_append(const silt_rows *r0, const table_cols *tc, const si
     return all ? 1 : silt_infer_header_vote(r0, r0->n_rows, row->n_fields, st, non_year);
 }
 
+/* Grows the statistics arrays *st / *ny (of *cap entries) to n entries; new entries are
+ * zero. 0 or -1. */
+static int grow_stats(silt_colstats **st, unsigned char **ny, size_t *cap, size_t n) {
+    if (n <= *cap) return 0;
+    size_t cap2 = *cap ? *cap : 16;
+    while (cap2 < n) cap2 *= 2;
+    silt_colstats *s2 = realloc(*st, cap2 * sizeof *s2);
+    if (s2) *st = s2;
+    unsigned char *n2 = realloc(*ny, cap2);
+    if (n2) *ny = n2;
+    if (!s2 || !n2) return -1;
+    memset(s2 + *cap, 0, (cap2 - *cap) * sizeof *s2);
+    memset(n2 + *cap, 0, cap2 - *cap);
+    *cap = cap2;
+    return 0;
+}
+
+/* Adds the sample part b (records acc_records.., those within the first infer_rows + 1) to
+ * the running statistics. The result equals silt_infer_sample_stats over the whole sample
+ * at once: a column first seen in a later record counts the earlier ones as empty, as a
+ * short record does. Done here, on the inserting thread, because the parser thread is the
+ * slower one while the sample lasts. 0 or -1 with *err set. */
+static int accumulate(loader *L, const silt_batch *b, char **err) {
+    const silt_rows *r = &b->rows;
+    size_t limit = (size_t)L->o->infer_rows + 1; /* records that form the sample */
+    size_t g0 = L->acc_records;
+    size_t n = g0 >= limit ? 0 : r->n_rows < limit - g0 ? r->n_rows : limit - g0;
+    L->acc_records += r->n_rows;
+    size_t max_cols = L->acc_max_cols;
+    for (size_t i = 0; i < n; i++)
+        if (r->rows[i].n_fields > max_cols) max_cols = r->rows[i].n_fields;
+    if (max_cols > L->acc_n) {
+        if (grow_stats(&L->acc_st, &L->acc_ny, &L->acc_cap, max_cols)) return silt_err(err, "out of memory");
+        size_t seen = g0 > 1 ? g0 - 1 : 0; /* records already counted */
+        for (size_t j = L->acc_n; j < max_cols; j++) L->acc_st[j].n_empty = (int64_t)seen;
+        L->acc_n = max_cols;
+    }
+    L->acc_max_cols = max_cols;
+    size_t i0 = g0 == 0 ? 1 : 0; /* record 0 of the sample is the header candidate */
+    if (n > i0) silt_infer_rows_stats(r, i0, n, 0, L->acc_n, L->acc_st, L->acc_ny);
+    return 0;
+}
+
 /* Column statistics of sample records 1..n_sample-1 for n_cols columns into L->st and
- * L->non_year, from the producer's counts in last (the sample's last part so far); columns
- * it never saw are empty in every record. 0 or -1 with *err set. */
-static int sample_stats(loader *L, const silt_batch *last, size_t n_sample, size_t n_cols, char **err) {
+ * L->non_year, from the running counts; columns never seen are empty in every record.
+ * 0 or -1 with *err set. */
+static int sample_stats(loader *L, size_t n_sample, size_t n_cols, char **err) {
     free(L->st);
     free(L->non_year);
     L->st = calloc(n_cols ? n_cols : 1, sizeof *L->st);
     L->non_year = calloc(n_cols ? n_cols : 1, 1);
     if (!L->st || !L->non_year) return silt_err(err, "out of memory");
     for (size_t j = 0; j < n_cols; j++) {
-        if (j < last->n_st) {
-            L->st[j] = last->st[j];
-            L->non_year[j] = last->non_year[j];
+        if (j < L->acc_n) {
+            L->st[j] = L->acc_st[j];
+            L->non_year[j] = L->acc_ny[j];
         } else {
             L->st[j].n_empty = n_sample > 1 ? (int64_t)n_sample - 1 : 0;
         }
@@ -411,23 +459,23 @@ static int decide(loader *L, const silt_batch *const *parts, size_t n_parts, int
     const silt_batch *last = parts[n_parts - 1];
     const silt_rows *r0 = &parts[0]->rows; /* record 0, when there is one, is in the first part */
     int jsonl = L->format == SILT_FMT_JSONL;
-    size_t n_records = last->sample_records;
+    size_t n_records = L->acc_records;
     /* The schema comes from the first infer_rows records (+ a header), even when the
      * sample's last part holds more. */
     size_t n_sample = (int64_t)n_records > L->o->infer_rows ? (size_t)L->o->infer_rows + 1 : n_records;
-    size_t max_cols = last->sample_max_cols;
+    size_t max_cols = L->acc_max_cols;
     int header = 0;
     size_t n_cols = 0;
     const char **raw = NULL;
     if (jsonl) {
         n_cols = last->n_keys > max_cols ? last->n_keys : max_cols;
-        if (sample_stats(L, last, n_sample, n_cols, err)) return -1;
+        if (sample_stats(L, n_sample, n_cols, err)) return -1;
         n_cols = last->n_keys;
         raw = calloc(n_cols ? n_cols : 1, sizeof *raw);
         for (size_t j = 0; raw && j < n_cols; j++) raw[j] = last->keys[j];
     } else {
         if (n_records == 0 && !append) return silt_err(err, "no records: the file is empty");
-        if (sample_stats(L, last, n_sample, max_cols, err)) return -1;
+        if (sample_stats(L, n_sample, max_cols, err)) return -1;
         header = L->o->header != SILT_OPT_AUTO ? L->o->header
                  : n_records == 0              ? 0
                  : append                      ? header_for_append(r0, tc, L->st, L->non_year)
@@ -788,7 +836,7 @@ static int on_records(void *ctx, const silt_batch *b, int final, char **err) {
     int rc;
     if (L->phase == LOAD_STREAM || !b->sample_part) {
         rc = insert_rows(L, b, 0, err);
-    } else if (push_part(L, b, err)) {
+    } else if (push_part(L, b, err) || accumulate(L, b, err)) {
         return -1;
     } else if (b->sample_end) {
         rc = end_sample(L, b, err);
@@ -1091,6 +1139,8 @@ int silt_ingest_load(sqlite3 *db, const char *url_or_path, const char *tbl,
     free(L.st);
     free(L.non_year);
     free(L.parts);
+    free(L.acc_st);
+    free(L.acc_ny);
     decision_free(&L.early);
     sqlite3_free(L.prior_sha);
     sqlite3_free(L.prior_etag);
