@@ -24,11 +24,13 @@
 /* The sample is complete at this much text even if it has fewer records. */
 #define PIPE_SAMPLE_MAX_BYTES ((size_t)32 << 20)
 /* The first sample part ends at early_rows records or this much text; later parts at
- * PART_ROWS records or PART_BYTES: small enough that the consumer, inserting on its guess,
- * stays close behind the parser. */
+ * PART_ROWS records or when their text or their fields reach PART_BYTES. Smaller parts
+ * would keep the consumer closer behind the parser, but every part is fresh memory (the
+ * consumer holds them all until the sample ends), and a part's text and fields each take
+ * 2 MiB mappings (rows.c): parts that fill them zero the least memory. */
 #define PIPE_EARLY_BYTES ((size_t)1 << 20)
-#define PIPE_PART_ROWS 2048
-#define PIPE_PART_BYTES ((size_t)1 << 20)
+#define PIPE_PART_ROWS 4096
+#define PIPE_PART_BYTES (((size_t)2 << 20) - ((size_t)128 << 10))
 
 typedef struct pipe_state {
     /* Set before the threads start, read-only afterwards. */
@@ -156,6 +158,8 @@ static void reserve_part(pipe_state *ps, const silt_rows *prev) {
     size_t rows = PIPE_PART_ROWS + 1;
     size_t bytes_per = prev->arena_bytes / n + 1, fields_per = prev->n_fields / n + 1;
     if (bytes_per * rows > PIPE_PART_BYTES) rows = PIPE_PART_BYTES / bytes_per + 1;
+    if (fields_per * sizeof *prev->fields * rows > PIPE_PART_BYTES)
+        rows = PIPE_PART_BYTES / (fields_per * sizeof *prev->fields) + 1;
     silt_rows *r = &ps->rows;
     (void)silt_rows_reserve(r, rows, r->n_fields + rows * fields_per, r->arena_bytes + rows * bytes_per);
 }
@@ -239,7 +243,8 @@ static int on_decoded(void *ctx, const char *p, size_t n, char **err) {
     if (ps->consumer->early_rows <= 0 || r->n_rows == 0) return 0;
     int part = ps->samp_records == 0
                    ? (int64_t)r->n_rows >= ps->consumer->early_rows || r->arena_bytes >= PIPE_EARLY_BYTES
-                   : r->n_rows >= PIPE_PART_ROWS || r->arena_bytes >= PIPE_PART_BYTES;
+                   : r->n_rows >= PIPE_PART_ROWS || r->arena_bytes >= PIPE_PART_BYTES ||
+                         r->n_fields * sizeof *r->fields >= PIPE_PART_BYTES;
     return part ? hand_over(ps, 0, err) : 0;
 }
 
