@@ -4,8 +4,10 @@
 # transaction each), on the largest CSV files of the FiveThirtyEight lake and on a generated
 # CSV (500 MB by default, written once into BUILD/bench-ingest, never into the repository);
 # then silt_ingest of the generated file over loopback HTTP against the same from the local
-# file. Best wall time of ROUNDS runs each, interleaved; MB/s and rows/s from it; CPU seconds
-# (user+sys) alongside, since the machine is shared.
+# file. Best wall time of ROUNDS runs each (SMALL_ROUNDS for files under 50 MB, which take a
+# fraction of a second), interleaved; MB/s and rows/s from it; CPU seconds (user+sys)
+# alongside, since the machine is shared. Wall times are taken with nanosecond clocks
+# (/usr/bin/time rounds to 10 ms, a tenth of a small file's load).
 #
 #   bash bench/ingest/run.sh build                     # what `make bench` runs
 #   SILT_BENCH_INGEST_MB=100 SILT_BENCH_ROUNDS=2 bash bench/ingest/run.sh build
@@ -15,6 +17,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 MB=${SILT_BENCH_INGEST_MB:-500}
 ROUNDS=${SILT_BENCH_ROUNDS:-3}
+SMALL_ROUNDS=${SILT_BENCH_SMALL_ROUNDS:-15}
+[ "$SMALL_ROUNDS" -lt "$ROUNDS" ] && SMALL_ROUNDS=$ROUNDS
 LAKE=${SILT_LAKE:-../shared/data/lake/fivethirtyeight}
 WORK="$BUILD/bench-ingest"
 mkdir -p "$WORK"
@@ -39,9 +43,12 @@ trap cleanup EXIT
 # run_timed OUTVAR CMD...: runs CMD, sets OUTVAR to "wall cpu" in seconds, discards output.
 run_timed() {
   local __var=$1; shift
-  /usr/bin/time -o "$WORK/time" -f '%e %U %S' "$@" > /dev/null 2> "$WORK/stderr" || true
+  local t0 t1
+  t0=$(date +%s.%N)
+  /usr/bin/time -o "$WORK/time" -f '%U %S' "$@" > /dev/null 2> "$WORK/stderr" || true
+  t1=$(date +%s.%N)
   if [ -s "$WORK/stderr" ]; then echo "benchmark command failed: $*"; cat "$WORK/stderr"; exit 1; fi
-  printf -v "$__var" '%s' "$(awk '{printf "%s %.2f", $1, $2 + $3}' "$WORK/time")"
+  printf -v "$__var" '%s' "$(awk -v a="$t0" -v b="$t1" '{printf "%.4f %.2f", b - a, $1 + $2}' "$WORK/time")"
 }
 best() { awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); print (a == "" || y[1] < x[1]) ? b : a }'; }
 
@@ -50,20 +57,21 @@ SILT_LOAD=(sqlite3 -cmd ".load $BUILD/silt")
 # Starting sqlite3 (and loading silt.so with FAISS and OpenBLAS) is a fixed cost, not ingest:
 # it is measured alone and subtracted from the times (wall and CPU) of both sides.
 base=""; base_i=""
-for r in 1 2 3 4 5; do
+for r in $(seq "$SMALL_ROUNDS"); do
   rm -f "$WORK/silt.db"; run_timed tb "${SILT_LOAD[@]}" "$WORK/silt.db" "SELECT 1"; base=$(best "$base" "$tb")
   rm -f "$WORK/imp.db"; run_timed tb sqlite3 "$WORK/imp.db" "SELECT 1"; base_i=$(best "$base_i" "$tb")
 done
 sub() { awk -v a="$1" -v b="${2:-$base}" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.3f %.3f", x[1] - y[1], x[2] - y[2] }'; }
 
-printf '\n## ingest: silt_ingest vs .import (best of %d, wall time; CPU = user+sys)\n\n' "$ROUNDS"
-printf 'Times exclude starting sqlite3 (%s s wall, %s s CPU) or sqlite3 with silt loaded (%s s, %s s), measured alone.\n\n' $base_i $base
+printf '\n## ingest: silt_ingest vs .import (best of %d, files under 50 MB best of %d, wall time; CPU = user+sys)\n\n' "$ROUNDS" "$SMALL_ROUNDS"
+printf 'Times exclude starting sqlite3 (%s s wall, %s s CPU) or sqlite3 with silt loaded (%s s, %s s), measured alone. Load at the start: %s\n\n' $base_i $base "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '| file | MB | rows | .import s | MB/s | rows/s | CPU s | silt_ingest s | MB/s | rows/s | CPU s | speed-up |\n'
 printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 for f in "${FILES[@]}"; do
   bytes=$(stat -c %s "$f")
   bi=""; bs=""
-  for r in $(seq "$ROUNDS"); do
+  n=$ROUNDS; [ "$bytes" -lt 50000000 ] && n=$SMALL_ROUNDS
+  for r in $(seq "$n"); do
     rm -f "$WORK/imp.db" "$WORK/silt.db"
     run_timed ti sqlite3 "$WORK/imp.db" ".import --csv '$f' t"
     bi=$(best "$bi" "$ti")
@@ -76,7 +84,7 @@ for f in "${FILES[@]}"; do
   [ "$rows_i" = "$rows_s" ] || echo "(row counts differ on $f: .import $rows_i, silt $rows_s)"
   awk -v name="$(basename "$f")" -v by="$bytes" -v r="$rows_s" -v i="$bi" -v s="$bs" 'BEGIN {
     split(i, a, " "); split(s, b, " "); mb = by / 1e6;
-    printf "| %s | %.1f | %d | %.2f | %.1f | %.0f | %.2f | %.2f | %.1f | %.0f | %.2f | %.2fx |\n",
+    printf "| %s | %.1f | %d | %.3f | %.1f | %.0f | %.2f | %.3f | %.1f | %.0f | %.2f | %.2fx |\n",
       name, mb, r, a[1], mb / a[1], r / a[1], a[2], b[1], mb / b[1], r / b[1], b[2], a[1] / b[1] }'
 done
 
@@ -97,3 +105,4 @@ printf '\n| %s via | silt_ingest s | MB/s | CPU s |\n|---|---|---|---|\n' "$(bas
 awk -v by="$bytes" -v f="$bf" -v h="$bh" 'BEGIN { split(f, a, " "); split(h, b, " "); mb = by / 1e6;
   printf "| local file | %.2f | %.1f | %.2f |\n| loopback HTTP | %.2f | %.1f | %.2f |\n", a[1], mb / a[1], a[2], b[1], mb / b[1], b[2];
   printf "\nHTTP / file rate: %.2fx\n", a[1] / b[1] }'
+printf 'Load at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
