@@ -55,34 +55,43 @@ best() { awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); pr
 SILT_LOAD=(sqlite3 -cmd ".load $BUILD/silt")
 
 # Starting sqlite3 (and loading silt.so with FAISS and OpenBLAS) is a fixed cost, not ingest:
-# it is measured alone and subtracted from the times (wall and CPU) of both sides.
+# it is measured alone, in every round next to the loads (so that a busy spell of the shared
+# machine cannot inflate it), and its best time is subtracted from the times (wall and CPU)
+# of both sides.
 base=""; base_i=""
-for r in $(seq "$SMALL_ROUNDS"); do
+base_round() {
   rm -f "$WORK/silt.db"; run_timed tb "${SILT_LOAD[@]}" "$WORK/silt.db" "SELECT 1"; base=$(best "$base" "$tb")
   rm -f "$WORK/imp.db"; run_timed tb sqlite3 "$WORK/imp.db" "SELECT 1"; base_i=$(best "$base_i" "$tb")
-done
+}
 sub() { awk -v a="$1" -v b="${2:-$base}" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.3f %.3f", x[1] - y[1], x[2] - y[2] }'; }
 
-printf '\n## ingest: silt_ingest vs .import (best of %d, files under 50 MB best of %d, wall time; CPU = user+sys)\n\n' "$ROUNDS" "$SMALL_ROUNDS"
-printf 'Times exclude starting sqlite3 (%s s wall, %s s CPU) or sqlite3 with silt loaded (%s s, %s s), measured alone. Load at the start: %s\n\n' $base_i $base "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf '| file | MB | rows | .import s | MB/s | rows/s | CPU s | silt_ingest s | MB/s | rows/s | CPU s | speed-up |\n'
-printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+declare -a R_NAME R_BYTES R_ROWS R_IMP R_SILT
 for f in "${FILES[@]}"; do
   bytes=$(stat -c %s "$f")
   bi=""; bs=""
   n=$ROUNDS; [ "$bytes" -lt 50000000 ] && n=$SMALL_ROUNDS
   for r in $(seq "$n"); do
+    base_round
     rm -f "$WORK/imp.db" "$WORK/silt.db"
     run_timed ti sqlite3 "$WORK/imp.db" ".import --csv '$f' t"
     bi=$(best "$bi" "$ti")
     run_timed ts "${SILT_LOAD[@]}" "$WORK/silt.db" "SELECT silt_ingest('$f', 't')"
     bs=$(best "$bs" "$ts")
   done
-  bs=$(sub "$bs"); bi=$(sub "$bi" "$base_i")
   rows_i=$(sqlite3 "$WORK/imp.db" "SELECT count(*) FROM t")
   rows_s=$(sqlite3 "$WORK/silt.db" "SELECT count(*) FROM t")
   [ "$rows_i" = "$rows_s" ] || echo "(row counts differ on $f: .import $rows_i, silt $rows_s)"
-  awk -v name="$(basename "$f")" -v by="$bytes" -v r="$rows_s" -v i="$bi" -v s="$bs" 'BEGIN {
+  R_NAME+=("$(basename "$f")"); R_BYTES+=("$bytes"); R_ROWS+=("$rows_s"); R_IMP+=("$bi"); R_SILT+=("$bs")
+done
+
+printf '\n## ingest: silt_ingest vs .import (best of %d, files under 50 MB best of %d, wall time; CPU = user+sys)\n\n' "$ROUNDS" "$SMALL_ROUNDS"
+printf 'Times exclude starting sqlite3 (%s s wall, %s s CPU) or sqlite3 with silt loaded (%s s, %s s), measured alone. Load average at the start: %s; after the files: %s\n\n' $base_i $base "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '| file | MB | rows | .import s | MB/s | rows/s | CPU s | silt_ingest s | MB/s | rows/s | CPU s | speed-up |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
+for i in "${!R_NAME[@]}"; do
+  bs=$(sub "${R_SILT[$i]}"); bi=$(sub "${R_IMP[$i]}" "$base_i")
+  awk -v name="${R_NAME[$i]}" -v by="${R_BYTES[$i]}" -v r="${R_ROWS[$i]}" -v i="$bi" -v s="$bs" 'BEGIN {
     split(i, a, " "); split(s, b, " "); mb = by / 1e6;
     printf "| %s | %.1f | %d | %.3f | %.1f | %.0f | %.2f | %.3f | %.1f | %.0f | %.2f | %.2fx |\n",
       name, mb, r, a[1], mb / a[1], r / a[1], a[2], b[1], mb / b[1], r / b[1], b[2], a[1] / b[1] }'
