@@ -161,7 +161,8 @@ Test(ingest, options_parse_and_reject) {
     cr_assert_eq(silt_ingest_opts_parse("{\"format\":\"TSV\",\"header\":false,\"delimiter\":\";\","
                                         "\"quote\":\"\",\"if_exists\":\"append\",\"types\":{\"a\":\"real\"},"
                                         "\"max_bytes\":100,\"timeout_ms\":5,\"connect_timeout_ms\":6,"
-                                        "\"max_redirects\":0,\"infer_rows\":7,\"force\":true,\"progress\":\"auto\"}",
+                                        "\"max_redirects\":0,\"infer_rows\":7,\"early_rows\":0,\"force\":true,"
+                                        "\"progress\":\"auto\"}",
                                         &o, &err),
                  0, "%s", err ? err : "");
     cr_assert_eq(o.format, SILT_FMT_TSV);
@@ -177,12 +178,14 @@ Test(ingest, options_parse_and_reject) {
     cr_assert_eq(o.connect_timeout_ms, 6);
     cr_assert_eq(o.max_redirects, 0);
     cr_assert_eq(o.infer_rows, 7);
+    cr_assert_eq(o.early_rows, 0);
     cr_assert_eq(o.force, 1);
     cr_assert_eq(o.progress, SILT_OPT_AUTO);
     silt_ingest_opts_free(&o);
     cr_assert_eq(silt_ingest_opts_parse(NULL, &o, &err), 0);
     cr_assert_eq(o.if_exists, SILT_IFX_FAIL);
     cr_assert_eq(o.max_redirects, SILT_INGEST_DEFAULT_MAX_REDIRECTS);
+    cr_assert_eq(o.early_rows, SILT_INGEST_DEFAULT_EARLY_ROWS);
     silt_ingest_opts_free(&o);
 
     const char *bad[][2] = {
@@ -193,7 +196,8 @@ Test(ingest, options_parse_and_reject) {
         {"{\"max_bytes\":1.5}", "option max_bytes"},   {"{\"timeout_ms\":-1}", "option timeout_ms"},
         {"{\"force\":1}", "option force"},             {"{\"infer_rows\":0}", "option infer_rows"},
         {"{\"a\":1", "must be a JSON object"},         {"7", "must be a JSON object"},
-        {"{\"force\":true,\"force\":true}", "given twice"},
+        {"{\"force\":true,\"force\":true}", "given twice"}, {"{\"early_rows\":-1}", "option early_rows"},
+        {"{\"early_rows\":0.5}", "option early_rows"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *e = opts_error(bad[i][0]);
