@@ -29,7 +29,7 @@
  * consumer holds them all until the sample ends), and a part's text and fields each take
  * 2 MiB mappings (rows.c): parts that fill them zero the least memory. */
 #define PIPE_EARLY_BYTES ((size_t)1 << 20)
-#define PIPE_PART_ROWS 4096
+#define PIPE_PART_ROWS 8192
 #define PIPE_PART_BYTES (((size_t)2 << 20) - ((size_t)128 << 10))
 
 typedef struct pipe_state {
