@@ -66,10 +66,10 @@ base_round() {
 sub() { awk -v a="$1" -v b="${2:-$base}" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.3f %.3f", x[1] - y[1], x[2] - y[2] }'; }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-declare -a R_NAME R_BYTES R_ROWS R_IMP R_SILT
+declare -a R_NAME R_BYTES R_ROWS R_IMP R_SILT R_PAIRS
 for f in "${FILES[@]}"; do
   bytes=$(stat -c %s "$f")
-  bi=""; bs=""
+  bi=""; bs=""; pairs=""
   n=$ROUNDS; [ "$bytes" -lt 50000000 ] && n=$SMALL_ROUNDS
   for r in $(seq "$n"); do
     base_round
@@ -78,23 +78,37 @@ for f in "${FILES[@]}"; do
     bi=$(best "$bi" "$ti")
     run_timed ts "${SILT_LOAD[@]}" "$WORK/silt.db" "SELECT silt_ingest('$f', 't')"
     bs=$(best "$bs" "$ts")
+    pairs="$pairs ${ti%% *}:${ts%% *}"
   done
   rows_i=$(sqlite3 "$WORK/imp.db" "SELECT count(*) FROM t")
   rows_s=$(sqlite3 "$WORK/silt.db" "SELECT count(*) FROM t")
   [ "$rows_i" = "$rows_s" ] || echo "(row counts differ on $f: .import $rows_i, silt $rows_s)"
   R_NAME+=("$(basename "$f")"); R_BYTES+=("$bytes"); R_ROWS+=("$rows_s"); R_IMP+=("$bi"); R_SILT+=("$bs")
+  R_PAIRS+=("$pairs")
 done
+
+# The median over rounds of the ratio of the two loads of one round (start-up subtracted):
+# best-of-N favours whichever side met the quietest moment; a round's two loads run back to
+# back, under about the same load.
+median_ratio() {
+  awk -v p="$1" -v bi="${base_i%% *}" -v bs="${base%% *}" 'BEGIN {
+    n = split(p, pr, " ");
+    for (k = 1; k <= n; k++) { split(pr[k], t, ":"); r[k] = (t[1] - bi) / (t[2] - bs) }
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (r[j] < r[i]) { x = r[i]; r[i] = r[j]; r[j] = x }
+    printf "%.2fx", n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2 }'
+}
 
 printf '\n## ingest: silt_ingest vs .import (best of %d, files under 50 MB best of %d, wall time; CPU = user+sys)\n\n' "$ROUNDS" "$SMALL_ROUNDS"
 printf 'Times exclude starting sqlite3 (%s s wall, %s s CPU) or sqlite3 with silt loaded (%s s, %s s), measured alone. Load average at the start: %s; after the files: %s\n\n' $base_i $base "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf '| file | MB | rows | .import s | MB/s | rows/s | CPU s | silt_ingest s | MB/s | rows/s | CPU s | speed-up |\n'
-printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
+printf '| file | MB | rows | .import s | MB/s | rows/s | CPU s | silt_ingest s | MB/s | rows/s | CPU s | speed-up | median of rounds |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 for i in "${!R_NAME[@]}"; do
   bs=$(sub "${R_SILT[$i]}"); bi=$(sub "${R_IMP[$i]}" "$base_i")
-  awk -v name="${R_NAME[$i]}" -v by="${R_BYTES[$i]}" -v r="${R_ROWS[$i]}" -v i="$bi" -v s="$bs" 'BEGIN {
+  awk -v name="${R_NAME[$i]}" -v by="${R_BYTES[$i]}" -v r="${R_ROWS[$i]}" -v i="$bi" -v s="$bs" \
+      -v med="$(median_ratio "${R_PAIRS[$i]}")" 'BEGIN {
     split(i, a, " "); split(s, b, " "); mb = by / 1e6;
-    printf "| %s | %.1f | %d | %.3f | %.1f | %.0f | %.2f | %.3f | %.1f | %.0f | %.2f | %.2fx |\n",
-      name, mb, r, a[1], mb / a[1], r / a[1], a[2], b[1], mb / b[1], r / b[1], b[2], a[1] / b[1] }'
+    printf "| %s | %.1f | %d | %.3f | %.1f | %.0f | %.2f | %.3f | %.1f | %.0f | %.2f | %.2fx | %s |\n",
+      name, mb, r, a[1], mb / a[1], r / a[1], a[2], b[1], mb / b[1], r / b[1], b[2], a[1] / b[1], med }'
 done
 
 # Loopback HTTP: the generated file served by the test server, against the local file.
