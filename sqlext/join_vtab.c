@@ -16,7 +16,10 @@
  * length of each value's posting list, so the exact search reads the rarest first;
  * <t>_sets(id, hashes) each column's sorted hashes in one blob, so that verifying a
  * candidate is one read and a merge (tables made before <t>_df and <t>_sets get them at
- * 'rebuild'; until then searches count lists and scan <t>_values); <t>_vec is a
+ * 'rebuild'; until then searches count lists and scan <t>_values); <t>_digests(id, sha256)
+ * the SHA-256 of the model's identity and the exact text each column was embedded from, so
+ * that querying with an indexed, unchanged column reuses its stored embedding instead of
+ * running the encoder (tables made before it get it at 'rebuild'); <t>_vec is a
  * silt_dense table (cosine, HNSW32) holding each column's embedding under its id, so the
  * ANN index inherits silt_dense's transactional storage instead of a copy of it.
  *
@@ -30,11 +33,13 @@
  * containment is exact. The query column is never returned as its own match. */
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/embed.h"
+#include "core/sha256.h"
 #include "index/colset.h"
 #include "index/rowid_map.h"
 #include "sqlext/models.h"
@@ -249,6 +254,22 @@ static char *column_text(const char *table, const char *col, const column_data *
     return silt_colset_text(table, col, (const char *const *)c->values, c->lens, c->n_values, max_bytes);
 }
 
+/* SHA-256 of the model's identity and a column text: equal digests mean the encoder would
+ * be given the same text by the same model, so a stored embedding can stand in for a new
+ * one. The identity is what the table knows of its model (name, architecture, width,
+ * window); the NULs keep the fields from running into each other. */
+static void text_digest(const join_vtab *v, const char *text, size_t len, unsigned char out[32]) {
+    char id[128];
+    int n = snprintf(id, sizeof id, "silt_join text v1%c%s%c%d%c%d", 0, v->enc->arch, 0, v->enc->dim, 0,
+                     v->enc->max_tokens);
+    silt_sha256 h;
+    silt_sha256_init(&h);
+    silt_sha256_update(&h, id, n > 0 && (size_t)n < sizeof id ? (size_t)n + 1 : sizeof id);
+    silt_sha256_update(&h, v->model, strlen(v->model) + 1);
+    silt_sha256_update(&h, text, len);
+    silt_sha256_final(&h, out);
+}
+
 /* Runs a statement built from fmt (identifiers quoted by the caller with %w). */
 static int exec_fmt(sqlite3 *db, char **err, const char *fmt, ...) {
     va_list ap;
@@ -326,9 +347,11 @@ static int join_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
                       "CREATE INDEX \"%w\".\"%w_values_col\" ON \"%w_values\"(col_id, h);"
                       "CREATE TABLE \"%w\".\"%w_df\"(h INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
                       "CREATE TABLE \"%w\".\"%w_sets\"(id INTEGER PRIMARY KEY, hashes BLOB NOT NULL);"
+                      "CREATE TABLE \"%w\".\"%w_digests\"(id INTEGER PRIMARY KEY, sha256 BLOB NOT NULL);"
                       "CREATE VIRTUAL TABLE \"%w\".\"%w_vec\" USING silt_dense(dim=%d, metric=cosine, index='HNSW32');",
                       v->schema, v->name, v->schema, v->name, v->schema, v->name, v->name,
-                      v->schema, v->name, v->schema, v->name, v->schema, v->name, v->enc->dim);
+                      v->schema, v->name, v->schema, v->name, v->schema, v->name, v->schema, v->name,
+                      v->enc->dim);
         if (rc != SQLITE_OK) goto fail;
     }
     *out = &v->base;
@@ -898,6 +921,41 @@ static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list 
     return rc;
 }
 
+/* The query column's embedding without the encoder, when the column is indexed under the
+ * name (qt, qc) and its stored digest says it was embedded from this very text by this
+ * model (the table is unchanged since): then the stored vector is what the encoder would
+ * return now. Sets *found; a missing or different digest (a changed table, or one indexed
+ * before digests were kept) leaves it 0 and the caller embeds the text. */
+static int stored_embedding(join_vtab *v, const char *qt, const char *qc, const char *text, size_t len,
+                            float *out, int *found) {
+    *found = 0;
+    int digests = 0, rc = has_shadow(v, "digests", &digests);
+    if (rc != SQLITE_OK || !digests) return rc;
+    unsigned char d[32];
+    text_digest(v, text, len, d);
+    sqlite3_stmt *st;
+    rc = prepare_fmt(v->db, &st,
+                     "SELECT e.embedding FROM \"%w\".\"%w_cols\" AS c JOIN \"%w\".\"%w_digests\" AS g ON g.id = c.id "
+                     "JOIN \"%w\".\"%w_vec\" AS e ON e.rowid = c.id WHERE c.tbl = ?1 AND c.col = ?2 AND g.sha256 = ?3",
+                     v->schema, v->name, v->schema, v->name, v->schema, v->name);
+    if (rc != SQLITE_OK) return rc;
+    sqlite3_bind_text(st, 1, qt, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, qc, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, d, (int)sizeof d, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const void *b = sqlite3_column_blob(st, 0);
+        size_t bytes = sizeof(float) * (size_t)v->enc->dim;
+        if (b && (size_t)sqlite3_column_bytes(st, 0) == bytes) {
+            memcpy(out, b, bytes);
+            *found = 1;
+        }
+        rc = SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, int k, int exact,
                   int semantic) {
     char *schema = NULL, *table = NULL, *err = NULL;
@@ -934,7 +992,9 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
     const char *texts[1] = {text};
     size_t lens[1] = {strlen(text)};
     char *eerr = NULL;
-    if (silt_embed_texts(v->enc, texts, lens, 1, 1, emb, &eerr)) {
+    int reused = 0;
+    if ((rc = stored_embedding(v, qt, qc, text, lens[0], emb, &reused)) != SQLITE_OK) goto done;
+    if (!reused && silt_embed_texts(v->enc, texts, lens, 1, 1, emb, &eerr)) {
         err = sqlite3_mprintf("silt_join: embedding the query column: %s", eerr ? eerr : "failed");
         free(eerr);
         rc = SQLITE_ERROR;
@@ -1103,6 +1163,11 @@ static int delete_column(join_vtab *v, sqlite3_int64 id, char **err) {
     if (rc == SQLITE_OK) rc = has_shadow(v, "sets", &sets);
     if (rc == SQLITE_OK && sets)
         rc = exec_fmt(v->db, err, "DELETE FROM \"%w\".\"%w_sets\" WHERE id = %lld;", v->schema, v->name, (long long)id);
+    int digests = 0;
+    if (rc == SQLITE_OK) rc = has_shadow(v, "digests", &digests);
+    if (rc == SQLITE_OK && digests)
+        rc = exec_fmt(v->db, err, "DELETE FROM \"%w\".\"%w_digests\" WHERE id = %lld;", v->schema, v->name,
+                      (long long)id);
     if (rc != SQLITE_OK) return rc;
     return exec_fmt(v->db, err,
                     "DELETE FROM \"%w\".\"%w_values\" WHERE col_id = %lld;"
@@ -1123,8 +1188,9 @@ static int index_columns(join_vtab *v, const char *tbl, char **cols, int n, sqli
     size_t *lens = sqlite3_malloc64((sqlite3_uint64)n * sizeof *lens);
     sqlite3_int64 *ids = sqlite3_malloc64((sqlite3_uint64)n * sizeof *ids);
     float *emb = sqlite3_malloc64((sqlite3_uint64)n * (sqlite3_uint64)v->enc->dim * sizeof(float));
-    sqlite3_stmt *ins_col = NULL, *ins_val = NULL, *ins_vec = NULL, *find = NULL, *ins_df = NULL, *ins_set = NULL;
-    int df = 0, sets = 0;
+    sqlite3_stmt *ins_col = NULL, *ins_val = NULL, *ins_vec = NULL, *find = NULL, *ins_df = NULL, *ins_set = NULL,
+                 *ins_digest = NULL;
+    int df = 0, sets = 0, digests = 0;
     if (!texts || !lens || !ids || !emb) {
         rc = SQLITE_NOMEM;
         goto done;
@@ -1153,6 +1219,9 @@ static int index_columns(join_vtab *v, const char *tbl, char **cols, int n, sqli
              v->schema, v->name);
     if ((rc = has_shadow(v, "sets", &sets)) != SQLITE_OK) goto done;
     if (sets) PREP(ins_set, "INSERT INTO \"%w\".\"%w_sets\"(id, hashes) VALUES (?1, ?2)", v->schema, v->name);
+    if ((rc = has_shadow(v, "digests", &digests)) != SQLITE_OK) goto done;
+    if (digests)
+        PREP(ins_digest, "INSERT INTO \"%w\".\"%w_digests\"(id, sha256) VALUES (?1, ?2)", v->schema, v->name);
 #undef PREP
     for (int i = 0; i < n; i++) {
         column_data cd;
@@ -1226,6 +1295,14 @@ static int index_columns(join_vtab *v, const char *tbl, char **cols, int n, sqli
         sqlite3_bind_blob(ins_vec, 2, emb + (size_t)i * (size_t)v->enc->dim,
                           (int)(sizeof(float) * (size_t)v->enc->dim), SQLITE_STATIC);
         if ((rc = sqlite3_step(ins_vec)) != SQLITE_DONE) goto done;
+        if (ins_digest) {
+            unsigned char d[32];
+            text_digest(v, texts[i], lens[i], d);
+            sqlite3_reset(ins_digest);
+            sqlite3_bind_int64(ins_digest, 1, ids[i]);
+            sqlite3_bind_blob(ins_digest, 2, d, (int)sizeof d, SQLITE_TRANSIENT);
+            if ((rc = sqlite3_step(ins_digest)) != SQLITE_DONE) goto done;
+        }
     }
     if (n) *last_id = ids[n - 1];
     rc = SQLITE_OK;
@@ -1242,6 +1319,7 @@ done:
     sqlite3_finalize(ins_vec);
     sqlite3_finalize(ins_df);
     sqlite3_finalize(ins_set);
+    sqlite3_finalize(ins_digest);
     sqlite3_free(schema);
     sqlite3_free(table);
     return rc == SQLITE_OK ? SQLITE_OK : SQLITE_ERROR;
@@ -1304,9 +1382,10 @@ static int run_command(join_vtab *v, const char *cmd) {
     } else if (sqlite3_stricmp(cmd, "integrity-check") == 0) {
         rc = exec_fmt(v->db, &err, "INSERT INTO \"%w\".\"%w_vec\"(\"%w_vec\") VALUES ('integrity-check')",
                       v->schema, v->name, v->name);
-        int df = 0, sets = 0;
+        int df = 0, sets = 0, digests = 0;
         if (rc == SQLITE_OK) rc = has_shadow(v, "df", &df);
         if (rc == SQLITE_OK) rc = has_shadow(v, "sets", &sets);
+        if (rc == SQLITE_OK) rc = has_shadow(v, "digests", &digests);
         if (rc == SQLITE_OK) {
             /* The 4th count: values whose posting list length in <t>_df is wrong or missing,
              * plus lengths kept for values no column holds. */
@@ -1324,28 +1403,38 @@ static int run_command(join_vtab *v, const char *cmd) {
                 " + (SELECT count(*) FROM \"%w\".\"%w_sets\" WHERE id NOT IN (SELECT id FROM \"%w\".\"%w_cols\"))",
                 v->schema, v->name, v->schema, v->name, v->schema, v->name, v->schema, v->name)
                                   : sqlite3_mprintf("0");
-            char *sql = df_sql && sets_sql ? sqlite3_mprintf(
+            /* The 6th: columns without a text digest, or with one of the wrong size, plus
+             * digests of columns that are gone (a stale digest would only cost a re-embedding,
+             * but a missing row means an insert went wrong). */
+            char *dig_sql = digests ? sqlite3_mprintf(
+                "(SELECT count(*) FROM \"%w\".\"%w_cols\" AS c LEFT JOIN \"%w\".\"%w_digests\" AS g ON g.id = c.id"
+                " WHERE g.id IS NULL OR length(g.sha256) IS NOT 32)"
+                " + (SELECT count(*) FROM \"%w\".\"%w_digests\" WHERE id NOT IN (SELECT id FROM \"%w\".\"%w_cols\"))",
+                v->schema, v->name, v->schema, v->name, v->schema, v->name, v->schema, v->name)
+                                    : sqlite3_mprintf("0");
+            char *sql = df_sql && sets_sql && dig_sql ? sqlite3_mprintf(
                 "SELECT (SELECT count(*) FROM \"%w\".\"%w_cols\") - (SELECT count(*) FROM \"%w\".\"%w_vec\"),"
                 " (SELECT count(*) FROM \"%w\".\"%w_values\" WHERE col_id NOT IN (SELECT id FROM \"%w\".\"%w_cols\")),"
                 " (SELECT count(*) FROM \"%w\".\"%w_cols\" c WHERE c.n_distinct <> (SELECT count(*) FROM \"%w\".\"%w_values\" p WHERE p.col_id = c.id)),"
-                " %s, %s",
+                " %s, %s, %s",
                 v->schema, v->name, v->schema, v->name, v->schema, v->name, v->schema, v->name,
-                v->schema, v->name, v->schema, v->name, df_sql, sets_sql) : NULL;
+                v->schema, v->name, v->schema, v->name, df_sql, sets_sql, dig_sql) : NULL;
             sqlite3_free(df_sql);
             sqlite3_free(sets_sql);
+            sqlite3_free(dig_sql);
             sqlite3_stmt *st;
             if (!sql || sqlite3_prepare_v2(v->db, sql, -1, &st, NULL) != SQLITE_OK) rc = SQLITE_ERROR;
             else {
                 if (sqlite3_step(st) == SQLITE_ROW &&
                     (sqlite3_column_int64(st, 0) || sqlite3_column_int64(st, 1) || sqlite3_column_int64(st, 2) ||
-                     sqlite3_column_int64(st, 3) || sqlite3_column_int64(st, 4))) {
+                     sqlite3_column_int64(st, 3) || sqlite3_column_int64(st, 4) || sqlite3_column_int64(st, 5))) {
                     err = sqlite3_mprintf("silt_join: integrity-check failed: %lld columns without an embedding,"
                                           " %lld orphan values, %lld columns with a wrong value count,"
-                                          " %lld wrong posting list lengths, %lld wrong hash sets"
-                                          " ('rebuild' repairs them)",
+                                          " %lld wrong posting list lengths, %lld wrong hash sets,"
+                                          " %lld wrong text digests ('rebuild' repairs them)",
                                           sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
                                           sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
-                                          sqlite3_column_int64(st, 4));
+                                          sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5));
                     rc = SQLITE_CORRUPT_VTAB;
                 }
                 sqlite3_finalize(st);
@@ -1359,9 +1448,10 @@ static int run_command(join_vtab *v, const char *cmd) {
                       "CREATE TABLE IF NOT EXISTS \"%w\".\"%w_df\"(h INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
                       "DELETE FROM \"%w\".\"%w_df\";"
                       "INSERT INTO \"%w\".\"%w_df\"(h, n) SELECT h, count(*) FROM \"%w\".\"%w_values\" GROUP BY h;"
-                      "CREATE TABLE IF NOT EXISTS \"%w\".\"%w_sets\"(id INTEGER PRIMARY KEY, hashes BLOB NOT NULL);",
+                      "CREATE TABLE IF NOT EXISTS \"%w\".\"%w_sets\"(id INTEGER PRIMARY KEY, hashes BLOB NOT NULL);"
+                      "CREATE TABLE IF NOT EXISTS \"%w\".\"%w_digests\"(id INTEGER PRIMARY KEY, sha256 BLOB NOT NULL);",
                       v->schema, v->name, v->schema, v->name, v->schema, v->name, v->schema, v->name,
-                      v->schema, v->name);
+                      v->schema, v->name, v->schema, v->name);
         char *sql = sqlite3_mprintf("SELECT tbl, col FROM \"%w\".\"%w_cols\" ORDER BY id", v->schema, v->name);
         sqlite3_stmt *st;
         char **tbls = NULL, **cols = NULL;
@@ -1477,6 +1567,11 @@ static int join_rename(sqlite3_vtab *tab, const char *new_name) {
     if (rc == SQLITE_OK && sets)
         rc = exec_fmt(v->db, &err, "ALTER TABLE \"%w\".\"%w_sets\" RENAME TO \"%w_sets\";", v->schema, v->name,
                       new_name);
+    int digests = 0;
+    if (rc == SQLITE_OK) rc = has_shadow(v, "digests", &digests);
+    if (rc == SQLITE_OK && digests)
+        rc = exec_fmt(v->db, &err, "ALTER TABLE \"%w\".\"%w_digests\" RENAME TO \"%w_digests\";", v->schema,
+                      v->name, new_name);
     if (rc != SQLITE_OK) {
         sqlite3_free(tab->zErrMsg);
         tab->zErrMsg = err;
@@ -1507,9 +1602,10 @@ static int join_destroy(sqlite3_vtab *tab) {
                       "DROP TABLE IF EXISTS \"%w\".\"%w_values\";"
                       "DROP TABLE IF EXISTS \"%w\".\"%w_df\";"
                       "DROP TABLE IF EXISTS \"%w\".\"%w_sets\";"
+                      "DROP TABLE IF EXISTS \"%w\".\"%w_digests\";"
                       "DROP TABLE IF EXISTS \"%w\".\"%w_cols\";",
                       v->schema, v->name, v->schema, v->name, v->schema, v->name, v->schema, v->name,
-                      v->schema, v->name);
+                      v->schema, v->name, v->schema, v->name);
     if (rc != SQLITE_OK) {
         sqlite3_free(tab->zErrMsg);
         tab->zErrMsg = err;
@@ -1520,7 +1616,8 @@ static int join_destroy(sqlite3_vtab *tab) {
 
 static int join_shadow_name(const char *suffix) {
     return sqlite3_stricmp(suffix, "cols") == 0 || sqlite3_stricmp(suffix, "values") == 0 ||
-           sqlite3_stricmp(suffix, "df") == 0 || sqlite3_stricmp(suffix, "sets") == 0;
+           sqlite3_stricmp(suffix, "df") == 0 || sqlite3_stricmp(suffix, "sets") == 0 ||
+           sqlite3_stricmp(suffix, "digests") == 0;
 }
 
 /* ---- silt_column_text(tbl, col [, max_tokens]) ------------------------------------- */

@@ -14,7 +14,7 @@ domain join and the posting lists of popular values are long, as in real lakes:
 Column names say nothing about the domain, so the embedding sees only the values.
 Everything follows from the seed (default 7).
 
-Steps (each cached under bench/out/join/, rerun to resume):
+Steps (each cached under bench/out/join/, or the directory --dir names; rerun to resume):
   1. generate: writes the tables into synth_<N>.db;
   2. index:    CREATE VIRTUAL TABLE lj USING silt_join(model=default); every column
                inserted, one table (100 columns, embedded as one batch) per statement,
@@ -22,7 +22,7 @@ Steps (each cached under bench/out/join/, rerun to resume):
   3. query:    50 query columns (seed 42): latency of equi mode and of exact = 1, and
                NDCG@10 / precision@10 of equi against exact.
 
-Usage: /usr/bin/python3 bench/join/synth_lake.py BUILD [--columns N] [--seed S] [--queries Q]
+Usage: /usr/bin/python3 bench/join/synth_lake.py BUILD [--columns N] [--seed S] [--queries Q] [--dir DIR]
 """
 import argparse, math, os, random, sqlite3, sys, time
 
@@ -106,10 +106,13 @@ def main():
     ap.add_argument("--columns", type=int, default=100000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--queries", type=int, default=50)
+    ap.add_argument("--dir", default=WORK,
+                    help="where the lake database is kept (it takes ~40 minutes to index 100,000 "
+                         "columns: keep it out of the worktree, e.g. /work/cache/join)")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
-    os.makedirs(WORK, exist_ok=True)
-    path = os.path.join(WORK, f"synth_{a.columns}_s{a.seed}.db")
+    os.makedirs(a.dir, exist_ok=True)
+    path = os.path.join(a.dir, f"synth_{a.columns}_s{a.seed}.db")
     tables = (a.columns + COLS_PER_TABLE - 1) // COLS_PER_TABLE
     if not os.path.exists(path + ".generated"):
         if os.path.exists(path):
