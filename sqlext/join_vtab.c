@@ -879,13 +879,20 @@ static int cmp_count(const void *a, const void *b) {
  * text says little about its values (numbers, codes): the columns that hold the most of the
  * query's rarest values. Looks up the list lengths of up to RARE_SAMPLE query values (hashes
  * are in random order, so the first ones are a uniform sample), reads the shortest lists up
- * to RARE_POSTINGS entries, and adds the n_best columns seen most often. */
+ * to RARE_POSTINGS entries, and adds the n_best columns seen most often.
+ * The lists read also bound every candidate's overlap (JOSIE's prefix filter): a column seen
+ * c times in the r lists read entirely can share at most c + |Q| - r values with Q, so most
+ * candidates of a query whose best matches overlap by much need not be verified. */
+static void tighten(cand_col *x, size_t bound) {
+    if (bound < x->bound) x->bound = bound;
+}
+
 static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list *l, int n_best) {
     size_t n = q->n_hashes < RARE_SAMPLE ? q->n_hashes : RARE_SAMPLE;
     rare_value *vals = sqlite3_malloc64(n * sizeof *vals);
     col_count *counts = NULL;
     int64_t *ids = NULL;
-    size_t n_ids = 0, cap_ids = 0, n_counts = 0, read = 0;
+    size_t n_ids = 0, cap_ids = 0, n_counts = 0, read = 0, lists_read = 0;
     silt_rowid_map where = {0}; /* column id -> index in counts */
     int rc = vals ? SQLITE_OK : SQLITE_NOMEM;
     for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
@@ -896,6 +903,7 @@ static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list 
     for (size_t i = 0; rc == SQLITE_OK && i < n && read + vals[i].len <= RARE_POSTINGS; i++) {
         if ((rc = rd_list(rd, vals[i].h, &ids, &n_ids, &cap_ids)) != SQLITE_OK) break;
         read += n_ids;
+        lists_read++;
         if (!counts && !(counts = sqlite3_malloc64(RARE_POSTINGS * sizeof *counts))) rc = SQLITE_NOMEM;
         for (size_t j = 0; rc == SQLITE_OK && j < n_ids; j++) {
             int64_t at;
@@ -906,12 +914,19 @@ static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list 
             }
         }
     }
+    /* Every read list was read whole (rd_list returns all of it), so counts are exact. */
+    size_t unread = q->n_hashes - lists_read;
+    for (size_t i = 0; rc == SQLITE_OK && i < l->n; i++) {
+        int64_t at;
+        tighten(&l->a[i], (silt_rowid_map_get(&where, l->a[i].id, &at) ? (size_t)counts[at].count : 0) + unread);
+    }
     if (rc == SQLITE_OK && n_counts) {
-        qsort(counts, n_counts, sizeof *counts, cmp_count);
+        qsort(counts, n_counts, sizeof *counts, cmp_count); /* `where` is stale from here */
         for (size_t i = 0; rc == SQLITE_OK && i < n_counts && (int)i < n_best; i++) {
-            size_t size;
+            size_t size, before = l->n;
             rc = rd_size(rd, counts[i].id, &size);
             if (rc == SQLITE_OK) rc = cand_add(l, counts[i].id, size, -2.0);
+            if (rc == SQLITE_OK && l->n > before) tighten(&l->a[l->n - 1], (size_t)counts[i].count + unread);
         }
     }
     silt_rowid_map_free(&where);
