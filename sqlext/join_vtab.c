@@ -55,6 +55,20 @@ enum { C_TBL, C_COL, C_SCORE, C_CONTAINMENT, C_QTABLE, C_QCOLUMN, C_K, C_EXACT, 
 #define RARE_SAMPLE 1024          /* query values whose posting list lengths equi looks up */
 #define RARE_POSTINGS 4096        /* posting entries equi reads from the rarest of them */
 
+/* Prepared statements over the shadow tables that read posting lists and column sets, for
+ * silt_colset_topk and for verifying candidates. Owned by one search. */
+typedef struct lake_reader {
+    sqlite3_stmt *len;   /* (h) -> the length of h's posting list */
+    sqlite3_stmt *list;  /* (h) -> col_id of every column holding h */
+    sqlite3_stmt *size;  /* (id) -> the column's number of distinct values */
+    sqlite3_stmt *scan;  /* (id) -> the column's hashes, ascending */
+    sqlite3_stmt *probe; /* (h, id) -> a row when column id holds h */
+    sqlite3_stmt *name;  /* (id) -> tbl, col */
+    sqlite3_stmt *set;   /* (id) -> the column's hashes as one blob, or NULL (older tables) */
+    sqlite3_stmt *knn;   /* (embedding, k) -> id, distance, n_distinct of the nearest columns */
+    sqlite3_stmt *stored; /* (tbl, col, digest) -> the stored embedding, or NULL (older tables) */
+} lake_reader;
+
 typedef struct {
     sqlite3_vtab base;
     sqlite3 *db;
@@ -62,6 +76,11 @@ typedef struct {
     char *name;        /* table name */
     char *model;       /* model name given at CREATE */
     silt_encoder *enc; /* acquired model, released at disconnect */
+    lake_reader reader;     /* kept between searches (reader_get) */
+    int reader_ok;          /* reader is prepared */
+    int reader_busy;        /* a search is using it */
+    int reader_cookie;      /* schema_version it was prepared under */
+    sqlite3_stmt *cookie_st; /* reads schema_version */
 } join_vtab;
 
 typedef struct {
@@ -485,17 +504,6 @@ static int full_scan(join_vtab *v, join_cursor *c) {
 
 /* ---- reading the exact layer ------------------------------------------------------- */
 
-/* Prepared statements over the shadow tables that read posting lists and column sets, for
- * silt_colset_topk and for verifying candidates. Owned by one search. */
-typedef struct {
-    sqlite3_stmt *len;   /* (h) -> the length of h's posting list */
-    sqlite3_stmt *list;  /* (h) -> col_id of every column holding h */
-    sqlite3_stmt *size;  /* (id) -> the column's number of distinct values */
-    sqlite3_stmt *scan;  /* (id) -> the column's hashes, ascending */
-    sqlite3_stmt *probe; /* (h, id) -> a row when column id holds h */
-    sqlite3_stmt *name;  /* (id) -> tbl, col */
-    sqlite3_stmt *set;   /* (id) -> the column's hashes as one blob, or NULL (older tables) */
-} lake_reader;
 
 static void reader_close(lake_reader *r) {
     sqlite3_finalize(r->len);
@@ -505,6 +513,8 @@ static void reader_close(lake_reader *r) {
     sqlite3_finalize(r->probe);
     sqlite3_finalize(r->name);
     sqlite3_finalize(r->set);
+    sqlite3_finalize(r->knn);
+    sqlite3_finalize(r->stored);
     memset(r, 0, sizeof *r);
 }
 
@@ -559,8 +569,76 @@ static int reader_open(join_vtab *v, lake_reader *r) {
     if (rc == SQLITE_OK) rc = has_shadow(v, "sets", &sets);
     if (rc == SQLITE_OK && sets)
         rc = prepare_fmt(v->db, &r->set, "SELECT hashes FROM \"%w\".\"%w_sets\" WHERE id = ?1", v->schema, v->name);
+    if (rc == SQLITE_OK)
+        rc = prepare_fmt(v->db, &r->knn,
+                         "SELECT v.rowid, v.distance, c.n_distinct FROM \"%w\".\"%w_vec\" AS v "
+                         "JOIN \"%w\".\"%w_cols\" AS c ON c.id = v.rowid WHERE v.embedding MATCH ?1 AND v.k = ?2",
+                         v->schema, v->name, v->schema, v->name);
+    int digests = 0;
+    if (rc == SQLITE_OK) rc = has_shadow(v, "digests", &digests);
+    if (rc == SQLITE_OK && digests)
+        rc = prepare_fmt(v->db, &r->stored,
+                         "SELECT e.embedding FROM \"%w\".\"%w_cols\" AS c JOIN \"%w\".\"%w_digests\" AS g ON g.id = c.id "
+                         "JOIN \"%w\".\"%w_vec\" AS e ON e.rowid = c.id WHERE c.tbl = ?1 AND c.col = ?2 AND g.sha256 = ?3",
+                         v->schema, v->name, v->schema, v->name, v->schema, v->name);
     if (rc != SQLITE_OK) reader_close(r);
     return rc;
+}
+
+/* The schema cookie of the table's database: the cached reader is stale once it changes
+ * (shadow tables created by 'rebuild' or dropped, the table renamed). */
+static int schema_cookie(join_vtab *v, int *cookie) {
+    int rc = SQLITE_OK;
+    if (!v->cookie_st) rc = prepare_fmt(v->db, &v->cookie_st, "PRAGMA \"%w\".schema_version", v->schema);
+    if (rc != SQLITE_OK) return rc;
+    rc = sqlite3_step(v->cookie_st);
+    *cookie = rc == SQLITE_ROW ? sqlite3_column_int(v->cookie_st, 0) : 0;
+    sqlite3_reset(v->cookie_st);
+    return rc == SQLITE_ROW ? SQLITE_OK : rc == SQLITE_DONE ? SQLITE_ERROR : rc;
+}
+
+/* A reader for one search. Preparing its statements costs about as much as a small search,
+ * so the table keeps one between searches; a search that starts while the kept one is in
+ * use (from inside another, through a view) gets its own. Give it back with reader_put. */
+static int reader_get(join_vtab *v, lake_reader *local, lake_reader **out) {
+    *out = NULL;
+    if (v->reader_busy) {
+        int rc = reader_open(v, local);
+        if (rc == SQLITE_OK) *out = local;
+        return rc;
+    }
+    int cookie = 0, rc = schema_cookie(v, &cookie);
+    if (rc != SQLITE_OK) return rc;
+    if (v->reader_ok && cookie != v->reader_cookie) {
+        reader_close(&v->reader);
+        v->reader_ok = 0;
+    }
+    if (!v->reader_ok) {
+        if ((rc = reader_open(v, &v->reader)) != SQLITE_OK) return rc;
+        v->reader_ok = 1;
+        v->reader_cookie = cookie;
+    }
+    v->reader_busy = 1;
+    *out = &v->reader;
+    return SQLITE_OK;
+}
+
+static void reader_put(join_vtab *v, lake_reader *r) {
+    if (!r) return;
+    if (r != &v->reader) {
+        reader_close(r);
+        return;
+    }
+    sqlite3_stmt *all[] = {r->len, r->list, r->size, r->scan, r->probe, r->name, r->set, r->knn, r->stored};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) sqlite3_reset(all[i]);
+    v->reader_busy = 0;
+}
+
+static void reader_drop(join_vtab *v) {
+    reader_close(&v->reader);
+    v->reader_ok = 0;
+    sqlite3_finalize(v->cookie_st);
+    v->cookie_st = NULL;
 }
 
 /* The callbacks of silt_colset_source: 0 (SQLITE_OK) or an SQLite error code. */
@@ -941,23 +1019,18 @@ static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list 
  * model (the table is unchanged since): then the stored vector is what the encoder would
  * return now. Sets *found; a missing or different digest (a changed table, or one indexed
  * before digests were kept) leaves it 0 and the caller embeds the text. */
-static int stored_embedding(join_vtab *v, const char *qt, const char *qc, const char *text, size_t len,
-                            float *out, int *found) {
+static int stored_embedding(join_vtab *v, lake_reader *rd, const char *qt, const char *qc, const char *text,
+                            size_t len, float *out, int *found) {
     *found = 0;
-    int digests = 0, rc = has_shadow(v, "digests", &digests);
-    if (rc != SQLITE_OK || !digests) return rc;
+    sqlite3_stmt *st = rd->stored;
+    if (!st) return SQLITE_OK;
     unsigned char d[32];
     text_digest(v, text, len, d);
-    sqlite3_stmt *st;
-    rc = prepare_fmt(v->db, &st,
-                     "SELECT e.embedding FROM \"%w\".\"%w_cols\" AS c JOIN \"%w\".\"%w_digests\" AS g ON g.id = c.id "
-                     "JOIN \"%w\".\"%w_vec\" AS e ON e.rowid = c.id WHERE c.tbl = ?1 AND c.col = ?2 AND g.sha256 = ?3",
-                     v->schema, v->name, v->schema, v->name, v->schema, v->name);
-    if (rc != SQLITE_OK) return rc;
+    sqlite3_reset(st);
     sqlite3_bind_text(st, 1, qt, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, qc, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 3, d, (int)sizeof d, SQLITE_STATIC);
-    rc = sqlite3_step(st);
+    int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         const void *b = sqlite3_column_blob(st, 0);
         size_t bytes = sizeof(float) * (size_t)v->enc->dim;
@@ -967,7 +1040,7 @@ static int stored_embedding(join_vtab *v, const char *qt, const char *qc, const 
         }
         rc = SQLITE_DONE;
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -976,11 +1049,11 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
     char *schema = NULL, *table = NULL, *err = NULL;
     column_data q;
     memset(&q, 0, sizeof q);
-    lake_reader rd;
-    memset(&rd, 0, sizeof rd);
+    lake_reader local, *rd = NULL;
+    memset(&local, 0, sizeof local);
     cand_list cands;
     memset(&cands, 0, sizeof cands);
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st;
     float *emb = NULL;
     char *text = NULL;
     int cap = 0;
@@ -993,9 +1066,9 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
         rc = SQLITE_ERROR;
         goto done;
     }
-    if ((rc = reader_open(v, &rd)) != SQLITE_OK) goto done;
+    if ((rc = reader_get(v, &local, &rd)) != SQLITE_OK) goto done;
     if (exact) {
-        rc = search_exact(c, &rd, &q, schema, table, qc, k, &cap);
+        rc = search_exact(c, rd, &q, schema, table, qc, k, &cap);
         goto done; /* rows come sorted by containment, then id */
     }
     text = column_text(table, qc, &q, MAX_TEXT_BYTES);
@@ -1008,7 +1081,7 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
     size_t lens[1] = {strlen(text)};
     char *eerr = NULL;
     int reused = 0;
-    if ((rc = stored_embedding(v, qt, qc, text, lens[0], emb, &reused)) != SQLITE_OK) goto done;
+    if ((rc = stored_embedding(v, rd, qt, qc, text, lens[0], emb, &reused)) != SQLITE_OK) goto done;
     if (!reused && silt_embed_texts(v->enc, texts, lens, 1, 1, emb, &eerr)) {
         err = sqlite3_mprintf("silt_join: embedding the query column: %s", eerr ? eerr : "failed");
         free(eerr);
@@ -1016,11 +1089,8 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
         goto done;
     }
     int n_cand = k * EMBED_CANDIDATES_PER_K > MIN_CANDIDATES ? k * EMBED_CANDIDATES_PER_K : MIN_CANDIDATES;
-    rc = prepare_fmt(v->db, &st,
-                     "SELECT v.rowid, v.distance, c.n_distinct FROM \"%w\".\"%w_vec\" AS v "
-                     "JOIN \"%w\".\"%w_cols\" AS c ON c.id = v.rowid WHERE v.embedding MATCH ?1 AND v.k = ?2",
-                     v->schema, v->name, v->schema, v->name);
-    if (rc != SQLITE_OK) goto done;
+    st = rd->knn;
+    sqlite3_reset(st);
     sqlite3_bind_blob(st, 1, emb, (int)(sizeof(float) * (size_t)v->enc->dim), SQLITE_STATIC);
     sqlite3_bind_int(st, 2, n_cand);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1033,10 +1103,11 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
     if (rc == SQLITE_DONE) rc = SQLITE_OK;
     /* equi: rank by containment, ties by similarity (cmp_rows' second key; the rare-value
      * candidates, which have no similarity, come after the others). */
-    if (rc == SQLITE_OK && !semantic) rc = add_rare_candidates(&rd, &q, &cands, k * RARE_CANDIDATES_PER_K);
+    sqlite3_reset(st);
+    if (rc == SQLITE_OK && !semantic) rc = add_rare_candidates(rd, &q, &cands, k * RARE_CANDIDATES_PER_K);
     if (rc == SQLITE_OK)
-        rc = semantic ? rank_semantic(c, &cap, &rd, &q, schema, table, qc, &cands, k)
-                      : rank_equi(c, &cap, &rd, &q, schema, table, qc, &cands, k);
+        rc = semantic ? rank_semantic(c, &cap, rd, &q, schema, table, qc, &cands, k)
+                      : rank_equi(c, &cap, rd, &q, schema, table, qc, &cands, k);
     if (rc != SQLITE_OK) goto done;
     if (c->n_rows > 1) qsort(c->rows, (size_t)c->n_rows, sizeof *c->rows, cmp_rows);
     if (!semantic) /* the second key carried similarity; report containment */
@@ -1053,9 +1124,8 @@ done:
         err = NULL;
     }
     sqlite3_free(err);
-    reader_close(&rd);
+    reader_put(v, rd);
     cand_list_free(&cands);
-    sqlite3_finalize(st);
     sqlite3_free(emb);
     free(text);
     column_data_free(&q);
@@ -1567,6 +1637,7 @@ static int join_update(sqlite3_vtab *tab, int argc, sqlite3_value **argv, sqlite
 static int join_rename(sqlite3_vtab *tab, const char *new_name) {
     join_vtab *v = (join_vtab *)tab;
     char *err = NULL;
+    reader_drop(v); /* its statements name the old tables */
     int rc = exec_fmt(v->db, &err,
                       "ALTER TABLE \"%w\".\"%w_cols\" RENAME TO \"%w_cols\";"
                       "ALTER TABLE \"%w\".\"%w_values\" RENAME TO \"%w_values\";"
@@ -1601,6 +1672,7 @@ static int join_rename(sqlite3_vtab *tab, const char *new_name) {
 
 static int join_disconnect(sqlite3_vtab *tab) {
     join_vtab *v = (join_vtab *)tab;
+    reader_drop(v);
     silt_model_release(v->enc);
     sqlite3_free(v->schema);
     sqlite3_free(v->name);
@@ -1612,6 +1684,7 @@ static int join_disconnect(sqlite3_vtab *tab) {
 static int join_destroy(sqlite3_vtab *tab) {
     join_vtab *v = (join_vtab *)tab;
     char *err = NULL;
+    reader_drop(v);
     int rc = exec_fmt(v->db, &err,
                       "DROP TABLE IF EXISTS \"%w\".\"%w_vec\";"
                       "DROP TABLE IF EXISTS \"%w\".\"%w_values\";"
