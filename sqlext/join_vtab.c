@@ -809,6 +809,7 @@ typedef struct {
     size_t size; /* distinct values, SIZE_MAX when unknown */
     double sim;  /* embedding similarity; -2 (below any cosine) for rare-value candidates */
     size_t bound; /* upper bound of its overlap, min(size, |Q|), set before ranking */
+    int known;    /* bound is the overlap itself (every query value's list was read) */
 } cand_col;
 
 typedef struct {
@@ -834,7 +835,7 @@ static int cand_add(cand_list *l, sqlite3_int64 id, size_t size, double sim) {
         l->cap = cap;
     }
     if (silt_rowid_map_put(&l->seen, id, 0)) return SQLITE_NOMEM;
-    l->a[l->n++] = (cand_col){id, size, sim, size};
+    l->a[l->n++] = (cand_col){id, size, sim, size, 0};
     return SQLITE_OK;
 }
 
@@ -865,7 +866,8 @@ static int verify_candidate(join_cursor *c, int *cap, lake_reader *rd, const col
     if (rc != SQLITE_ROW) return rc;
     if (is_query_column(t, col, schema, table, qc)) return SQLITE_OK;
     /* t and col stay valid: rd_overlap steps other statements, not the name statement. */
-    if ((rc = rd_overlap(rd, x->id, x->size, q->hashes, q->n_hashes, ov)) != SQLITE_OK) return rc;
+    if (x->known) *ov = x->bound;
+    else if ((rc = rd_overlap(rd, x->id, x->size, q->hashes, q->n_hashes, ov)) != SQLITE_OK) return rc;
     if (!semantic && *ov == 0) return SQLITE_OK; /* an equi-join needs a shared value */
     double ct = (double)*ov / (double)q->n_hashes;
     *added = 1;
@@ -960,9 +962,10 @@ static int cmp_count(const void *a, const void *b) {
  * to RARE_POSTINGS entries, and adds the n_best columns seen most often.
  * The lists read also bound every candidate's overlap (JOSIE's prefix filter): a column seen
  * c times in the r lists read entirely can share at most c + |Q| - r values with Q, so most
- * candidates of a query whose best matches overlap by much need not be verified. */
-static void tighten(cand_col *x, size_t bound) {
-    if (bound < x->bound) x->bound = bound;
+ * candidates of a query whose best matches overlap by much need not be verified; when every
+ * query value's list was read (r = |Q|), c is the overlap and no set needs reading. */
+static void tighten(cand_col *x, size_t bound, int exact) {
+    if (bound <= x->bound) x->bound = bound, x->known = exact;
 }
 
 static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list *l, int n_best) {
@@ -996,7 +999,8 @@ static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list 
     size_t unread = q->n_hashes - lists_read;
     for (size_t i = 0; rc == SQLITE_OK && i < l->n; i++) {
         int64_t at;
-        tighten(&l->a[i], (silt_rowid_map_get(&where, l->a[i].id, &at) ? (size_t)counts[at].count : 0) + unread);
+        tighten(&l->a[i], (silt_rowid_map_get(&where, l->a[i].id, &at) ? (size_t)counts[at].count : 0) + unread,
+                unread == 0);
     }
     if (rc == SQLITE_OK && n_counts) {
         qsort(counts, n_counts, sizeof *counts, cmp_count); /* `where` is stale from here */
@@ -1004,7 +1008,8 @@ static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list 
             size_t size, before = l->n;
             rc = rd_size(rd, counts[i].id, &size);
             if (rc == SQLITE_OK) rc = cand_add(l, counts[i].id, size, -2.0);
-            if (rc == SQLITE_OK && l->n > before) tighten(&l->a[l->n - 1], (size_t)counts[i].count + unread);
+            if (rc == SQLITE_OK && l->n > before)
+                tighten(&l->a[l->n - 1], (size_t)counts[i].count + unread, unread == 0);
         }
     }
     silt_rowid_map_free(&where);
