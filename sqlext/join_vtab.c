@@ -23,7 +23,7 @@
  * silt_dense table (cosine, HNSW32) holding each column's embedding under its id, so the
  * ANN index inherits silt_dense's transactional storage instead of a copy of it.
  *
- * Modes (hidden column `mode`): 'equi' (default) takes 10·k (at least 100) columns from the
+ * Modes (hidden column `mode`): 'equi' (default) takes 3·k (at least 30) columns from the
  * embedding index plus the 5·k columns holding most of the query's rarest values, and ranks
  * them by exact containment |Q ∩ X| / |Q| (score = containment);
  * 'semantic' ranks by the similarity of the column embeddings (score = cosine similarity),
@@ -50,9 +50,20 @@ enum { C_TBL, C_COL, C_SCORE, C_CONTAINMENT, C_QTABLE, C_QCOLUMN, C_K, C_EXACT, 
 #define DEFAULT_K 10
 #define MAX_TEXT_BYTES 4096 /* column text before the encoder cuts it to its window */
 #define MIN_CANDIDATES 100
-#define EMBED_CANDIDATES_PER_K 10 /* equi and semantic: columns taken from the ANN index */
+#define EMBED_CANDIDATES_PER_K 10 /* semantic: columns taken from the ANN index */
+#define SEMANTIC_EF_SEARCH 64     /* silt_dense's default search breadth */
+/* equi takes fewer columns from the ANN index, with a narrower search: the rare-value
+ * candidates find most high-containment columns, and on the 100,000-column benchmark lake
+ * (bench/README.md) 30 columns at breadth 16 lost no NDCG@10 against 100 at 64, at half
+ * the latency. */
+#define EQUI_MIN_CANDIDATES 30
+#define EQUI_EMBED_CANDIDATES_PER_K 3
+#define EQUI_EF_SEARCH 16
 #define RARE_CANDIDATES_PER_K 5   /* equi: columns taken from the rarest query values' lists */
-#define RARE_SAMPLE 1024          /* query values whose posting list lengths equi looks up */
+/* Query values whose posting list lengths equi looks up: one B-tree seek each, the largest
+ * cost of a big query. 128 rather than all (up to 1,024) cut the mean latency on the
+ * 100,000-column lake by about a third for 0.002 of NDCG@10. */
+#define RARE_SAMPLE 128
 #define RARE_POSTINGS 4096        /* posting entries equi reads from the rarest of them */
 
 /* Prepared statements over the shadow tables that read posting lists and column sets, for
@@ -572,7 +583,8 @@ static int reader_open(join_vtab *v, lake_reader *r) {
     if (rc == SQLITE_OK)
         rc = prepare_fmt(v->db, &r->knn,
                          "SELECT v.rowid, v.distance, c.n_distinct FROM \"%w\".\"%w_vec\" AS v "
-                         "JOIN \"%w\".\"%w_cols\" AS c ON c.id = v.rowid WHERE v.embedding MATCH ?1 AND v.k = ?2",
+                         "JOIN \"%w\".\"%w_cols\" AS c ON c.id = v.rowid WHERE v.embedding MATCH ?1 AND v.k = ?2 "
+                         "AND v.ef_search = ?3",
                          v->schema, v->name, v->schema, v->name);
     int digests = 0;
     if (rc == SQLITE_OK) rc = has_shadow(v, "digests", &digests);
@@ -1093,11 +1105,14 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
         rc = SQLITE_ERROR;
         goto done;
     }
-    int n_cand = k * EMBED_CANDIDATES_PER_K > MIN_CANDIDATES ? k * EMBED_CANDIDATES_PER_K : MIN_CANDIDATES;
+    int per_k = semantic ? EMBED_CANDIDATES_PER_K : EQUI_EMBED_CANDIDATES_PER_K;
+    int least = semantic ? MIN_CANDIDATES : EQUI_MIN_CANDIDATES;
+    int n_cand = k * per_k > least ? k * per_k : least;
     st = rd->knn;
     sqlite3_reset(st);
     sqlite3_bind_blob(st, 1, emb, (int)(sizeof(float) * (size_t)v->enc->dim), SQLITE_STATIC);
     sqlite3_bind_int(st, 2, n_cand);
+    sqlite3_bind_int(st, 3, semantic ? SEMANTIC_EF_SEARCH : EQUI_EF_SEARCH);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         sqlite3_int64 id = sqlite3_column_int64(st, 0);
         double sim = 1.0 - sqlite3_column_double(st, 1);
