@@ -61,9 +61,10 @@ enum { C_TBL, C_COL, C_SCORE, C_CONTAINMENT, C_QTABLE, C_QCOLUMN, C_K, C_EXACT, 
 #define EQUI_EF_SEARCH 16
 #define RARE_CANDIDATES_PER_K 5   /* equi: columns taken from the rarest query values' lists */
 /* Query values whose posting list lengths equi looks up: one B-tree seek each, the largest
- * cost of a big query. 128 rather than all (up to 1,024) cut the mean latency on the
- * 100,000-column lake by about a third for 0.002 of NDCG@10. */
-#define RARE_SAMPLE 128
+ * cost of a big query. Measured (bench/README.md, join): 256 rather than 1,024 cut the mean
+ * latency on the 100,000-column lake by ~15% for NDCG@10 0.998 instead of 1.000 on
+ * fivethirtyeight; 128 cut ~30% but fell to 0.984 there. */
+#define RARE_SAMPLE 256
 #define RARE_POSTINGS 4096        /* posting entries equi reads from the rarest of them */
 
 /* Prepared statements over the shadow tables that read posting lists and column sets, for
