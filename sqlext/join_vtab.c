@@ -987,6 +987,7 @@ static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list 
     col_count *counts = NULL;
     int64_t *ids = NULL;
     size_t n_ids = 0, cap_ids = 0, n_counts = 0, read = 0, lists_read = 0;
+    int complete = 1; /* every column seen in the lists read has its count */
     silt_rowid_map where = {0}; /* column id -> index in counts */
     int rc = vals ? SQLITE_OK : SQLITE_NOMEM;
     for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
@@ -1005,12 +1006,14 @@ static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list 
             else if (n_counts < RARE_POSTINGS) {
                 counts[n_counts] = (col_count){ids[j], 1};
                 if (silt_rowid_map_put(&where, ids[j], (int64_t)n_counts++)) rc = SQLITE_NOMEM;
+            } else {
+                complete = 0; /* lists longer than <t>_df said: some counts are missing */
             }
         }
     }
     /* Every read list was read whole (rd_list returns all of it), so counts are exact. */
     size_t unread = q->n_hashes - lists_read;
-    for (size_t i = 0; rc == SQLITE_OK && i < l->n; i++) {
+    for (size_t i = 0; rc == SQLITE_OK && complete && i < l->n; i++) {
         int64_t at;
         tighten(&l->a[i], (silt_rowid_map_get(&where, l->a[i].id, &at) ? (size_t)counts[at].count : 0) + unread,
                 unread == 0);
@@ -1021,7 +1024,7 @@ static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list 
             size_t size, before = l->n;
             rc = rd_size(rd, counts[i].id, &size);
             if (rc == SQLITE_OK) rc = cand_add(l, counts[i].id, size, -2.0);
-            if (rc == SQLITE_OK && l->n > before)
+            if (rc == SQLITE_OK && complete && l->n > before)
                 tighten(&l->a[l->n - 1], (size_t)counts[i].count + unread, unread == 0);
         }
     }
