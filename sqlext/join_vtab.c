@@ -16,11 +16,14 @@
  * length of each value's posting list, so the exact search reads the rarest first;
  * <t>_sets(id, hashes) each column's sorted hashes in one blob, so that verifying a
  * candidate is one read and a merge (tables made before <t>_df and <t>_sets get them at
- * 'rebuild'; until then searches count lists and scan <t>_values); <t>_vec is a
+ * 'rebuild'; until then searches count lists and scan <t>_values); <t>_digests(id, sha256)
+ * the SHA-256 of the model's identity and the exact text each column was embedded from, so
+ * that querying with an indexed, unchanged column reuses its stored embedding instead of
+ * running the encoder (tables made before it get it at 'rebuild'); <t>_vec is a
  * silt_dense table (cosine, HNSW32) holding each column's embedding under its id, so the
  * ANN index inherits silt_dense's transactional storage instead of a copy of it.
  *
- * Modes (hidden column `mode`): 'equi' (default) takes 10·k (at least 100) columns from the
+ * Modes (hidden column `mode`): 'equi' (default) takes 3·k (at least 30) columns from the
  * embedding index plus the 5·k columns holding most of the query's rarest values, and ranks
  * them by exact containment |Q ∩ X| / |Q| (score = containment);
  * 'semantic' ranks by the similarity of the column embeddings (score = cosine similarity),
@@ -30,11 +33,13 @@
  * containment is exact. The query column is never returned as its own match. */
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/embed.h"
+#include "core/sha256.h"
 #include "index/colset.h"
 #include "index/rowid_map.h"
 #include "sqlext/models.h"
@@ -45,10 +50,36 @@ enum { C_TBL, C_COL, C_SCORE, C_CONTAINMENT, C_QTABLE, C_QCOLUMN, C_K, C_EXACT, 
 #define DEFAULT_K 10
 #define MAX_TEXT_BYTES 4096 /* column text before the encoder cuts it to its window */
 #define MIN_CANDIDATES 100
-#define EMBED_CANDIDATES_PER_K 10 /* equi and semantic: columns taken from the ANN index */
+#define EMBED_CANDIDATES_PER_K 10 /* semantic: columns taken from the ANN index */
+#define SEMANTIC_EF_SEARCH 64     /* silt_dense's default search breadth */
+/* equi takes fewer columns from the ANN index, with a narrower search: the rare-value
+ * candidates find most high-containment columns, and on the 100,000-column benchmark lake
+ * (bench/README.md) 30 columns at breadth 16 gave the same NDCG@10 as 100 at 64 (0.989),
+ * at about a third less latency; fivethirtyeight stayed at 1.000. */
+#define EQUI_MIN_CANDIDATES 30
+#define EQUI_EMBED_CANDIDATES_PER_K 3
+#define EQUI_EF_SEARCH 16
 #define RARE_CANDIDATES_PER_K 5   /* equi: columns taken from the rarest query values' lists */
-#define RARE_SAMPLE 1024          /* query values whose posting list lengths equi looks up */
+/* Query values whose posting list lengths equi looks up: one B-tree seek each, the largest
+ * cost of a big query. Measured (bench/README.md, join): 256 rather than 1,024 cut the mean
+ * latency on the 100,000-column lake by ~15% for NDCG@10 0.998 instead of 1.000 on
+ * fivethirtyeight; 128 cut ~30% but fell to 0.984 there. */
+#define RARE_SAMPLE 256
 #define RARE_POSTINGS 4096        /* posting entries equi reads from the rarest of them */
+
+/* Prepared statements over the shadow tables that read posting lists and column sets, for
+ * silt_colset_topk and for verifying candidates. Owned by one search. */
+typedef struct lake_reader {
+    sqlite3_stmt *len;   /* (h) -> the length of h's posting list */
+    sqlite3_stmt *list;  /* (h) -> col_id of every column holding h */
+    sqlite3_stmt *size;  /* (id) -> the column's number of distinct values */
+    sqlite3_stmt *scan;  /* (id) -> the column's hashes, ascending */
+    sqlite3_stmt *probe; /* (h, id) -> a row when column id holds h */
+    sqlite3_stmt *name;  /* (id) -> tbl, col */
+    sqlite3_stmt *set;   /* (id) -> the column's hashes as one blob, or NULL (older tables) */
+    sqlite3_stmt *knn;   /* (embedding, k) -> id, distance, n_distinct of the nearest columns */
+    sqlite3_stmt *stored; /* (tbl, col, digest) -> the stored embedding, or NULL (older tables) */
+} lake_reader;
 
 typedef struct {
     sqlite3_vtab base;
@@ -57,6 +88,11 @@ typedef struct {
     char *name;        /* table name */
     char *model;       /* model name given at CREATE */
     silt_encoder *enc; /* acquired model, released at disconnect */
+    lake_reader reader;     /* kept between searches (reader_get) */
+    int reader_ok;          /* reader is prepared */
+    int reader_busy;        /* a search is using it */
+    int reader_cookie;      /* schema_version it was prepared under */
+    sqlite3_stmt *cookie_st; /* reads schema_version */
 } join_vtab;
 
 typedef struct {
@@ -249,6 +285,22 @@ static char *column_text(const char *table, const char *col, const column_data *
     return silt_colset_text(table, col, (const char *const *)c->values, c->lens, c->n_values, max_bytes);
 }
 
+/* SHA-256 of the model's identity and a column text: equal digests mean the encoder would
+ * be given the same text by the same model, so a stored embedding can stand in for a new
+ * one. The identity is what the table knows of its model (name, architecture, width,
+ * window); the NULs keep the fields from running into each other. */
+static void text_digest(const join_vtab *v, const char *text, size_t len, unsigned char out[32]) {
+    char id[128];
+    int n = snprintf(id, sizeof id, "silt_join text v1%c%s%c%d%c%d", 0, v->enc->arch, 0, v->enc->dim, 0,
+                     v->enc->max_tokens);
+    silt_sha256 h;
+    silt_sha256_init(&h);
+    silt_sha256_update(&h, id, n > 0 && (size_t)n < sizeof id ? (size_t)n + 1 : sizeof id);
+    silt_sha256_update(&h, v->model, strlen(v->model) + 1);
+    silt_sha256_update(&h, text, len);
+    silt_sha256_final(&h, out);
+}
+
 /* Runs a statement built from fmt (identifiers quoted by the caller with %w). */
 static int exec_fmt(sqlite3 *db, char **err, const char *fmt, ...) {
     va_list ap;
@@ -326,9 +378,11 @@ static int join_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
                       "CREATE INDEX \"%w\".\"%w_values_col\" ON \"%w_values\"(col_id, h);"
                       "CREATE TABLE \"%w\".\"%w_df\"(h INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
                       "CREATE TABLE \"%w\".\"%w_sets\"(id INTEGER PRIMARY KEY, hashes BLOB NOT NULL);"
+                      "CREATE TABLE \"%w\".\"%w_digests\"(id INTEGER PRIMARY KEY, sha256 BLOB NOT NULL);"
                       "CREATE VIRTUAL TABLE \"%w\".\"%w_vec\" USING silt_dense(dim=%d, metric=cosine, index='HNSW32');",
                       v->schema, v->name, v->schema, v->name, v->schema, v->name, v->name,
-                      v->schema, v->name, v->schema, v->name, v->schema, v->name, v->enc->dim);
+                      v->schema, v->name, v->schema, v->name, v->schema, v->name, v->schema, v->name,
+                      v->enc->dim);
         if (rc != SQLITE_OK) goto fail;
     }
     *out = &v->base;
@@ -462,17 +516,6 @@ static int full_scan(join_vtab *v, join_cursor *c) {
 
 /* ---- reading the exact layer ------------------------------------------------------- */
 
-/* Prepared statements over the shadow tables that read posting lists and column sets, for
- * silt_colset_topk and for verifying candidates. Owned by one search. */
-typedef struct {
-    sqlite3_stmt *len;   /* (h) -> the length of h's posting list */
-    sqlite3_stmt *list;  /* (h) -> col_id of every column holding h */
-    sqlite3_stmt *size;  /* (id) -> the column's number of distinct values */
-    sqlite3_stmt *scan;  /* (id) -> the column's hashes, ascending */
-    sqlite3_stmt *probe; /* (h, id) -> a row when column id holds h */
-    sqlite3_stmt *name;  /* (id) -> tbl, col */
-    sqlite3_stmt *set;   /* (id) -> the column's hashes as one blob, or NULL (older tables) */
-} lake_reader;
 
 static void reader_close(lake_reader *r) {
     sqlite3_finalize(r->len);
@@ -482,6 +525,8 @@ static void reader_close(lake_reader *r) {
     sqlite3_finalize(r->probe);
     sqlite3_finalize(r->name);
     sqlite3_finalize(r->set);
+    sqlite3_finalize(r->knn);
+    sqlite3_finalize(r->stored);
     memset(r, 0, sizeof *r);
 }
 
@@ -536,8 +581,77 @@ static int reader_open(join_vtab *v, lake_reader *r) {
     if (rc == SQLITE_OK) rc = has_shadow(v, "sets", &sets);
     if (rc == SQLITE_OK && sets)
         rc = prepare_fmt(v->db, &r->set, "SELECT hashes FROM \"%w\".\"%w_sets\" WHERE id = ?1", v->schema, v->name);
+    if (rc == SQLITE_OK)
+        rc = prepare_fmt(v->db, &r->knn,
+                         "SELECT v.rowid, v.distance, c.n_distinct FROM \"%w\".\"%w_vec\" AS v "
+                         "JOIN \"%w\".\"%w_cols\" AS c ON c.id = v.rowid WHERE v.embedding MATCH ?1 AND v.k = ?2 "
+                         "AND v.ef_search = ?3",
+                         v->schema, v->name, v->schema, v->name);
+    int digests = 0;
+    if (rc == SQLITE_OK) rc = has_shadow(v, "digests", &digests);
+    if (rc == SQLITE_OK && digests)
+        rc = prepare_fmt(v->db, &r->stored,
+                         "SELECT e.embedding FROM \"%w\".\"%w_cols\" AS c JOIN \"%w\".\"%w_digests\" AS g ON g.id = c.id "
+                         "JOIN \"%w\".\"%w_vec\" AS e ON e.rowid = c.id WHERE c.tbl = ?1 AND c.col = ?2 AND g.sha256 = ?3",
+                         v->schema, v->name, v->schema, v->name, v->schema, v->name);
     if (rc != SQLITE_OK) reader_close(r);
     return rc;
+}
+
+/* The schema cookie of the table's database: the cached reader is stale once it changes
+ * (shadow tables created by 'rebuild' or dropped, the table renamed). */
+static int schema_cookie(join_vtab *v, int *cookie) {
+    int rc = SQLITE_OK;
+    if (!v->cookie_st) rc = prepare_fmt(v->db, &v->cookie_st, "PRAGMA \"%w\".schema_version", v->schema);
+    if (rc != SQLITE_OK) return rc;
+    rc = sqlite3_step(v->cookie_st);
+    *cookie = rc == SQLITE_ROW ? sqlite3_column_int(v->cookie_st, 0) : 0;
+    sqlite3_reset(v->cookie_st);
+    return rc == SQLITE_ROW ? SQLITE_OK : rc == SQLITE_DONE ? SQLITE_ERROR : rc;
+}
+
+/* A reader for one search. Preparing its statements costs about as much as a small search,
+ * so the table keeps one between searches; a search that starts while the kept one is in
+ * use (from inside another, through a view) gets its own. Give it back with reader_put. */
+static int reader_get(join_vtab *v, lake_reader *local, lake_reader **out) {
+    *out = NULL;
+    if (v->reader_busy) {
+        int rc = reader_open(v, local);
+        if (rc == SQLITE_OK) *out = local;
+        return rc;
+    }
+    int cookie = 0, rc = schema_cookie(v, &cookie);
+    if (rc != SQLITE_OK) return rc;
+    if (v->reader_ok && cookie != v->reader_cookie) {
+        reader_close(&v->reader);
+        v->reader_ok = 0;
+    }
+    if (!v->reader_ok) {
+        if ((rc = reader_open(v, &v->reader)) != SQLITE_OK) return rc;
+        v->reader_ok = 1;
+        v->reader_cookie = cookie;
+    }
+    v->reader_busy = 1;
+    *out = &v->reader;
+    return SQLITE_OK;
+}
+
+static void reader_put(join_vtab *v, lake_reader *r) {
+    if (!r) return;
+    if (r != &v->reader) {
+        reader_close(r);
+        return;
+    }
+    sqlite3_stmt *all[] = {r->len, r->list, r->size, r->scan, r->probe, r->name, r->set, r->knn, r->stored};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) sqlite3_reset(all[i]);
+    v->reader_busy = 0;
+}
+
+static void reader_drop(join_vtab *v) {
+    reader_close(&v->reader);
+    v->reader_ok = 0;
+    sqlite3_finalize(v->cookie_st);
+    v->cookie_st = NULL;
 }
 
 /* The callbacks of silt_colset_source: 0 (SQLITE_OK) or an SQLite error code. */
@@ -708,6 +822,7 @@ typedef struct {
     size_t size; /* distinct values, SIZE_MAX when unknown */
     double sim;  /* embedding similarity; -2 (below any cosine) for rare-value candidates */
     size_t bound; /* upper bound of its overlap, min(size, |Q|), set before ranking */
+    int known;    /* bound is the overlap itself (every query value's list was read) */
 } cand_col;
 
 typedef struct {
@@ -733,7 +848,7 @@ static int cand_add(cand_list *l, sqlite3_int64 id, size_t size, double sim) {
         l->cap = cap;
     }
     if (silt_rowid_map_put(&l->seen, id, 0)) return SQLITE_NOMEM;
-    l->a[l->n++] = (cand_col){id, size, sim, size};
+    l->a[l->n++] = (cand_col){id, size, sim, size, 0};
     return SQLITE_OK;
 }
 
@@ -764,7 +879,8 @@ static int verify_candidate(join_cursor *c, int *cap, lake_reader *rd, const col
     if (rc != SQLITE_ROW) return rc;
     if (is_query_column(t, col, schema, table, qc)) return SQLITE_OK;
     /* t and col stay valid: rd_overlap steps other statements, not the name statement. */
-    if ((rc = rd_overlap(rd, x->id, x->size, q->hashes, q->n_hashes, ov)) != SQLITE_OK) return rc;
+    if (x->known) *ov = x->bound;
+    else if ((rc = rd_overlap(rd, x->id, x->size, q->hashes, q->n_hashes, ov)) != SQLITE_OK) return rc;
     if (!semantic && *ov == 0) return SQLITE_OK; /* an equi-join needs a shared value */
     double ct = (double)*ov / (double)q->n_hashes;
     *added = 1;
@@ -856,13 +972,22 @@ static int cmp_count(const void *a, const void *b) {
  * text says little about its values (numbers, codes): the columns that hold the most of the
  * query's rarest values. Looks up the list lengths of up to RARE_SAMPLE query values (hashes
  * are in random order, so the first ones are a uniform sample), reads the shortest lists up
- * to RARE_POSTINGS entries, and adds the n_best columns seen most often. */
+ * to RARE_POSTINGS entries, and adds the n_best columns seen most often.
+ * The lists read also bound every candidate's overlap (JOSIE's prefix filter): a column seen
+ * c times in the r lists read entirely can share at most c + |Q| - r values with Q, so most
+ * candidates of a query whose best matches overlap by much need not be verified; when every
+ * query value's list was read (r = |Q|), c is the overlap and no set needs reading. */
+static void tighten(cand_col *x, size_t bound, int exact) {
+    if (bound <= x->bound) x->bound = bound, x->known = exact;
+}
+
 static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list *l, int n_best) {
     size_t n = q->n_hashes < RARE_SAMPLE ? q->n_hashes : RARE_SAMPLE;
     rare_value *vals = sqlite3_malloc64(n * sizeof *vals);
     col_count *counts = NULL;
     int64_t *ids = NULL;
-    size_t n_ids = 0, cap_ids = 0, n_counts = 0, read = 0;
+    size_t n_ids = 0, cap_ids = 0, n_counts = 0, read = 0, lists_read = 0;
+    int complete = 1; /* every column seen in the lists read has its count */
     silt_rowid_map where = {0}; /* column id -> index in counts */
     int rc = vals ? SQLITE_OK : SQLITE_NOMEM;
     for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
@@ -873,6 +998,7 @@ static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list 
     for (size_t i = 0; rc == SQLITE_OK && i < n && read + vals[i].len <= RARE_POSTINGS; i++) {
         if ((rc = rd_list(rd, vals[i].h, &ids, &n_ids, &cap_ids)) != SQLITE_OK) break;
         read += n_ids;
+        lists_read++;
         if (!counts && !(counts = sqlite3_malloc64(RARE_POSTINGS * sizeof *counts))) rc = SQLITE_NOMEM;
         for (size_t j = 0; rc == SQLITE_OK && j < n_ids; j++) {
             int64_t at;
@@ -880,15 +1006,26 @@ static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list 
             else if (n_counts < RARE_POSTINGS) {
                 counts[n_counts] = (col_count){ids[j], 1};
                 if (silt_rowid_map_put(&where, ids[j], (int64_t)n_counts++)) rc = SQLITE_NOMEM;
+            } else {
+                complete = 0; /* lists longer than <t>_df said: some counts are missing */
             }
         }
     }
+    /* Every read list was read whole (rd_list returns all of it), so counts are exact. */
+    size_t unread = q->n_hashes - lists_read;
+    for (size_t i = 0; rc == SQLITE_OK && complete && i < l->n; i++) {
+        int64_t at;
+        tighten(&l->a[i], (silt_rowid_map_get(&where, l->a[i].id, &at) ? (size_t)counts[at].count : 0) + unread,
+                unread == 0);
+    }
     if (rc == SQLITE_OK && n_counts) {
-        qsort(counts, n_counts, sizeof *counts, cmp_count);
+        qsort(counts, n_counts, sizeof *counts, cmp_count); /* `where` is stale from here */
         for (size_t i = 0; rc == SQLITE_OK && i < n_counts && (int)i < n_best; i++) {
-            size_t size;
+            size_t size, before = l->n;
             rc = rd_size(rd, counts[i].id, &size);
             if (rc == SQLITE_OK) rc = cand_add(l, counts[i].id, size, -2.0);
+            if (rc == SQLITE_OK && complete && l->n > before)
+                tighten(&l->a[l->n - 1], (size_t)counts[i].count + unread, unread == 0);
         }
     }
     silt_rowid_map_free(&where);
@@ -898,16 +1035,46 @@ static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list 
     return rc;
 }
 
+/* The query column's embedding without the encoder, when the column is indexed under the
+ * name (qt, qc) and its stored digest says it was embedded from this very text by this
+ * model (the table is unchanged since): then the stored vector is what the encoder would
+ * return now. Sets *found; a missing or different digest (a changed table, or one indexed
+ * before digests were kept) leaves it 0 and the caller embeds the text. */
+static int stored_embedding(join_vtab *v, lake_reader *rd, const char *qt, const char *qc, const char *text,
+                            size_t len, float *out, int *found) {
+    *found = 0;
+    sqlite3_stmt *st = rd->stored;
+    if (!st) return SQLITE_OK;
+    unsigned char d[32];
+    text_digest(v, text, len, d);
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, qt, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, qc, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, d, (int)sizeof d, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const void *b = sqlite3_column_blob(st, 0);
+        size_t bytes = sizeof(float) * (size_t)v->enc->dim;
+        if (b && (size_t)sqlite3_column_bytes(st, 0) == bytes) {
+            memcpy(out, b, bytes);
+            *found = 1;
+        }
+        rc = SQLITE_DONE;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, int k, int exact,
                   int semantic) {
     char *schema = NULL, *table = NULL, *err = NULL;
     column_data q;
     memset(&q, 0, sizeof q);
-    lake_reader rd;
-    memset(&rd, 0, sizeof rd);
+    lake_reader local, *rd = NULL;
+    memset(&local, 0, sizeof local);
     cand_list cands;
     memset(&cands, 0, sizeof cands);
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st;
     float *emb = NULL;
     char *text = NULL;
     int cap = 0;
@@ -920,9 +1087,9 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
         rc = SQLITE_ERROR;
         goto done;
     }
-    if ((rc = reader_open(v, &rd)) != SQLITE_OK) goto done;
+    if ((rc = reader_get(v, &local, &rd)) != SQLITE_OK) goto done;
     if (exact) {
-        rc = search_exact(c, &rd, &q, schema, table, qc, k, &cap);
+        rc = search_exact(c, rd, &q, schema, table, qc, k, &cap);
         goto done; /* rows come sorted by containment, then id */
     }
     text = column_text(table, qc, &q, MAX_TEXT_BYTES);
@@ -934,20 +1101,22 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
     const char *texts[1] = {text};
     size_t lens[1] = {strlen(text)};
     char *eerr = NULL;
-    if (silt_embed_texts(v->enc, texts, lens, 1, 1, emb, &eerr)) {
+    int reused = 0;
+    if ((rc = stored_embedding(v, rd, qt, qc, text, lens[0], emb, &reused)) != SQLITE_OK) goto done;
+    if (!reused && silt_embed_texts(v->enc, texts, lens, 1, 1, emb, &eerr)) {
         err = sqlite3_mprintf("silt_join: embedding the query column: %s", eerr ? eerr : "failed");
         free(eerr);
         rc = SQLITE_ERROR;
         goto done;
     }
-    int n_cand = k * EMBED_CANDIDATES_PER_K > MIN_CANDIDATES ? k * EMBED_CANDIDATES_PER_K : MIN_CANDIDATES;
-    rc = prepare_fmt(v->db, &st,
-                     "SELECT v.rowid, v.distance, c.n_distinct FROM \"%w\".\"%w_vec\" AS v "
-                     "JOIN \"%w\".\"%w_cols\" AS c ON c.id = v.rowid WHERE v.embedding MATCH ?1 AND v.k = ?2",
-                     v->schema, v->name, v->schema, v->name);
-    if (rc != SQLITE_OK) goto done;
+    int per_k = semantic ? EMBED_CANDIDATES_PER_K : EQUI_EMBED_CANDIDATES_PER_K;
+    int least = semantic ? MIN_CANDIDATES : EQUI_MIN_CANDIDATES;
+    int n_cand = k * per_k > least ? k * per_k : least;
+    st = rd->knn;
+    sqlite3_reset(st);
     sqlite3_bind_blob(st, 1, emb, (int)(sizeof(float) * (size_t)v->enc->dim), SQLITE_STATIC);
     sqlite3_bind_int(st, 2, n_cand);
+    sqlite3_bind_int(st, 3, semantic ? SEMANTIC_EF_SEARCH : EQUI_EF_SEARCH);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         sqlite3_int64 id = sqlite3_column_int64(st, 0);
         double sim = 1.0 - sqlite3_column_double(st, 1);
@@ -958,10 +1127,11 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
     if (rc == SQLITE_DONE) rc = SQLITE_OK;
     /* equi: rank by containment, ties by similarity (cmp_rows' second key; the rare-value
      * candidates, which have no similarity, come after the others). */
-    if (rc == SQLITE_OK && !semantic) rc = add_rare_candidates(&rd, &q, &cands, k * RARE_CANDIDATES_PER_K);
+    sqlite3_reset(st);
+    if (rc == SQLITE_OK && !semantic) rc = add_rare_candidates(rd, &q, &cands, k * RARE_CANDIDATES_PER_K);
     if (rc == SQLITE_OK)
-        rc = semantic ? rank_semantic(c, &cap, &rd, &q, schema, table, qc, &cands, k)
-                      : rank_equi(c, &cap, &rd, &q, schema, table, qc, &cands, k);
+        rc = semantic ? rank_semantic(c, &cap, rd, &q, schema, table, qc, &cands, k)
+                      : rank_equi(c, &cap, rd, &q, schema, table, qc, &cands, k);
     if (rc != SQLITE_OK) goto done;
     if (c->n_rows > 1) qsort(c->rows, (size_t)c->n_rows, sizeof *c->rows, cmp_rows);
     if (!semantic) /* the second key carried similarity; report containment */
@@ -978,9 +1148,8 @@ done:
         err = NULL;
     }
     sqlite3_free(err);
-    reader_close(&rd);
+    reader_put(v, rd);
     cand_list_free(&cands);
-    sqlite3_finalize(st);
     sqlite3_free(emb);
     free(text);
     column_data_free(&q);
@@ -1103,6 +1272,11 @@ static int delete_column(join_vtab *v, sqlite3_int64 id, char **err) {
     if (rc == SQLITE_OK) rc = has_shadow(v, "sets", &sets);
     if (rc == SQLITE_OK && sets)
         rc = exec_fmt(v->db, err, "DELETE FROM \"%w\".\"%w_sets\" WHERE id = %lld;", v->schema, v->name, (long long)id);
+    int digests = 0;
+    if (rc == SQLITE_OK) rc = has_shadow(v, "digests", &digests);
+    if (rc == SQLITE_OK && digests)
+        rc = exec_fmt(v->db, err, "DELETE FROM \"%w\".\"%w_digests\" WHERE id = %lld;", v->schema, v->name,
+                      (long long)id);
     if (rc != SQLITE_OK) return rc;
     return exec_fmt(v->db, err,
                     "DELETE FROM \"%w\".\"%w_values\" WHERE col_id = %lld;"
@@ -1123,8 +1297,9 @@ static int index_columns(join_vtab *v, const char *tbl, char **cols, int n, sqli
     size_t *lens = sqlite3_malloc64((sqlite3_uint64)n * sizeof *lens);
     sqlite3_int64 *ids = sqlite3_malloc64((sqlite3_uint64)n * sizeof *ids);
     float *emb = sqlite3_malloc64((sqlite3_uint64)n * (sqlite3_uint64)v->enc->dim * sizeof(float));
-    sqlite3_stmt *ins_col = NULL, *ins_val = NULL, *ins_vec = NULL, *find = NULL, *ins_df = NULL, *ins_set = NULL;
-    int df = 0, sets = 0;
+    sqlite3_stmt *ins_col = NULL, *ins_val = NULL, *ins_vec = NULL, *find = NULL, *ins_df = NULL, *ins_set = NULL,
+                 *ins_digest = NULL;
+    int df = 0, sets = 0, digests = 0;
     if (!texts || !lens || !ids || !emb) {
         rc = SQLITE_NOMEM;
         goto done;
@@ -1153,6 +1328,9 @@ static int index_columns(join_vtab *v, const char *tbl, char **cols, int n, sqli
              v->schema, v->name);
     if ((rc = has_shadow(v, "sets", &sets)) != SQLITE_OK) goto done;
     if (sets) PREP(ins_set, "INSERT INTO \"%w\".\"%w_sets\"(id, hashes) VALUES (?1, ?2)", v->schema, v->name);
+    if ((rc = has_shadow(v, "digests", &digests)) != SQLITE_OK) goto done;
+    if (digests)
+        PREP(ins_digest, "INSERT INTO \"%w\".\"%w_digests\"(id, sha256) VALUES (?1, ?2)", v->schema, v->name);
 #undef PREP
     for (int i = 0; i < n; i++) {
         column_data cd;
@@ -1226,6 +1404,14 @@ static int index_columns(join_vtab *v, const char *tbl, char **cols, int n, sqli
         sqlite3_bind_blob(ins_vec, 2, emb + (size_t)i * (size_t)v->enc->dim,
                           (int)(sizeof(float) * (size_t)v->enc->dim), SQLITE_STATIC);
         if ((rc = sqlite3_step(ins_vec)) != SQLITE_DONE) goto done;
+        if (ins_digest) {
+            unsigned char d[32];
+            text_digest(v, texts[i], lens[i], d);
+            sqlite3_reset(ins_digest);
+            sqlite3_bind_int64(ins_digest, 1, ids[i]);
+            sqlite3_bind_blob(ins_digest, 2, d, (int)sizeof d, SQLITE_TRANSIENT);
+            if ((rc = sqlite3_step(ins_digest)) != SQLITE_DONE) goto done;
+        }
     }
     if (n) *last_id = ids[n - 1];
     rc = SQLITE_OK;
@@ -1242,6 +1428,7 @@ done:
     sqlite3_finalize(ins_vec);
     sqlite3_finalize(ins_df);
     sqlite3_finalize(ins_set);
+    sqlite3_finalize(ins_digest);
     sqlite3_free(schema);
     sqlite3_free(table);
     return rc == SQLITE_OK ? SQLITE_OK : SQLITE_ERROR;
@@ -1304,9 +1491,10 @@ static int run_command(join_vtab *v, const char *cmd) {
     } else if (sqlite3_stricmp(cmd, "integrity-check") == 0) {
         rc = exec_fmt(v->db, &err, "INSERT INTO \"%w\".\"%w_vec\"(\"%w_vec\") VALUES ('integrity-check')",
                       v->schema, v->name, v->name);
-        int df = 0, sets = 0;
+        int df = 0, sets = 0, digests = 0;
         if (rc == SQLITE_OK) rc = has_shadow(v, "df", &df);
         if (rc == SQLITE_OK) rc = has_shadow(v, "sets", &sets);
+        if (rc == SQLITE_OK) rc = has_shadow(v, "digests", &digests);
         if (rc == SQLITE_OK) {
             /* The 4th count: values whose posting list length in <t>_df is wrong or missing,
              * plus lengths kept for values no column holds. */
@@ -1324,28 +1512,38 @@ static int run_command(join_vtab *v, const char *cmd) {
                 " + (SELECT count(*) FROM \"%w\".\"%w_sets\" WHERE id NOT IN (SELECT id FROM \"%w\".\"%w_cols\"))",
                 v->schema, v->name, v->schema, v->name, v->schema, v->name, v->schema, v->name)
                                   : sqlite3_mprintf("0");
-            char *sql = df_sql && sets_sql ? sqlite3_mprintf(
+            /* The 6th: columns without a text digest, or with one of the wrong size, plus
+             * digests of columns that are gone (a stale digest would only cost a re-embedding,
+             * but a missing row means an insert went wrong). */
+            char *dig_sql = digests ? sqlite3_mprintf(
+                "(SELECT count(*) FROM \"%w\".\"%w_cols\" AS c LEFT JOIN \"%w\".\"%w_digests\" AS g ON g.id = c.id"
+                " WHERE g.id IS NULL OR length(g.sha256) IS NOT 32)"
+                " + (SELECT count(*) FROM \"%w\".\"%w_digests\" WHERE id NOT IN (SELECT id FROM \"%w\".\"%w_cols\"))",
+                v->schema, v->name, v->schema, v->name, v->schema, v->name, v->schema, v->name)
+                                    : sqlite3_mprintf("0");
+            char *sql = df_sql && sets_sql && dig_sql ? sqlite3_mprintf(
                 "SELECT (SELECT count(*) FROM \"%w\".\"%w_cols\") - (SELECT count(*) FROM \"%w\".\"%w_vec\"),"
                 " (SELECT count(*) FROM \"%w\".\"%w_values\" WHERE col_id NOT IN (SELECT id FROM \"%w\".\"%w_cols\")),"
                 " (SELECT count(*) FROM \"%w\".\"%w_cols\" c WHERE c.n_distinct <> (SELECT count(*) FROM \"%w\".\"%w_values\" p WHERE p.col_id = c.id)),"
-                " %s, %s",
+                " %s, %s, %s",
                 v->schema, v->name, v->schema, v->name, v->schema, v->name, v->schema, v->name,
-                v->schema, v->name, v->schema, v->name, df_sql, sets_sql) : NULL;
+                v->schema, v->name, v->schema, v->name, df_sql, sets_sql, dig_sql) : NULL;
             sqlite3_free(df_sql);
             sqlite3_free(sets_sql);
+            sqlite3_free(dig_sql);
             sqlite3_stmt *st;
             if (!sql || sqlite3_prepare_v2(v->db, sql, -1, &st, NULL) != SQLITE_OK) rc = SQLITE_ERROR;
             else {
                 if (sqlite3_step(st) == SQLITE_ROW &&
                     (sqlite3_column_int64(st, 0) || sqlite3_column_int64(st, 1) || sqlite3_column_int64(st, 2) ||
-                     sqlite3_column_int64(st, 3) || sqlite3_column_int64(st, 4))) {
+                     sqlite3_column_int64(st, 3) || sqlite3_column_int64(st, 4) || sqlite3_column_int64(st, 5))) {
                     err = sqlite3_mprintf("silt_join: integrity-check failed: %lld columns without an embedding,"
                                           " %lld orphan values, %lld columns with a wrong value count,"
-                                          " %lld wrong posting list lengths, %lld wrong hash sets"
-                                          " ('rebuild' repairs them)",
+                                          " %lld wrong posting list lengths, %lld wrong hash sets,"
+                                          " %lld wrong text digests ('rebuild' repairs them)",
                                           sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
                                           sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
-                                          sqlite3_column_int64(st, 4));
+                                          sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5));
                     rc = SQLITE_CORRUPT_VTAB;
                 }
                 sqlite3_finalize(st);
@@ -1359,9 +1557,10 @@ static int run_command(join_vtab *v, const char *cmd) {
                       "CREATE TABLE IF NOT EXISTS \"%w\".\"%w_df\"(h INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
                       "DELETE FROM \"%w\".\"%w_df\";"
                       "INSERT INTO \"%w\".\"%w_df\"(h, n) SELECT h, count(*) FROM \"%w\".\"%w_values\" GROUP BY h;"
-                      "CREATE TABLE IF NOT EXISTS \"%w\".\"%w_sets\"(id INTEGER PRIMARY KEY, hashes BLOB NOT NULL);",
+                      "CREATE TABLE IF NOT EXISTS \"%w\".\"%w_sets\"(id INTEGER PRIMARY KEY, hashes BLOB NOT NULL);"
+                      "CREATE TABLE IF NOT EXISTS \"%w\".\"%w_digests\"(id INTEGER PRIMARY KEY, sha256 BLOB NOT NULL);",
                       v->schema, v->name, v->schema, v->name, v->schema, v->name, v->schema, v->name,
-                      v->schema, v->name);
+                      v->schema, v->name, v->schema, v->name);
         char *sql = sqlite3_mprintf("SELECT tbl, col FROM \"%w\".\"%w_cols\" ORDER BY id", v->schema, v->name);
         sqlite3_stmt *st;
         char **tbls = NULL, **cols = NULL;
@@ -1462,6 +1661,7 @@ static int join_update(sqlite3_vtab *tab, int argc, sqlite3_value **argv, sqlite
 static int join_rename(sqlite3_vtab *tab, const char *new_name) {
     join_vtab *v = (join_vtab *)tab;
     char *err = NULL;
+    reader_drop(v); /* its statements name the old tables */
     int rc = exec_fmt(v->db, &err,
                       "ALTER TABLE \"%w\".\"%w_cols\" RENAME TO \"%w_cols\";"
                       "ALTER TABLE \"%w\".\"%w_values\" RENAME TO \"%w_values\";"
@@ -1477,6 +1677,11 @@ static int join_rename(sqlite3_vtab *tab, const char *new_name) {
     if (rc == SQLITE_OK && sets)
         rc = exec_fmt(v->db, &err, "ALTER TABLE \"%w\".\"%w_sets\" RENAME TO \"%w_sets\";", v->schema, v->name,
                       new_name);
+    int digests = 0;
+    if (rc == SQLITE_OK) rc = has_shadow(v, "digests", &digests);
+    if (rc == SQLITE_OK && digests)
+        rc = exec_fmt(v->db, &err, "ALTER TABLE \"%w\".\"%w_digests\" RENAME TO \"%w_digests\";", v->schema,
+                      v->name, new_name);
     if (rc != SQLITE_OK) {
         sqlite3_free(tab->zErrMsg);
         tab->zErrMsg = err;
@@ -1491,6 +1696,7 @@ static int join_rename(sqlite3_vtab *tab, const char *new_name) {
 
 static int join_disconnect(sqlite3_vtab *tab) {
     join_vtab *v = (join_vtab *)tab;
+    reader_drop(v);
     silt_model_release(v->enc);
     sqlite3_free(v->schema);
     sqlite3_free(v->name);
@@ -1502,14 +1708,16 @@ static int join_disconnect(sqlite3_vtab *tab) {
 static int join_destroy(sqlite3_vtab *tab) {
     join_vtab *v = (join_vtab *)tab;
     char *err = NULL;
+    reader_drop(v);
     int rc = exec_fmt(v->db, &err,
                       "DROP TABLE IF EXISTS \"%w\".\"%w_vec\";"
                       "DROP TABLE IF EXISTS \"%w\".\"%w_values\";"
                       "DROP TABLE IF EXISTS \"%w\".\"%w_df\";"
                       "DROP TABLE IF EXISTS \"%w\".\"%w_sets\";"
+                      "DROP TABLE IF EXISTS \"%w\".\"%w_digests\";"
                       "DROP TABLE IF EXISTS \"%w\".\"%w_cols\";",
                       v->schema, v->name, v->schema, v->name, v->schema, v->name, v->schema, v->name,
-                      v->schema, v->name);
+                      v->schema, v->name, v->schema, v->name);
     if (rc != SQLITE_OK) {
         sqlite3_free(tab->zErrMsg);
         tab->zErrMsg = err;
@@ -1520,7 +1728,8 @@ static int join_destroy(sqlite3_vtab *tab) {
 
 static int join_shadow_name(const char *suffix) {
     return sqlite3_stricmp(suffix, "cols") == 0 || sqlite3_stricmp(suffix, "values") == 0 ||
-           sqlite3_stricmp(suffix, "df") == 0 || sqlite3_stricmp(suffix, "sets") == 0;
+           sqlite3_stricmp(suffix, "df") == 0 || sqlite3_stricmp(suffix, "sets") == 0 ||
+           sqlite3_stricmp(suffix, "digests") == 0;
 }
 
 /* ---- silt_column_text(tbl, col [, max_tokens]) ------------------------------------- */
