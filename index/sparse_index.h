@@ -12,8 +12,9 @@
  * dead; merges and 'optimize' drop dead documents.
  *
  * Search, term at a time, heaviest query term first: quantised impacts give every document
- * a partial score, then candidates are rescored exactly from the forward index in decreasing
- * order of partial score. Exact mode reads every posting of every query term and stops
+ * a partial score, then candidates are rescored from the forward index in decreasing order
+ * of partial score: first from its quantised weights (with an error bound), then exactly
+ * from the float weights for the few whose bound can still reach the top k. Exact mode reads every posting of every query term and stops
  * rescoring when the next candidate's bound cannot beat the k-th best: the true top k. Fast
  * mode (in the spirit of Seismic) reads only the heads of long lists (static pruning at
  * build: a term keeps its max(prune x documents, 256) strongest postings), lets only the

@@ -98,13 +98,22 @@ static int cmp_rowid_ctx(const void *a, const void *b, void *ctx) {
     return x < y ? -1 : x > y;
 }
 
-/* Work arrays of one search: acc, touched and qloc are all zero between searches. */
+/* A candidate scored from the quantised forward index: score a, |a - exact| <= e. */
+typedef struct resc {
+    double a, e;
+    uint32_t d;
+} resc;
+
+/* Work arrays of one search: acc, touched, qloc and qc are all zero between searches. */
 typedef struct sp_scratch {
     float *acc;          /* [n_docs] partial scores */
     uint64_t *touched;   /* [(n_docs + 63) / 64] documents with a posting read */
     float *qloc;         /* [n_terms] query weight by local term */
+    float *qc;           /* [n_terms] query weight x scale by local term */
     struct cand *sorted; /* candidates that may matter (a heap while rescoring) */
     size_t cap;          /* capacity of sorted */
+    resc *rs;            /* candidates scored from the quantised forward index */
+    size_t rs_cap;       /* capacity of rs */
 } sp_scratch;
 
 void silt_spseg_init_scratch(sp_seg *s) {
@@ -114,7 +123,7 @@ void silt_spseg_init_scratch(sp_seg *s) {
 
 static void scratch_free(sp_scratch *w) {
     if (!w) return;
-    free(w->acc), free(w->touched), free(w->qloc), free(w->sorted);
+    free(w->acc), free(w->touched), free(w->qloc), free(w->qc), free(w->sorted), free(w->rs);
     free(w);
 }
 
@@ -130,7 +139,8 @@ static sp_scratch *scratch_take(const sp_seg *cs, int *owned) {
                 w->touched = calloc(((size_t)s->n_docs + 63) / 64 + 1, sizeof *w->touched);
                 silt_sp_advise_huge(w->acc, ((size_t)s->n_docs + 1) * sizeof *w->acc);
                 w->qloc = calloc((size_t)s->n_terms + 1, sizeof *w->qloc);
-                if (!w->acc || !w->touched || !w->qloc) scratch_free(w), w = NULL;
+                w->qc = calloc((size_t)s->n_terms + 1, sizeof *w->qc);
+                if (!w->acc || !w->touched || !w->qloc || !w->qc) scratch_free(w), w = NULL;
             }
             s->scratch = w;
         }
@@ -145,7 +155,8 @@ static sp_scratch *scratch_take(const sp_seg *cs, int *owned) {
     w->acc = calloc((size_t)s->n_docs + 1, sizeof *w->acc);
     w->touched = calloc(((size_t)s->n_docs + 63) / 64 + 1, sizeof *w->touched);
     w->qloc = calloc((size_t)s->n_terms + 1, sizeof *w->qloc);
-    if (!w->acc || !w->touched || !w->qloc) {
+    w->qc = calloc((size_t)s->n_terms + 1, sizeof *w->qc);
+    if (!w->acc || !w->touched || !w->qloc || !w->qc) {
         scratch_free(w);
         return NULL;
     }
@@ -167,7 +178,7 @@ static void scratch_give(const sp_seg *cs, sp_scratch *w, int owned, const uint3
         for (uint64_t m = w->touched[i]; m; m &= m - 1) w->acc[i * 64 + (size_t)__builtin_ctzll(m)] = 0;
         w->touched[i] = 0;
     }
-    for (uint32_t i = 0; i < n_lts; i++) w->qloc[lts[i]] = 0;
+    for (uint32_t i = 0; i < n_lts; i++) w->qloc[lts[i]] = 0, w->qc[lts[i]] = 0;
     pthread_mutex_unlock(&s->scratch_lock);
 }
 
@@ -183,6 +194,7 @@ void silt_spseg_free(sp_seg *s) {
     free(s->fwd_ids);
     free(s->fwd_first);
     free(s->fwd_w);
+    free(s->fwd_q);
     free(s->post_off);
     free(s->post);
     free(s->keep);
@@ -194,9 +206,20 @@ void silt_spseg_free(sp_seg *s) {
 uint64_t silt_spseg_bytes(const sp_seg *s) {
     uint64_t n = (uint64_t)s->n_docs * (8 + 4 + 16) + ((uint64_t)s->n_docs + 63) / 64 * 8 + 16;
     n += (uint64_t)s->n_terms * (4 + 4 + 16) + 16;
-    n += s->fwd_first[s->n_docs] * (4 + s->id_bytes);
+    n += s->fwd_first[s->n_docs] * (4 + 1 + s->id_bytes);
     n += (uint64_t)s->n_terms * 9 + 8 + s->post_off[s->n_terms] + s->head_off[s->n_terms];
     return n;
+}
+
+int silt_spseg_derive_fwd_q(sp_seg *s) {
+    uint64_t n = s->fwd_first[s->n_docs];
+    s->fwd_q = malloc(n + 1);
+    if (!s->fwd_q) return -1;
+    silt_sp_advise_huge(s->fwd_q, n + 1);
+    for (uint32_t d = 0; d < s->n_docs; d++)
+        for (uint64_t i = s->fwd_first[d]; i < s->fwd_first[d + 1]; i++)
+            s->fwd_q[i] = (int8_t)quant(s->fwd_w[i], s->scale[fwd_id(s, i)]);
+    return 0;
 }
 
 /* ---- build -------------------------------------------------------------------------------- */
@@ -350,6 +373,7 @@ sp_seg *silt_spseg_build(sp_doc_fn get, void *ctx, uint32_t n_docs, uint32_t blo
         while (t.maxw[lt] / sc > 127.0f) sc = nextafterf(sc, INFINITY);
         s->scale[lt] = sc;
     }
+    if (silt_spseg_derive_fwd_q(s)) return build_oom(s, &t, NULL, err, "forward index"), NULL;
 
     /* Static pruning: a list longer than the cap keeps, in its head, the postings whose
      * |impact| reaches the level that leaves at least `cap` of them (a histogram per term). */
@@ -424,6 +448,7 @@ sp_seg *silt_spseg_build(sp_doc_fn get, void *ctx, uint32_t n_docs, uint32_t blo
     silt_sp_advise_huge(s->post, po + 1);
     silt_sp_advise_huge(s->head, ho + 1);
     if (!s->post || !s->head) return build_oom(s, &t, NULL, err, "postings"), NULL;
+    s->post[po] = 0, s->head[ho] = 0; /* padding read by head_gap, defined */
 
     /* Pass C: write postings and heads. */
     memset(t.last_block, 0xff, ((size_t)nt + 1) * sizeof *t.last_block);
@@ -657,21 +682,47 @@ static void cursor_open(const sp_seg *s, tcursor *t, uint32_t lt, float c, int h
     t->at = t->p < t->e ? silt_vget(&t->p) : UINT32_MAX;
 }
 
+/* Next varint of a head stream (see cursor_run). */
+static inline uint32_t head_gap(const uint8_t **pp) {
+    const uint8_t *p = *pp;
+    uint32_t b0 = p[0], b1 = p[1], two = b0 >> 7;
+    if (__builtin_expect(two & (b1 >> 7), 0)) return silt_vget(pp);
+    *pp = p + 1 + two;
+    return (b0 & 0x7f) | ((b1 << 7) & (0u - two));
+}
+
 /* Applies the cursor's postings of documents below doc_end (a chunk boundary). */
 static void cursor_run(const sp_seg *s, tcursor *t, uint32_t doc_end, float *acc, uint64_t *touched) {
     const float c = t->c;
     if (t->head) {
-        while (t->at < doc_end) {
-            uint32_t d = t->at;
-            int8_t imp = (int8_t)*t->p++;
-            if (t->admit) {
-                acc[d] += c * (float)imp;
+        /* A head holds about one document in 1/prune, so its gaps straddle 128: decoding their
+         * varints with a branch on the first byte mispredicts on a good share of postings.
+         * Gaps below 2^14 (one or two bytes) are decoded without a branch; longer ones, rare,
+         * take silt_vget. The streams are padded, so reading a byte past the last is safe. */
+        const uint8_t *p = t->p, *e = t->e;
+        uint32_t d = t->at;
+        if (t->admit) {
+            while (d < doc_end) {
+                acc[d] += c * (float)(int8_t)*p++;
                 touched[d >> 6] |= (uint64_t)1 << (d & 63);
-            } else if ((touched[d >> 6] >> (d & 63)) & 1) {
-                acc[d] += c * (float)imp;
+                if (p >= e) {
+                    d = UINT32_MAX;
+                    break;
+                }
+                d += head_gap(&p);
             }
-            t->at = t->p < t->e ? d + silt_vget(&t->p) : UINT32_MAX;
+        } else {
+            while (d < doc_end) {
+                float add = c * (float)(int8_t)*p++;
+                if ((touched[d >> 6] >> (d & 63)) & 1) acc[d] += add;
+                if (p >= e) {
+                    d = UINT32_MAX;
+                    break;
+                }
+                d += head_gap(&p);
+            }
         }
+        t->p = p, t->at = d;
         return;
     }
     const uint32_t B = s->block_docs;
@@ -710,13 +761,129 @@ static void cand_sift(cand *c, size_t n, size_t i) {
     c[i] = v;
 }
 
-/* Asks for document d's forward entries (term numbers and weights) to be brought to cache. */
-static inline void prefetch_doc(const sp_seg *s, uint32_t d) {
+/* Asks for the cache lines of document d's term numbers and quantised weights. */
+static inline void prefetch_doc_q(const sp_seg *s, uint32_t d) {
     uint64_t i0 = s->fwd_first[d], i1 = s->fwd_first[d + 1];
-    const char *p = (const char *)(s->fwd_w + i0), *e = (const char *)(s->fwd_w + i1);
+    const char *p = (const char *)(s->fwd_q + i0), *e = (const char *)(s->fwd_q + i1);
     for (p = (const char *)((uintptr_t)p & ~(uintptr_t)63); p < e; p += 64) __builtin_prefetch(p);
     p = (const char *)s->fwd_ids + i0 * s->id_bytes, e = (const char *)s->fwd_ids + i1 * s->id_bytes;
     for (p = (const char *)((uintptr_t)p & ~(uintptr_t)63); p < e; p += 64) __builtin_prefetch(p);
+}
+
+/* Document d's score from its quantised weights, qc[lt] = query weight x scale[lt] (0 for
+ * terms not in the query). *e bounds |this - the exact score| (half an impact unit per
+ * shared term, plus float rounding, as err_q); *sh is set when d shares a query term. */
+static inline double approx_score(const sp_seg *s, uint32_t d, const float *qc, double *e, int *sh) {
+    uint64_t i0 = s->fwd_first[d], i1 = s->fwd_first[d + 1];
+    const int8_t *iq = s->fwd_q;
+    double sum = 0, ea = 0;
+    if (s->id_bytes == 2) {
+        const uint16_t *id = s->fwd_ids;
+        for (uint64_t i = i0; i < i1; i++) {
+            float c = qc[id[i]];
+            sum += (double)c * iq[i], ea += fabsf(c);
+        }
+    } else {
+        const uint32_t *id = s->fwd_ids;
+        for (uint64_t i = i0; i < i1; i++) {
+            float c = qc[id[i]];
+            sum += (double)c * iq[i], ea += fabsf(c);
+        }
+    }
+    *sh = ea > 0;
+    *e = ea * (0.5 + 127 * 1e-5);
+    return sum;
+}
+
+/* Min-heap of doubles (lower bounds of scores), capacity k. */
+static void lo_push(double *lo, uint32_t *n, uint32_t k, double v) {
+    if (*n < k) {
+        uint32_t j = (*n)++;
+        for (; j > 0 && lo[(j - 1) / 2] > v; j = (j - 1) / 2) lo[j] = lo[(j - 1) / 2];
+        lo[j] = v;
+        return;
+    }
+    if (!(v > lo[0])) return;
+    uint32_t j = 0;
+    for (;;) {
+        uint32_t l = 2 * j + 1, m = l + 1 < *n && lo[l + 1] < lo[l] ? l + 1 : l;
+        if (l >= *n || lo[m] >= v) break;
+        lo[j] = lo[m], j = m;
+    }
+    lo[j] = v;
+}
+
+/* Rescores the candidates cd[0..n) (a heap, best partial first) into h. Two stages: each
+ * candidate, in order, gets its score from the quantised forward index (3 bytes a term) with
+ * an error bound, until the stopping rule (exact: the candidate's bound cannot beat the k-th;
+ * fast: its partial is below heap_factor x the k-th), where "the k-th" is the k-th best lower
+ * bound (exact scores in h, quantised scores minus their error) and so never above the true
+ * k-th best; then only the candidates whose upper bound reaches that k-th lower bound, which
+ * are all that can enter the top k, are scored exactly from the float weights. */
+static int rescore(const sp_seg *s, const sp_search_opts *o, cand *cd, size_t n, double err_q,
+                   double rest, sp_scratch *w, sp_heap *h) {
+    if (!n) return 0;
+    const float *qc = w->qc;
+    uint32_t k = h->k, n_lo = 0;
+    double *lo = malloc((size_t)k * sizeof *lo);
+    if (!lo) return -1;
+    for (uint32_t i = 0; i < h->n; i++) lo_push(lo, &n_lo, k, h->score[i]);
+    size_t n_rs = 0;
+    const double hf = o->heap_factor;
+    /* Candidates leave the heap AHEAD steps before they are scored: their fwd_first entry is
+     * fetched at once and their terms half way, so that the misses of several documents
+     * overlap instead of forming a chain. */
+    enum { AHEAD = 16, HALF = AHEAD / 2 };
+    cand ring[AHEAD];
+    uint64_t n_in = 0, n_out = 0;
+    int rc = 0;
+    for (;;) {
+        while (n_in < n_out + AHEAD && n) {
+            cand c = cd[0];
+            cd[0] = cd[--n];
+            cand_sift(cd, n, 0);
+            ring[n_in % AHEAD] = c;
+            __builtin_prefetch(&s->fwd_first[c.d]);
+            if (n_in >= n_out + HALF) prefetch_doc_q(s, ring[(n_in - HALF) % AHEAD].d);
+            n_in++;
+        }
+        if (n_out == n_in) break;
+        cand c = ring[n_out++ % AHEAD];
+        if (n_lo == k) {
+            /* Exact: stop once even the bound (partial + what it may lack) cannot beat the
+             * k-th. Fast: stop once the partial, which skips the unread postings, falls below
+             * heap_factor times the k-th (with nothing unread and heap_factor 1, the same
+             * exact rule). */
+            double theta = lo[0];
+            double reach = o->exact ? (double)c.a + err_q + rest : (double)c.a + err_q;
+            double bar_i = o->exact || theta <= 0 ? theta : hf * theta;
+            if (reach < bar_i) break;
+        }
+        double e;
+        int sh;
+        double a = approx_score(s, c.d, qc, &e, &sh);
+        if (!sh) continue;
+        if (n_rs == w->rs_cap) {
+            size_t nc = w->rs_cap ? 2 * w->rs_cap : 1024;
+            resc *g = realloc(w->rs, nc * sizeof *g);
+            if (!g) {
+                rc = -1;
+                break;
+            }
+            w->rs = g, w->rs_cap = nc;
+        }
+        w->rs[n_rs].a = a, w->rs[n_rs].e = e, w->rs[n_rs++].d = c.d;
+        lo_push(lo, &n_lo, k, a - e);
+    }
+    double theta = n_lo == k ? lo[0] : -INFINITY;
+    for (size_t i = 0; i < n_rs && !rc; i++) {
+        if (w->rs[i].a + w->rs[i].e < theta) continue;
+        int sh;
+        double sc = silt_spseg_score(s, w->rs[i].d, w->qloc, &sh);
+        silt_sp_heap_push(h, sc, s->rowids[w->rs[i].d]);
+    }
+    free(lo);
+    return rc;
 }
 
 int silt_spseg_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
@@ -735,7 +902,8 @@ int silt_spseg_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
     }
     float *acc = w->acc, *qloc = w->qloc;
     uint64_t *touched = w->touched;
-    for (uint32_t i = 0; i < nq; i++) qloc[qt[i].lt] = qt[i].w, lts[i] = qt[i].lt;
+    for (uint32_t i = 0; i < nq; i++)
+        qloc[qt[i].lt] = qt[i].w, w->qc[qt[i].lt] = qt[i].w * s->scale[qt[i].lt], lts[i] = qt[i].lt;
     /* Heaviest first: |q| * max|w| is the most a term can add to a score. */
     qsort_r(qt, nq, sizeof *qt, cmp_qterm_reach, s->scale);
     uint32_t n_use = !o->exact && o->query_terms && o->query_terms < nq ? o->query_terms : nq;
@@ -831,40 +999,7 @@ int silt_spseg_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
         n_keep = n;
     }
     for (size_t i = n_keep / 2; i-- > 0;) cand_sift(cd, n_keep, i);
-    double hf = o->heap_factor;
-    int stopped = 0;
-    enum { AHEAD = 8 };
-    cand next[AHEAD];
-    while (n_keep && !stopped) {
-        /* A few candidates at a time, their forward entries prefetched together: rescoring
-         * is a chain of cache misses otherwise, one document after another. */
-        uint32_t nb = 0;
-        while (nb < AHEAD && n_keep) {
-            next[nb++] = cd[0];
-            cd[0] = cd[--n_keep];
-            cand_sift(cd, n_keep, 0);
-        }
-        for (uint32_t i = 0; i < nb; i++) __builtin_prefetch(&s->fwd_first[next[i].d]);
-        for (uint32_t i = 0; i < nb; i++) prefetch_doc(s, next[i].d);
-        for (uint32_t i = 0; i < nb; i++) {
-            if (h->n == h->k) {
-                /* Exact: stop once even the bound (partial + what it may lack) cannot beat the
-                 * k-th. Fast: stop once the partial, which skips the unread postings, falls
-                 * below heap_factor times the k-th (with nothing unread and heap_factor 1,
-                 * the same exact rule). */
-                double theta = h->score[0];
-                double reach = o->exact ? (double)next[i].a + err_q + rest : (double)next[i].a + err_q;
-                double bar_i = o->exact || theta <= 0 ? theta : hf * theta;
-                if (reach < bar_i) {
-                    stopped = 1;
-                    break;
-                }
-            }
-            int sh;
-            double sc = silt_spseg_score(s, next[i].d, qloc, &sh);
-            if (sh) silt_sp_heap_push(h, sc, s->rowids[next[i].d]);
-        }
-    }
+    if (rescore(s, o, cd, n_keep, err_q, rest, w, h)) goto oom;
     if (rest > 0 && h->n < h->k) {
         /* Unread postings may hold more matching documents than were found: read them all. */
         heap_drop_segment(h, s);

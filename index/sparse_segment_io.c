@@ -70,6 +70,7 @@ static void *take(const uint8_t *data, size_t len, size_t *pos, uint64_t n_bytes
     if (!p) return NULL;
     silt_sp_advise_huge(p, n_bytes + 8); /* before memcpy first touches it */
     memcpy(p, data + *pos, n_bytes);
+    memset((uint8_t *)p + n_bytes, 0, 8); /* padding that decoders may read, defined */
     *pos += n_bytes;
     return p;
 }
@@ -188,6 +189,7 @@ sp_seg *silt_spseg_read(const uint8_t *data, size_t n_bytes, size_t *pos, char *
         silt_err(err, "sparse index snapshot is corrupt (%s of a segment)", what);
         return NULL;
     }
+    if (silt_spseg_derive_fwd_q(s)) goto bad;
     return s;
 short_:
     sh = 1;

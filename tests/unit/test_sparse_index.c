@@ -262,6 +262,100 @@ Test(sparse, searches_spanning_many_chunks_are_exact) {
     coll_free(&c);
 }
 
+/* Rescoring ranks candidates by their quantised weights first and scores exactly only those
+ * that may enter the top k: documents whose weights differ by far less than one impact unit
+ * (so their quantised scores tie) must still come out in exact score order, in every mode
+ * that promises exactness, with negative weights too. */
+Test(sparse, quantised_rescoring_resolves_near_ties_exactly) {
+    coll c;
+    uint32_t n = 3000;
+    c.n_docs = n, c.vocab = 400;
+    c.rowid = malloc(n * sizeof *c.rowid);
+    c.doc = calloc(n, sizeof *c.doc);
+    c.live = calloc(n, sizeof *c.live);
+    uint64_t s = 77;
+    for (uint32_t i = 0; i < n; i++) {
+        c.rowid[i] = (int64_t)((i * 7919u) % 10007u);
+        silt_sparse_vec *v = &c.doc[i];
+        v->n = 4;
+        v->ids = malloc(4 * sizeof *v->ids);
+        v->weights = malloc(4 * sizeof *v->weights);
+        /* terms 5 and 7 in every document, weights 1e-5 apart (an impact unit is ~1e-2) */
+        v->ids[0] = 5, v->weights[0] = 1.0f + (float)(i % 97) * 1e-5f;
+        v->ids[1] = 7, v->weights[1] = (i % 5 ? 0.5f : -0.5f) + (float)(i % 89) * 1e-5f;
+        v->ids[2] = 100 + (uint32_t)(rng_next(&s) % 150);
+        v->ids[3] = 250 + (uint32_t)(rng_next(&s) % 150);
+        v->weights[2] = (float)(0.01 + 0.02 * rng_unit(&s));
+        v->weights[3] = (float)(0.01 + 0.02 * rng_unit(&s));
+    }
+    silt_spidx_config cfg = {64, 1, 1024};
+    silt_spidx *ix = index_coll(&c, &cfg);
+    char *err = NULL;
+    cr_assert_eq(silt_spidx_optimize(ix, &err), 0, "%s", err ? err : "");
+    silt_spidx_search_opts ex = {1, 1, 0}, fast = {0, 1, 0};
+    uint32_t q_ids[4][4] = {{5, 7}, {5, 7, 120, 300}, {5}, {7, 101, 260, 399}};
+    float q_w[4][4] = {{1, 1}, {0.7f, 1.3f, 0.02f, 0.03f}, {2}, {-1, 0.5f, 0.5f, 0.5f}};
+    uint32_t q_n[4] = {2, 4, 1, 4};
+    for (int i = 0; i < 4; i++) {
+        silt_sparse_vec q = {q_n[i], q_ids[i], q_w[i]};
+        for (uint32_t k = 1; k <= 64; k *= 4) {
+            assert_exact(ix, &c, &q, k, &ex, NULL, 0);
+            assert_exact(ix, &c, &q, k, &fast, NULL, 0);
+        }
+    }
+    silt_spidx_free(ix);
+    coll_free(&c);
+}
+
+/* A pruned list's head, read by fast searches, stores document gaps as varints of one, two
+ * or three bytes (decoded without a branch up to two). A single-term query's best documents
+ * are exactly the head's strongest, so a fast search must return the exact answer; the
+ * strong documents sit at gaps of every width, across chunks and at the segment's end. */
+Test(sparse, head_gaps_of_every_width_decode) {
+    coll c;
+    uint32_t n = 90000;
+    c.n_docs = n, c.vocab = 50;
+    c.rowid = malloc(n * sizeof *c.rowid);
+    c.doc = calloc(n, sizeof *c.doc);
+    c.live = calloc(n, sizeof *c.live);
+    uint8_t *strong = calloc(n, 1);
+    uint64_t s = 5;
+    uint32_t d = 3, n_strong = 0;
+    for (uint32_t i = 0; d < n; i++) { /* gaps 1..127, 128..16383, then 16384 and more */
+        strong[d] = 1, n_strong++;
+        uint32_t g = i % 50 == 49   ? 16384 + (uint32_t)(rng_next(&s) % 3000)
+                     : i % 50 == 24 ? 16000 + (uint32_t)(rng_next(&s) % 384)
+                     : i % 3        ? 1 + (uint32_t)(rng_next(&s) % 127)
+                                    : 128 + (uint32_t)(rng_next(&s) % 2000);
+        d += g;
+    }
+    strong[n - 1] = 1, n_strong++; /* the last document: the head's last posting */
+    for (uint32_t i = 0; i < n; i++) {
+        c.rowid[i] = i + 1;
+        silt_sparse_vec *v = &c.doc[i];
+        v->n = 2;
+        v->ids = malloc(2 * sizeof *v->ids);
+        v->weights = malloc(2 * sizeof *v->weights);
+        v->ids[0] = 1, v->ids[1] = 2 + (uint32_t)(rng_next(&s) % 40);
+        v->weights[0] = strong[i] ? (float)(5 + 5 * rng_unit(&s)) : (float)(0.01 + 0.01 * rng_unit(&s));
+        v->weights[1] = 1;
+    }
+    free(strong);
+    cr_assert_gt(n_strong, 100);
+    silt_spidx_config cfg = {64, 0.001f, 1024};
+    silt_spidx *ix = index_coll(&c, &cfg);
+    char *err = NULL;
+    cr_assert_eq(silt_spidx_optimize(ix, &err), 0, "%s", err ? err : "");
+    silt_spidx_search_opts fast = {0, 1, 0};
+    uint32_t q_id = 1;
+    float q_w = 1;
+    silt_sparse_vec q = {1, &q_id, &q_w};
+    assert_exact(ix, &c, &q, n_strong, &fast, NULL, 0);
+    assert_exact(ix, &c, &q, 10, &fast, NULL, 0);
+    silt_spidx_free(ix);
+    coll_free(&c);
+}
+
 Test(sparse, negative_weights_are_scored_exactly) {
     coll c;
     coll_make(&c, 1500, 800, 40, 1, 13);
