@@ -6,7 +6,9 @@
  * them, the table is created, and then every record is inserted as it arrives, never more
  * than a chunk of input in memory. A value after the sample that does not fit its column's
  * inferred type (a "n/a" in an INTEGER column) is stored as it is, as text: SQLite's type
- * affinity keeps it, typeof() shows it, and nothing is lost or rejected. The alternative,
+ * affinity keeps it, typeof() shows it, and nothing is lost or rejected. Text the affinity
+ * would turn into a number ("007") is the exception: the load is run again with that
+ * column TEXT (needs_retype). The alternative,
  * spooling the whole file to a temporary file to infer over every row, would double the I/O
  * of every load for a case that a 20,000-row sample makes rare.
  *
@@ -82,6 +84,11 @@ typedef struct loader {
     silt_progress prog;        /* terminal progress line */
     int sqlite_rc;             /* SQLite error code behind a failure, or 0 */
     struct timespec t_tick;    /* last interrupt check */
+    int appending;             /* the schema maps onto a table that existed (if_exists=append) */
+    char *const *force_text;   /* columns an earlier attempt found must be TEXT (see retype) */
+    size_t n_force_text;
+    char *retype;              /* set when a later value needs its column to be TEXT (malloc'd) */
+    sqlite3_stmt *probe;       /* SELECT ?1, for text_converts */
 } loader;
 
 /* ---- small helpers ------------------------------------------------------------------- */
@@ -450,6 +457,20 @@ static int decision_equal(const decision *a, const decision *b) {
     return 1;
 }
 
+/* The column was found by an earlier attempt of this load to need TEXT (see retype). */
+static int forced_text(const loader *L, const char *col) {
+    for (size_t k = 0; k < L->n_force_text; k++)
+        if (strcasecmp(col, L->force_text[k]) == 0) return 1;
+    return 0;
+}
+
+/* The "types" option names the column. */
+static int user_typed(const loader *L, const char *col) {
+    for (size_t k = 0; k < L->o->n_types; k++)
+        if (strcasecmp(col, L->o->type_cols[k]) == 0) return 1;
+    return 0;
+}
+
 /* Decides header, columns and types from the sample's parts (the sample as far as it has
  * come) into d; the "types" option applied. append: the load appends to the table whose
  * columns are tc. Reads nothing but the sample and tc. 0 or -1 with *err set. */
@@ -518,6 +539,8 @@ static int decide(loader *L, const silt_batch *const *parts, size_t n_parts, int
         decision_free(d);
         return -1;
     }
+    for (size_t j = 0; j < n_cols; j++)
+        if (forced_text(L, d->cols[j])) d->types[j] = SILT_COL_TEXT;
     return 0;
 }
 
@@ -600,6 +623,7 @@ static int decision_copy(decision *dst, const decision *src, char **err) {
 static int setup_table(loader *L, const silt_batch *const *parts, size_t n_parts, int existed, size_t *first,
                        decision *keep, char **err) {
     int append = existed && L->o->if_exists == SILT_IFX_APPEND;
+    L->appending = append;
     table_cols tc = {0};
     if (append && read_table_cols(L, &tc, err)) return -1;
     decision d;
@@ -636,7 +660,8 @@ static int widen(loader *L, const silt_batch *b, size_t row_i, char **err) {
         silt_colstats_add(&st, r, silt_rows_field(r, row_i, j));
         char *name = NULL;
         silt_coltype t;
-        rc = add_column(L, names[j], silt_colstats_type(&st), &name, &t, err);
+        rc = add_column(L, names[j], forced_text(L, names[j]) ? SILT_COL_TEXT : silt_colstats_type(&st), &name,
+                        &t, err);
         if (rc) break;
         L->cols[j] = name;
         L->types[j] = t;
@@ -649,8 +674,12 @@ static int widen(loader *L, const silt_batch *b, size_t row_i, char **err) {
 
 /* ---- inserting ------------------------------------------------------------------------ */
 
-static int bind_field(sqlite3_stmt *st, int idx, const silt_rows *r, const silt_field *f, silt_coltype t) {
+/* Binds f as a value of a column of type t. *texted is set when a text goes into a column
+ * with numeric affinity (INTEGER, REAL, NUMERIC), where SQLite may turn it into a number. */
+static int bind_field(sqlite3_stmt *st, int idx, const silt_rows *r, const silt_field *f, silt_coltype t,
+                      int *texted) {
     if (!f) return sqlite3_bind_null(st, idx);
+    int numeric = t == SILT_COL_INTEGER || t == SILT_COL_REAL || t == SILT_COL_NUMERIC;
     switch ((silt_val_kind)f->kind) {
     case SILT_VAL_RAW: {
         const char *s = silt_rows_text(r, f);
@@ -661,7 +690,9 @@ static int bind_field(sqlite3_stmt *st, int idx, const silt_rows *r, const silt_
         case SILT_CLASS_EMPTY: return sqlite3_bind_null(st, idx);
         case SILT_CLASS_INT: return t == SILT_COL_REAL ? sqlite3_bind_double(st, idx, (double)iv) : sqlite3_bind_int64(st, idx, iv);
         case SILT_CLASS_REAL: return sqlite3_bind_double(st, idx, dv);
-        case SILT_CLASS_TEXT: return sqlite3_bind_text(st, idx, s, (int)f->n_bytes, SQLITE_STATIC);
+        case SILT_CLASS_TEXT:
+            *texted = numeric;
+            return sqlite3_bind_text(st, idx, s, (int)f->n_bytes, SQLITE_STATIC);
         }
         return sqlite3_bind_null(st, idx);
     }
@@ -669,7 +700,9 @@ static int bind_field(sqlite3_stmt *st, int idx, const silt_rows *r, const silt_
     case SILT_VAL_INT: return sqlite3_bind_int64(st, idx, f->u.i);
     case SILT_VAL_REAL: return sqlite3_bind_double(st, idx, f->u.d);
     case SILT_VAL_TEXT:
-    case SILT_VAL_JSON: return sqlite3_bind_text(st, idx, silt_rows_text(r, f), (int)f->n_bytes, SQLITE_STATIC);
+    case SILT_VAL_JSON:
+        *texted = numeric;
+        return sqlite3_bind_text(st, idx, silt_rows_text(r, f), (int)f->n_bytes, SQLITE_STATIC);
     }
     return sqlite3_bind_null(st, idx);
 }
@@ -685,13 +718,61 @@ static int check_width(loader *L, const silt_rows *r, size_t i, char **err) {
     return 0;
 }
 
+/* Whether SQLite's numeric affinity would turn text s into a number (SQLite decides, through
+ * sqlite3_value_numeric_type, which applies the same conversion as a column's affinity). */
+static int text_converts(loader *L, const char *s, size_t n_bytes, int *converts) {
+    *converts = 0;
+    if (!L->probe) {
+        int rc = sqlite3_prepare_v2(L->db, "SELECT ?1", -1, &L->probe, NULL);
+        if (rc != SQLITE_OK) return rc;
+    }
+    int rc = sqlite3_bind_text(L->probe, 1, s, (int)n_bytes, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_step(L->probe);
+    if (rc == SQLITE_ROW) {
+        sqlite3_value *v = sqlite3_value_dup(sqlite3_column_value(L->probe, 0));
+        if (v) {
+            int t = sqlite3_value_numeric_type(v);
+            *converts = t == SQLITE_INTEGER || t == SQLITE_FLOAT;
+            sqlite3_value_free(v);
+            rc = SQLITE_OK;
+        } else {
+            rc = SQLITE_NOMEM;
+        }
+    }
+    sqlite3_reset(L->probe);
+    sqlite3_clear_bindings(L->probe);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* A text value after the sample in a column whose type the sample made INTEGER or REAL. Text
+ * that is not a number is stored as text (affinity keeps it) and nothing is lost; but text
+ * that SQLite reads as a number in another spelling ("007", "+5", " 12", "1.0" as a JSON
+ * string) would be changed by the column's affinity. Then the column must be TEXT, as it
+ * would have been had the value been in the sample: L->retype names it, the load fails with
+ * a marker error, and silt_ingest_load loads the source again with that column TEXT. Columns
+ * whose type the user chose (the types option) or that belong to a table appended to are
+ * left as they are. 0, or -1 with *err set. */
+static int needs_retype(loader *L, size_t j, const silt_rows *r, const silt_field *f, char **err) {
+    if (L->phase != LOAD_STREAM || L->appending || L->types[j] == SILT_COL_NUMERIC || user_typed(L, L->cols[j]))
+        return 0;
+    int converts = 0;
+    int rc = text_converts(L, silt_rows_text(r, f), f->n_bytes, &converts);
+    if (rc != SQLITE_OK) return sql_fail(L, rc, err, "checking a value");
+    if (!converts) return 0;
+    if (!(L->retype = strdup(L->cols[j]))) return silt_err(err, "out of memory");
+    return silt_err(err, "column \"%s\" needs TEXT", L->cols[j]);
+}
+
 static int run_insert(loader *L, sqlite3_stmt *st, const silt_rows *r, size_t first, size_t n, char **err) {
     if (!st) return silt_err(err, "line %lld: a record without any column", (long long)r->rows[first].line);
     int idx = 1;
     for (size_t i = first; i < first + n; i++)
         for (size_t j = 0; j < L->n_cols; j++) {
-            int rc = bind_field(st, idx++, r, silt_rows_field(r, i, j), L->types[j]);
+            int texted = 0;
+            const silt_field *f = silt_rows_field(r, i, j);
+            int rc = bind_field(st, idx++, r, f, L->types[j], &texted);
             if (rc != SQLITE_OK) return sql_fail(L, rc, err, "binding a value");
+            if (texted && needs_retype(L, j, r, f, err)) return -1;
         }
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
@@ -1076,6 +1157,27 @@ static int load_body(loader *L, silt_ingest_result *res, char **err) {
     return rc;
 }
 
+/* Frees what a load attempt allocated and makes L ready for another attempt of the same
+ * load (db, options, URL, table and the forced-TEXT columns stay). */
+static void loader_clear(loader *L) {
+    sqlite3_finalize(L->ins_batch);
+    sqlite3_finalize(L->ins_one);
+    sqlite3_finalize(L->probe);
+    free_cols(L);
+    free(L->st);
+    free(L->non_year);
+    free(L->parts);
+    free(L->acc_st);
+    free(L->acc_ny);
+    decision_free(&L->early);
+    sqlite3_free(L->prior_sha);
+    sqlite3_free(L->prior_etag);
+    sqlite3_free(L->prior_lm);
+    free(L->retype);
+    *L = (loader){.db = L->db, .o = L->o, .url = L->url, .tbl = L->tbl, .t_tick = L->t_tick,
+                  .force_text = L->force_text, .n_force_text = L->n_force_text};
+}
+
 int silt_ingest_load(sqlite3 *db, const char *url_or_path, const char *tbl,
                      const silt_ingest_opts *opts, silt_ingest_result *res, char **errmsg) {
     memset(res, 0, sizeof *res);
@@ -1108,9 +1210,35 @@ int silt_ingest_load(sqlite3 *db, const char *url_or_path, const char *tbl,
         free(url);
         return rc;
     }
-    int failed = load_body(&L, res, &err);
+    /* A load that finds a column must be TEXT after all (needs_retype) is undone and run
+     * again with that column TEXT; each run adds a column, so there are at most as many
+     * runs as columns. */
+    char **forced = NULL;
+    size_t n_forced = 0;
+    int failed;
+    for (;;) {
+        L.force_text = forced;
+        L.n_force_text = n_forced;
+        failed = load_body(&L, res, &err);
+        if (!(failed && L.retype && L.sqlite_rc != SQLITE_INTERRUPT)) break;
+        if (forced_text(&L, L.retype)) break; /* cannot happen; never loop on it */
+        char **f2 = realloc(forced, (n_forced + 1) * sizeof *f2);
+        if (!f2) break; /* the marker error stands; the load fails and is undone */
+        forced = f2;
+        forced[n_forced++] = L.retype;
+        L.retype = NULL;
+        if (sqlite3_exec(db, "ROLLBACK TO silt_ingest", NULL, NULL, NULL) != SQLITE_OK) {
+            silt_err(&err, "cannot undo the load to retype a column: %s", sqlite3_errmsg(db));
+            break;
+        }
+        free(err);
+        err = NULL;
+        loader_clear(&L);
+        memset(res, 0, sizeof *res);
+    }
     sqlite3_finalize(L.ins_batch);
     sqlite3_finalize(L.ins_one);
+    L.ins_batch = L.ins_one = NULL;
     if (failed || res->skipped == 2) {
         /* After an interrupt SQLite refuses further statements and rolls the whole
          * transaction back when the calling statement fails; otherwise undo our part. */
@@ -1135,16 +1263,9 @@ int silt_ingest_load(sqlite3 *db, const char *url_or_path, const char *tbl,
     }
     free(err);
     free(url);
-    free_cols(&L);
-    free(L.st);
-    free(L.non_year);
-    free(L.parts);
-    free(L.acc_st);
-    free(L.acc_ny);
-    decision_free(&L.early);
-    sqlite3_free(L.prior_sha);
-    sqlite3_free(L.prior_etag);
-    sqlite3_free(L.prior_lm);
+    loader_clear(&L);
+    for (size_t k = 0; k < n_forced; k++) free(forced[k]);
+    free(forced);
     return rc;
 }
 

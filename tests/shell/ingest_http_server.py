@@ -66,6 +66,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_body(DATA, extra={"ETag": '"v1"', "Last-Modified": "Mon, 02 Jan 2023 10:00:00 GMT"})
         elif p == "/noext":
             self.send_body(DATA)
+        elif p == "/late-zero.csv":
+            # "007" after a 5-record sample of integers: the load is run again (a second
+            # GET) with column v TEXT.
+            rows = "".join("%d,%d\n" % (i, i) for i in range(1, 12)) + "12,007\n"
+            self.send_body(("id,v\n" + rows).encode())
         elif p == "/events":
             self.send_body(EVENTS, ctype="application/x-ndjson")
         elif p.startswith("/redirect/"):
