@@ -87,7 +87,10 @@ typedef struct loader {
     int appending;             /* the schema maps onto a table that existed (if_exists=append) */
     char *const *force_text;   /* columns an earlier attempt found must be TEXT (see retype) */
     size_t n_force_text;
-    char *retype;              /* set when a later value needs its column to be TEXT (malloc'd) */
+    char **retype;             /* columns a later value showed must be TEXT (see needs_retype) */
+    size_t n_retype;
+    int checking;              /* a column needs TEXT: the rest is only checked, not inserted */
+    int restart;               /* load_body failed only because columns need TEXT */
     sqlite3_stmt *probe;       /* SELECT ?1, for text_converts */
 } loader;
 
@@ -748,19 +751,51 @@ static int text_converts(loader *L, const char *s, size_t n_bytes, int *converts
  * that is not a number is stored as text (affinity keeps it) and nothing is lost; but text
  * that SQLite reads as a number in another spelling ("007", "+5", " 12", "1.0" as a JSON
  * string) would be changed by the column's affinity. Then the column must be TEXT, as it
- * would have been had the value been in the sample: L->retype names it, the load fails with
- * a marker error, and silt_ingest_load loads the source again with that column TEXT. Columns
- * whose type the user chose (the types option) or that belong to a table appended to are
- * left as they are. 0, or -1 with *err set. */
+ * would have been had the value been in the sample: L->retype names it, and from then on the
+ * rest of the source is only checked (L->checking: every such column is found in this one
+ * pass), after which silt_ingest_load undoes the load and runs it again with those columns
+ * TEXT. Columns whose type the user chose (the types option) or that belong to a table
+ * appended to are left as they are. 0, or -1 with *err set. */
 static int needs_retype(loader *L, size_t j, const silt_rows *r, const silt_field *f, char **err) {
     if (L->phase != LOAD_STREAM || L->appending || L->types[j] == SILT_COL_NUMERIC || user_typed(L, L->cols[j]))
         return 0;
+    for (size_t k = 0; k < L->n_retype; k++)
+        if (strcmp(L->retype[k], L->cols[j]) == 0) return 0;
     int converts = 0;
     int rc = text_converts(L, silt_rows_text(r, f), f->n_bytes, &converts);
     if (rc != SQLITE_OK) return sql_fail(L, rc, err, "checking a value");
     if (!converts) return 0;
-    if (!(L->retype = strdup(L->cols[j]))) return silt_err(err, "out of memory");
-    return silt_err(err, "column \"%s\" needs TEXT", L->cols[j]);
+    char **r2 = realloc(L->retype, (L->n_retype + 1) * sizeof *r2);
+    if (!r2) return silt_err(err, "out of memory");
+    L->retype = r2;
+    if (!(L->retype[L->n_retype] = strdup(L->cols[j]))) return silt_err(err, "out of memory");
+    L->n_retype++;
+    L->checking = 1;
+    return 0;
+}
+
+/* Whether f, bound as a value of a column of type t, would be text in a column with numeric
+ * affinity (bind_field's *texted, without binding). */
+static int field_texted(const silt_rows *r, const silt_field *f, silt_coltype t) {
+    if (!f || !(t == SILT_COL_INTEGER || t == SILT_COL_REAL || t == SILT_COL_NUMERIC)) return 0;
+    if (f->kind == SILT_VAL_TEXT || f->kind == SILT_VAL_JSON) return 1;
+    if (f->kind != SILT_VAL_RAW) return 0;
+    int64_t iv;
+    double dv;
+    return silt_infer_classify(silt_rows_text(r, f), f->n_bytes, &iv, &dv) == SILT_CLASS_TEXT;
+}
+
+/* L->checking: records first.. of b are checked for more columns that need TEXT, not
+ * inserted (the load will be run again). Malformed records are left to that run. */
+static int check_rows(loader *L, const silt_rows *r, size_t first, char **err) {
+    for (size_t i = first; i < r->n_rows; i++) {
+        size_t n = r->rows[i].n_fields < L->n_cols ? r->rows[i].n_fields : L->n_cols;
+        for (size_t j = 0; j < n; j++) {
+            const silt_field *f = silt_rows_field(r, i, j);
+            if (field_texted(r, f, L->types[j]) && needs_retype(L, j, r, f, err)) return -1;
+        }
+    }
+    return 0;
 }
 
 static int run_insert(loader *L, sqlite3_stmt *st, const silt_rows *r, size_t first, size_t n, char **err) {
@@ -774,6 +809,10 @@ static int run_insert(loader *L, sqlite3_stmt *st, const silt_rows *r, size_t fi
             if (rc != SQLITE_OK) return sql_fail(L, rc, err, "binding a value");
             if (texted && needs_retype(L, j, r, f, err)) return -1;
         }
+    if (L->checking) { /* the batch holds a value its column would change: not inserted */
+        sqlite3_reset(st);
+        return 0;
+    }
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
@@ -791,6 +830,7 @@ static int insert_rows(loader *L, const silt_batch *b, size_t first, char **err)
     size_t i = first, n = r->n_rows;
     int jsonl = L->format == SILT_FMT_JSONL;
     while (i < n) {
+        if (L->checking) return check_rows(L, r, i, err);
         size_t take = n - i >= (size_t)L->batch_rows ? (size_t)L->batch_rows : 1;
         size_t k = i;
         for (; k < i + take; k++)
@@ -1141,7 +1181,10 @@ static int load_body(loader *L, silt_ingest_result *res, char **err) {
     free(base);
     int rc = silt_pipeline_run(L->url, o, 0, inm, ims, &c, &info, err);
     silt_progress_end(&L->prog);
-    if (rc == 0 && (info.not_modified || L->unchanged)) {
+    if (rc == 0 && L->n_retype) {
+        L->restart = 1;
+        rc = silt_err(err, "%zu column(s) need TEXT", L->n_retype);
+    } else if (rc == 0 && (info.not_modified || L->unchanged)) {
         res->rows = L->prior_rows;
         res->skipped = 1;
     } else if (rc == 0 && L->prior && !o->force && o->if_exists == SILT_IFX_APPEND && L->prior_sha &&
@@ -1173,6 +1216,7 @@ static void loader_clear(loader *L) {
     sqlite3_free(L->prior_sha);
     sqlite3_free(L->prior_etag);
     sqlite3_free(L->prior_lm);
+    for (size_t k = 0; k < L->n_retype; k++) free(L->retype[k]);
     free(L->retype);
     *L = (loader){.db = L->db, .o = L->o, .url = L->url, .tbl = L->tbl, .t_tick = L->t_tick,
                   .force_text = L->force_text, .n_force_text = L->n_force_text};
@@ -1210,9 +1254,11 @@ int silt_ingest_load(sqlite3 *db, const char *url_or_path, const char *tbl,
         free(url);
         return rc;
     }
-    /* A load that finds a column must be TEXT after all (needs_retype) is undone and run
-     * again with that column TEXT; each run adds a column, so there are at most as many
-     * runs as columns. */
+    /* A load that finds columns must be TEXT after all (needs_retype) is undone and run
+     * again with those columns TEXT. The first run checks the whole source once it finds
+     * one, so a second run is the last in practice (JSON keys first seen after that point
+     * are the exception); each run adds a column, so there are never more runs than
+     * columns. */
     char **forced = NULL;
     size_t n_forced = 0;
     int failed;
@@ -1220,13 +1266,15 @@ int silt_ingest_load(sqlite3 *db, const char *url_or_path, const char *tbl,
         L.force_text = forced;
         L.n_force_text = n_forced;
         failed = load_body(&L, res, &err);
-        if (!(failed && L.retype && L.sqlite_rc != SQLITE_INTERRUPT)) break;
-        if (forced_text(&L, L.retype)) break; /* cannot happen; never loop on it */
-        char **f2 = realloc(forced, (n_forced + 1) * sizeof *f2);
+        if (!(failed && L.restart && L.sqlite_rc != SQLITE_INTERRUPT)) break;
+        size_t fresh = 0;
+        for (size_t k = 0; k < L.n_retype; k++) fresh += !forced_text(&L, L.retype[k]);
+        if (!fresh) break; /* cannot happen; never loop on it */
+        char **f2 = realloc(forced, (n_forced + L.n_retype) * sizeof *f2);
         if (!f2) break; /* the marker error stands; the load fails and is undone */
         forced = f2;
-        forced[n_forced++] = L.retype;
-        L.retype = NULL;
+        for (size_t k = 0; k < L.n_retype; k++) forced[n_forced++] = L.retype[k];
+        L.n_retype = 0;
         if (sqlite3_exec(db, "ROLLBACK TO silt_ingest", NULL, NULL, NULL) != SQLITE_OK) {
             silt_err(&err, "cannot undo the load to retype a column: %s", sqlite3_errmsg(db));
             break;

@@ -3,8 +3,8 @@
 # 200, 404, redirect chains and their limit, redirects to refused schemes, gzip
 # Content-Encoding, a .gz file, format from the Content-Type, a connection dropped mid-body,
 # a slow server and timeout_ms, an interrupt while waiting for data, change detection with
-# ETag / If-None-Match, a late "007" that makes the load run again (a second GET) with its
-# column TEXT, and https refusing a self-signed certificate. After every failure:
+# ETag / If-None-Match, late values ("007") that make the load run again (one second GET,
+# however many columns) with their columns TEXT, and https refusing a self-signed certificate. After every failure:
 # no table and no silt_sources row left. The servers are stopped on exit.
 # Usage: tests/shell/ingest_http.sh BUILD
 set -u
@@ -58,6 +58,7 @@ check same_etag_skips "SELECT silt_ingest('$U/same-etag.csv', 'se'); SELECT silt
 check no_validators_hash_decides "SELECT silt_ingest('$U/no-validators.csv', 'nv'); SELECT silt_ingest('$U/no-validators.csv', 'nv'); SELECT silt_ingest('$U/no-validators.csv', 'nv', '{\"if_exists\":\"append\"}'); SELECT count(*) FROM nv;" $'3\n3\n3\n3'
 check content_type_format "SELECT silt_ingest('$U/noext', 'ne'); SELECT silt_ingest('$U/events', 'ev'); SELECT sql FROM sqlite_schema WHERE name = 'ev';" $'3\n2\nCREATE TABLE "ev"("id" INTEGER, "kind" TEXT, "extra" INTEGER)'
 check late_text_refetches "SELECT silt_ingest('$U/late-zero.csv', 'lz', '{\"infer_rows\":5}'); SELECT v, typeof(v) FROM lz WHERE id = 12; SELECT typeof(v), rows FROM lz, silt_sources WHERE id = 1 AND tbl = 'lz';" $'12\n007|text\ntext|12'
+check late_text_one_rerun "SELECT silt_ingest('$U/late-many.csv', 'lm', '{\"infer_rows\":5}'); SELECT group_concat(a || b || c, ',') FROM lm WHERE id > 20; SELECT sql FROM sqlite_schema WHERE name = 'lm'; SELECT silt_ingest('$U/late-many-gets.csv', 'lmg'); SELECT gets FROM lmg;" $'23\n00711,1+51,11 12\nCREATE TABLE "lm"("id" INTEGER, "a" TEXT, "b" TEXT, "c" TEXT)\n1\n2'
 check redirects "SELECT silt_ingest('$U/redirect/3', 'r3');" "3"
 check_err too_many_redirects "SELECT silt_ingest('$U/redirect/3', 'r3b', '{\"max_redirects\":2}')" "more than 2 redirects (max_redirects)" r3b
 check_err no_redirects "SELECT silt_ingest('$U/redirect/1', 'r0', '{\"max_redirects\":0}')" "more than 0 redirects" r0

@@ -34,6 +34,7 @@ EVENTS = b'{"id":1,"kind":"a"}\n{"id":2,"kind":"b","extra":true}\n'
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
+    late_many_gets = 0  # GETs of /late-many.csv so far
     protocol_version = "HTTP/1.1"
     files_dir = None
 
@@ -66,6 +67,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_body(DATA, extra={"ETag": '"v1"', "Last-Modified": "Mon, 02 Jan 2023 10:00:00 GMT"})
         elif p == "/noext":
             self.send_body(DATA)
+        elif p == "/late-many.csv":
+            # Three columns, each with a late value that must make it TEXT, at different
+            # rows after a 5-record sample: the load must be run again once, not three times.
+            Handler.late_many_gets += 1
+            rows = "".join("%d,%d,%d,%d\n" % (i, i, i, i) for i in range(1, 21))
+            rows += "21,007,1,1\n22,1,+5,1\n23,1,1, 12\n"
+            self.send_body(("id,a,b,c\n" + rows).encode())
+        elif p == "/late-many-gets.csv":
+            self.send_body(("gets\n%d\n" % Handler.late_many_gets).encode())
         elif p == "/late-zero.csv":
             # "007" after a 5-record sample of integers: the load is run again (a second
             # GET) with column v TEXT.
