@@ -677,12 +677,17 @@ static int widen(loader *L, const silt_batch *b, size_t row_i, char **err) {
 
 /* ---- inserting ------------------------------------------------------------------------ */
 
+/* Columns where SQLite may turn a text into a number. */
+static int numeric_affinity(silt_coltype t) {
+    return t == SILT_COL_INTEGER || t == SILT_COL_REAL || t == SILT_COL_NUMERIC;
+}
+
 /* Binds f as a value of a column of type t. *texted is set when a text goes into a column
- * with numeric affinity (INTEGER, REAL, NUMERIC), where SQLite may turn it into a number. */
+ * with numeric affinity. */
 static int bind_field(sqlite3_stmt *st, int idx, const silt_rows *r, const silt_field *f, silt_coltype t,
                       int *texted) {
     if (!f) return sqlite3_bind_null(st, idx);
-    int numeric = t == SILT_COL_INTEGER || t == SILT_COL_REAL || t == SILT_COL_NUMERIC;
+    int numeric = numeric_affinity(t);
     switch ((silt_val_kind)f->kind) {
     case SILT_VAL_RAW: {
         const char *s = silt_rows_text(r, f);
@@ -777,7 +782,7 @@ static int needs_retype(loader *L, size_t j, const silt_rows *r, const silt_fiel
 /* Whether f, bound as a value of a column of type t, would be text in a column with numeric
  * affinity (bind_field's *texted, without binding). */
 static int field_texted(const silt_rows *r, const silt_field *f, silt_coltype t) {
-    if (!f || !(t == SILT_COL_INTEGER || t == SILT_COL_REAL || t == SILT_COL_NUMERIC)) return 0;
+    if (!f || !numeric_affinity(t)) return 0;
     if (f->kind == SILT_VAL_TEXT || f->kind == SILT_VAL_JSON) return 1;
     if (f->kind != SILT_VAL_RAW) return 0;
     int64_t iv;

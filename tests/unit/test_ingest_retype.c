@@ -172,27 +172,21 @@ Test(ingest_retype, a_json_key_first_seen_in_a_later_part) {
 }
 
 Test(ingest_retype, a_later_error_still_leaves_nothing) {
-    char *csv = integers_then(30, "31,007\n32,\"bad\"x\n");
-    char *path = write_text(csv, ".csv");
-    sqlite3 *db = test_open(NULL);
-    char sql[512];
-    snprintf(sql, sizeof sql, "SELECT silt_ingest('%s', 't', '{\"infer_rows\":10}')", path);
-    assert_error(db, sql, "line 33");
-    assert_query(db, "SELECT count(*) FROM sqlite_schema WHERE name IN ('t', 'silt_sources')", "0");
-    sqlite3_close(db);
-    unlink(path);
-    free(path);
-    free(csv);
-    /* A record too wide, after the value: the rest is only checked until the second run,
-     * which reports it. */
-    csv = integers_then(30, "31,007\n32,1,2\n");
-    path = write_text(csv, ".csv");
-    db = test_open(NULL);
-    snprintf(sql, sizeof sql, "SELECT silt_ingest('%s', 't', '{\"infer_rows\":10}')", path);
-    assert_error(db, sql, "line 33: 3 fields, expected 2");
-    assert_query(db, "SELECT count(*) FROM sqlite_schema WHERE name IN ('t', 'silt_sources')", "0");
-    sqlite3_close(db);
-    unlink(path);
-    free(path);
-    free(csv);
+    /* A malformed quote after the value (the parser reports it), and a record too wide
+     * after it (met while the rest is only checked; the second run reports it). */
+    static const char *const tails[] = {"31,007\n32,\"bad\"x\n", "31,007\n32,1,2\n"};
+    static const char *const errors[] = {"line 33", "line 33: 3 fields, expected 2"};
+    for (size_t k = 0; k < sizeof tails / sizeof *tails; k++) {
+        char *csv = integers_then(30, tails[k]);
+        char *path = write_text(csv, ".csv");
+        sqlite3 *db = test_open(NULL);
+        char sql[512];
+        snprintf(sql, sizeof sql, "SELECT silt_ingest('%s', 't', '{\"infer_rows\":10}')", path);
+        assert_error(db, sql, errors[k]);
+        assert_query(db, "SELECT count(*) FROM sqlite_schema WHERE name IN ('t', 'silt_sources')", "0");
+        sqlite3_close(db);
+        unlink(path);
+        free(path);
+        free(csv);
+    }
 }
