@@ -6,6 +6,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,18 @@ static void gemm_task(void *ctx, int task, int worker) {
 }
 
 int silt_ops_blas_threads(void) { return openblas_get_num_threads(); }
+
+/* OpenBLAS's own entry point that joins its helpers (both its pthread and OpenMP builds
+ * export it; weak, so that another BLAS without it still links). */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+static pthread_once_t blas_quiet_once = PTHREAD_ONCE_INIT;
+
+static void blas_quiet_run(void) {
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
+}
+
+void silt_ops_blas_quiet(void) { pthread_once(&blas_quiet_once, blas_quiet_run); }
 
 void silt_ops_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc) {

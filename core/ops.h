@@ -45,6 +45,13 @@ void silt_ops_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, c
  * silt_threads pool instead (see threads.h). */
 int silt_ops_blas_threads(void);
 
+/* Stops OpenBLAS's idle helper threads, once per process. OpenBLAS starts them when it is
+ * loaded and lets them spin (sched_yield) for about 0.1 s before they sleep, which on a
+ * small machine takes a core from whatever the process does right after loading silt (an
+ * ingest on 2 cores lost 5-10% to it); OpenBLAS starts them again at its next threaded
+ * call. A no-op when the BLAS in use has no such helpers. */
+void silt_ops_blas_quiet(void);
+
 /* ---- weights packed once ------------------------------------------------------------ */
 
 /* A weight matrix arranged once, at model load, for the products x·W made on every call.

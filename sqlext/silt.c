@@ -9,6 +9,7 @@ SQLITE_EXTENSION_INIT1
 
 #include <stddef.h>
 
+#include "core/ops.h"
 #include "include/silt.h"
 #include "sqlext/register.h"
 
@@ -33,6 +34,7 @@ __attribute__((visibility("default"))) int sqlite3_silt_init(sqlite3 *db, char *
                                         sqlite3_libversion());
         return SQLITE_ERROR;
     }
+    silt_ops_blas_quiet();
     for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++) {
         char *err = NULL;
         int rc = modules[i](db, &err);

@@ -2,6 +2,7 @@
  * and the thread pool (core/threads.h). */
 #include <cblas.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -378,4 +379,35 @@ Test(ops, threads_for_from_many_threads) {
     for (int i = 0; i < 4; i++) cr_assert_eq(pthread_create(&t[i], NULL, caller_main, &c), 0);
     for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
     cr_assert_eq(c.nested_sum, 4 * 200 * 55);
+}
+
+/* Counts this process's threads (/proc/self/task). */
+static int n_threads(void) {
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    cr_assert_not_null(d);
+    for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* Stopping OpenBLAS's idle helpers must not break it: its next threaded product (a
+ * transposed A goes to cblas_sgemm) starts them again and is right, and a second call of
+ * silt_ops_blas_quiet does nothing. (Criterion forks each test, and OpenBLAS stops its
+ * helpers before a fork, so the count of threads can only be checked not to grow.) */
+Test(ops, blas_quiet_then_blas_still_right) {
+    const int m = 256, n = 256, k = 256;
+    int before = n_threads();
+    silt_ops_blas_quiet();
+    silt_ops_blas_quiet();
+    cr_assert_leq(n_threads(), before, "no thread started");
+    float *At = rnd((size_t)k * m, 31), *B = rnd((size_t)k * n, 32), *C = silt_ops_alloc((size_t)m * n);
+    double *want = calloc((size_t)m * n, sizeof *want);
+    cr_assert_not_null(want);
+    for (int i = 0; i < m; i++)
+        for (int p = 0; p < k; p++)
+            for (int j = 0; j < n; j++) want[(size_t)i * n + j] += (double)At[(size_t)p * m + i] * B[(size_t)p * n + j];
+    silt_ops_gemm(1, 0, m, n, k, 1.0f, At, m, B, n, 0.0f, C, n);
+    assert_close(C, want, (size_t)m * n, 1e-4, "gemm after quiet");
+    free(At), free(B), free(C), free(want);
 }
