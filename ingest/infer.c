@@ -156,11 +156,11 @@ static int year_like(int64_t v) { return v >= 1000 && v <= 2999; }
 
 void silt_infer_sample_stats(const silt_rows *r, size_t n_rows, size_t j0, size_t j1, silt_colstats *st,
                              unsigned char *non_year) {
-    silt_infer_rows_stats(r, 1, n_rows, j0, j1, st, non_year);
+    silt_infer_rows_stats(r, 1, n_rows, j0, j1, st, non_year, NULL, 0);
 }
 
 void silt_infer_rows_stats(const silt_rows *r, size_t i0, size_t i1, size_t j0, size_t j1, silt_colstats *st,
-                           unsigned char *non_year) {
+                           unsigned char *non_year, silt_classed *keep, uint32_t gen) {
     if (i1 > r->n_rows) i1 = r->n_rows;
     for (size_t i = i0; i < i1; i++) {
         const silt_row *row = &r->rows[i];
@@ -172,9 +172,10 @@ void silt_infer_rows_stats(const silt_rows *r, size_t i0, size_t i1, size_t j0, 
                 silt_colstats_add(c, r, f);
                 continue;
             }
-            int64_t iv;
-            double dv;
-            switch (silt_infer_classify(silt_rows_text(r, f), f->n_bytes, &iv, &dv)) {
+            int64_t iv = 0;
+            double dv = 0;
+            silt_valclass cls = silt_infer_classify(silt_rows_text(r, f), f->n_bytes, &iv, &dv);
+            switch (cls) {
             case SILT_CLASS_EMPTY: c->n_empty++; break;
             case SILT_CLASS_INT:
                 c->n_int++;
@@ -185,6 +186,13 @@ void silt_infer_rows_stats(const silt_rows *r, size_t i0, size_t i1, size_t j0, 
                 non_year[j - j0] = 1;
                 break;
             case SILT_CLASS_TEXT: c->n_text++; break;
+            }
+            if (keep) {
+                silt_classed *k = &keep[row->first_field + j];
+                if (cls == SILT_CLASS_REAL) k->v.d = dv;
+                else k->v.i = iv;
+                k->cls = (uint32_t)cls;
+                k->gen = gen;
             }
         }
         for (size_t j = end > j0 ? end : j0; j < j1; j++) st[j - j0].n_empty++; /* a short record */

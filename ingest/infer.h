@@ -75,10 +75,24 @@ int silt_infer_has_header(const silt_rows *r, size_t n_rows, size_t n_cols);
  * walk the whole sample once per column); silt_infer_header_vote decides from them. */
 void silt_infer_sample_stats(const silt_rows *r, size_t n_rows, size_t j0, size_t j1, silt_colstats *st,
                              unsigned char *non_year);
+/* A field's class and number as silt_infer_classify gave them, kept by a statistics pass
+ * so that binding the same field later need not parse it again (on a 3 MB CSV of numbers
+ * classifying was the inserting thread's largest cost, and every sample value was
+ * classified twice). Valid when gen is the pass's generation. */
+typedef struct silt_classed {
+    union {
+        int64_t i;
+        double d;
+    } v;
+    uint32_t cls; /* silt_valclass */
+    uint32_t gen;
+} silt_classed;
+
 /* The same statistics over records i0..i1-1 (record i0 counts, whatever its index), added
- * to st and non_year: for a sample that arrives in parts. */
+ * to st and non_year: for a sample that arrives in parts. When keep is not NULL, the class
+ * of every delimited-text field counted goes to keep[its index in r->fields] with gen. */
 void silt_infer_rows_stats(const silt_rows *r, size_t i0, size_t i1, size_t j0, size_t j1, silt_colstats *st,
-                           unsigned char *non_year);
+                           unsigned char *non_year, silt_classed *keep, uint32_t gen);
 int silt_infer_header_vote(const silt_rows *r, size_t n_rows, size_t n_cols, const silt_colstats *st,
                            const unsigned char *non_year);
 

@@ -49,6 +49,13 @@ static void buf_free(void *buf, size_t cap, size_t elem_bytes) {
     else free(buf);
 }
 
+void *silt_big_alloc(size_t n) {
+    if (n == 0) n = 1;
+    return n >= BIG_BYTES ? map_big(n) : calloc(1, n); /* fresh mappings are zeroed */
+}
+
+void silt_big_free(void *p, size_t n) { buf_free(p, n ? n : 1, 1); }
+
 void silt_rows_free(silt_rows *r) {
     buf_free(r->arena, r->arena_cap, 1);
     buf_free(r->fields, r->fields_cap, sizeof *r->fields);

@@ -76,6 +76,10 @@ typedef struct loader {
     size_t acc_records;        /* records of the sample's parts so far */
     size_t acc_max_cols;       /* most fields in a record among the first infer_rows + 1 */
     unsigned char *non_year;   /* per column: the sample has a number that is not year-like */
+    silt_classed *kept;        /* classes the last accumulate found, by field of kept_rows */
+    size_t kept_cap;           /* entries allocated */
+    const silt_rows *kept_rows; /* the part they describe, while on_records handles it */
+    uint32_t kept_gen;         /* entries of this generation are valid */
     sqlite3_stmt *ins_batch;   /* INSERT of batch_rows rows */
     sqlite3_stmt *ins_one;     /* INSERT of one row */
     int batch_rows;            /* rows per ins_batch */
@@ -378,6 +382,24 @@ static int grow_stats(silt_colstats **st, unsigned char **ny, size_t *cap, size_
     return 0;
 }
 
+/* Room to keep the classes of r's fields (see silt_classed), with a new generation, or
+ * NULL when there is no memory for it: keeping them only saves work. */
+static silt_classed *keep_for(loader *L, const silt_rows *r) {
+    if (r->n_fields > L->kept_cap) {
+        silt_big_free(L->kept, L->kept_cap * sizeof *L->kept);
+        size_t cap = r->fields_cap > r->n_fields ? r->fields_cap : r->n_fields;
+        L->kept = cap <= SIZE_MAX / sizeof *L->kept ? silt_big_alloc(cap * sizeof *L->kept) : NULL;
+        L->kept_cap = L->kept ? cap : 0;
+        if (!L->kept) return NULL;
+    }
+    if (++L->kept_gen == 0) { /* after 2^32 parts: forget every entry rather than trust one */
+        memset(L->kept, 0, L->kept_cap * sizeof *L->kept);
+        L->kept_gen = 1;
+    }
+    L->kept_rows = r;
+    return L->kept;
+}
+
 /* Adds the sample part b (records acc_records.., those within the first infer_rows + 1) to
  * the running statistics. The result equals silt_infer_sample_stats over the whole sample
  * at once: a column first seen in a later record counts the earlier ones as empty, as a
@@ -400,7 +422,10 @@ static int accumulate(loader *L, const silt_batch *b, char **err) {
     }
     L->acc_max_cols = max_cols;
     size_t i0 = g0 == 0 ? 1 : 0; /* record 0 of the sample is the header candidate */
-    if (n > i0) silt_infer_rows_stats(r, i0, n, 0, L->acc_n, L->acc_st, L->acc_ny);
+    if (n > i0) {
+        silt_classed *keep = keep_for(L, r);
+        silt_infer_rows_stats(r, i0, n, 0, L->acc_n, L->acc_st, L->acc_ny, keep, L->kept_gen);
+    }
     return 0;
 }
 
@@ -682,19 +707,28 @@ static int numeric_affinity(silt_coltype t) {
     return t == SILT_COL_INTEGER || t == SILT_COL_REAL || t == SILT_COL_NUMERIC;
 }
 
-/* Binds f as a value of a column of type t. *texted is set when a text goes into a column
- * with numeric affinity. */
-static int bind_field(sqlite3_stmt *st, int idx, const silt_rows *r, const silt_field *f, silt_coltype t,
-                      int *texted) {
+/* Binds f as a value of a column of type t; c, when not NULL, is f's class as the
+ * statistics found it. *texted is set when a text goes into a column with numeric
+ * affinity. */
+static int bind_field(sqlite3_stmt *st, int idx, const silt_rows *r, const silt_field *f, const silt_classed *c,
+                      silt_coltype t, int *texted) {
     if (!f) return sqlite3_bind_null(st, idx);
     int numeric = numeric_affinity(t);
     switch ((silt_val_kind)f->kind) {
     case SILT_VAL_RAW: {
         const char *s = silt_rows_text(r, f);
         if (t == SILT_COL_TEXT || t == SILT_COL_BLOB) return sqlite3_bind_text(st, idx, s, (int)f->n_bytes, SQLITE_STATIC);
-        int64_t iv;
-        double dv;
-        switch (silt_infer_classify(s, f->n_bytes, &iv, &dv)) {
+        int64_t iv = 0;
+        double dv = 0;
+        silt_valclass cls;
+        if (c) {
+            cls = (silt_valclass)c->cls;
+            if (cls == SILT_CLASS_REAL) dv = c->v.d;
+            else iv = c->v.i;
+        } else {
+            cls = silt_infer_classify(s, f->n_bytes, &iv, &dv);
+        }
+        switch (cls) {
         case SILT_CLASS_EMPTY: return sqlite3_bind_null(st, idx);
         case SILT_CLASS_INT: return t == SILT_COL_REAL ? sqlite3_bind_double(st, idx, (double)iv) : sqlite3_bind_int64(st, idx, iv);
         case SILT_CLASS_REAL: return sqlite3_bind_double(st, idx, dv);
@@ -806,11 +840,14 @@ static int check_rows(loader *L, const silt_rows *r, size_t first, char **err) {
 static int run_insert(loader *L, sqlite3_stmt *st, const silt_rows *r, size_t first, size_t n, char **err) {
     if (!st) return silt_err(err, "line %lld: a record without any column", (long long)r->rows[first].line);
     int idx = 1;
+    const silt_classed *kept = L->kept_rows == r ? L->kept : NULL;
     for (size_t i = first; i < first + n; i++)
         for (size_t j = 0; j < L->n_cols; j++) {
             int texted = 0;
             const silt_field *f = silt_rows_field(r, i, j);
-            int rc = bind_field(st, idx++, r, f, L->types[j], &texted);
+            const silt_classed *c = kept && f ? &kept[f - r->fields] : NULL;
+            if (c && c->gen != L->kept_gen) c = NULL;
+            int rc = bind_field(st, idx++, r, f, c, L->types[j], &texted);
             if (rc != SQLITE_OK) return sql_fail(L, rc, err, "binding a value");
             if (texted && needs_retype(L, j, r, f, err)) return -1;
         }
@@ -963,7 +1000,7 @@ static int on_records(void *ctx, const silt_batch *b, int final, char **err) {
     if (L->phase == LOAD_STREAM || !b->sample_part) {
         rc = insert_rows(L, b, 0, err);
     } else if (push_part(L, b, err) || accumulate(L, b, err)) {
-        return -1;
+        rc = -1;
     } else if (b->sample_end) {
         rc = end_sample(L, b, err);
         L->n_parts = 0; /* the pipeline reuses the parts after this returns */
@@ -975,6 +1012,7 @@ static int on_records(void *ctx, const silt_batch *b, int final, char **err) {
     } else {
         rc = 0;
     }
+    L->kept_rows = NULL; /* the pipeline may reuse b's memory for another batch */
     if (rc) return -1;
     silt_progress_update(&L->prog, b->n_bytes_in, L->n_loaded);
     return 0;
@@ -1217,6 +1255,7 @@ static void loader_clear(loader *L) {
     free(L->parts);
     free(L->acc_st);
     free(L->acc_ny);
+    silt_big_free(L->kept, L->kept_cap * sizeof *L->kept);
     decision_free(&L->early);
     sqlite3_free(L->prior_sha);
     sqlite3_free(L->prior_etag);
