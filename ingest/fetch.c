@@ -22,8 +22,12 @@
 #include "ingest/sha256_hw.h"
 #include "include/silt.h"
 
-/* libcurl's read buffer for a transfer: large chunks mean fewer callbacks into the parser. */
-#define FETCH_BUFFER_BYTES (512 * 1024)
+/* libcurl's read buffer for a transfer. Larger chunks mean fewer callbacks into the parser,
+ * but the buffer is fresh memory for every transfer and the first chunk waits for all of it:
+ * with 512 KiB a 3 MB file's first byte reached the parser ~2 ms later than with 64 KiB
+ * (its 128 pages faulted in, then a 512 KiB read), and 64 KiB chunks cost nothing
+ * measurable on a 500 MB file. */
+#define FETCH_BUFFER_BYTES (64 * 1024)
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_OK;
@@ -252,6 +256,9 @@ static int do_begin(fetch_ctx *fc) {
     if (curl_easy_getinfo(fc->curl, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct) {
         fc->info->content_type = strdup(ct);
     }
+    curl_off_t len = -1;
+    if (curl_easy_getinfo(fc->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len) == CURLE_OK && len > 0)
+        fc->info->expect_bytes = (int64_t)len;
     if (!fc->sink->begin) return 0;
     int rc = fc->sink->begin(fc->sink->ctx, fc->info, &fc->err);
     if (rc < 0) fc->failed = 1;

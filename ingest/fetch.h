@@ -38,6 +38,9 @@ typedef struct silt_fetch_info {
     char *last_modified; /* Last-Modified (for file: the file's mtime), malloc'd or NULL */
     char *content_type;  /* Content-Type, malloc'd or NULL */
     int64_t n_bytes;     /* body bytes received (after Content-Encoding is removed) */
+    int64_t expect_bytes; /* the body's announced size (Content-Length, a file's size),
+                            known before the first byte; <= 0 when unknown. A hint only:
+                            a compressed body decodes to more */
     char sha256[65];     /* sha256 of those bytes, lowercase hex ("" until the end) */
 } silt_fetch_info;
 

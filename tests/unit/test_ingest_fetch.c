@@ -142,6 +142,7 @@ Test(ingest, fetch_file_streams_hashes_and_limits) {
     cr_assert_eq(silt_fetch(url, &o, &sink, &info, &err), 0, "%s", err ? err : "");
     cr_assert_eq(b.n, 3);
     cr_assert_eq(info.n_bytes, 3);
+    cr_assert_eq(info.expect_bytes, 3, "a file announces its size");
     cr_assert_str_eq(info.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     cr_assert(info.etag && info.last_modified);
     silt_fetch_info_free(&info);
