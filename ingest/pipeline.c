@@ -240,15 +240,15 @@ static int hand_over(pipe_state *ps, int sample_end, char **err) {
 /* The first sample part's buffers, sized before the first byte is parsed from the body's
  * announced size: growing them from nothing copies each into fresh memory at every
  * doubling, and on a 3 MB file that page-faulting was most of the ~4 ms the first part
- * took to parse. Over-estimates only reserve address space (a 2 MiB huge page is faulted
- * in when first touched); a field takes at least one byte of input. A hint: failing leaves
- * the buffers to grow. */
+ * took to parse. A field takes at least one byte of input; up to 64 fields a record are
+ * reserved for, more grow as needed. A hint: failing leaves the buffers to grow. */
 static void reserve_first_part(pipe_state *ps) {
     int64_t early = ps->consumer->early_rows;
     if (ps->expect_bytes <= 0 || early <= 0) return;
     size_t bytes = ps->expect_bytes < (int64_t)PIPE_EARLY_BYTES ? (size_t)ps->expect_bytes : PIPE_EARLY_BYTES;
     size_t rows = (size_t)early < bytes ? (size_t)early : bytes;
-    (void)silt_rows_reserve(&ps->rows, rows + 1, bytes / 2 + 64, bytes + 4096);
+    size_t fields = rows * 64 < bytes ? rows * 64 : bytes;
+    (void)silt_rows_reserve(&ps->rows, rows + 1, fields + 64, bytes + 4096);
 }
 
 /* Decoded bytes: into the reader; full batches to the consumer. */

@@ -1,32 +1,35 @@
 /* rows.c: the batch of parsed records between readers and the table writer (see rows.h). */
 #include "ingest/rows.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+
+#include "ingest/slab.h"
 
 void silt_rows_init(silt_rows *r) {
     memset(r, 0, sizeof *r);
     r->cur_line = 1;
 }
 
-/* Buffers of at least BIG_BYTES are mapped directly, in whole 2 MiB units aligned to 2 MiB,
- * and marked for transparent huge pages. Why: the sample batch holds every record of a
- * small file (20,000 records of a 3 MB CSV are ~7 MB of fields and text), and every 4 KiB
- * page of it is first touched by a page fault. On the VM this was measured on a fault
- * costs ~15 us, so the faults took ~35 ms of a 3 MB load, more than parsing it; a 2 MiB
- * page takes one fault instead of 512. Where huge pages are unavailable (THP "never", a
- * kernel without it) madvise fails and the mapping behaves like malloc'd memory.
+/* Buffers of at least BIG_BYTES come from huge-page slabs (slab.h), the rest from malloc.
+ * Why: the sample batch holds every record of a small file (20,000 records of a 3 MB CSV
+ * are ~7 MB of fields and text), and every 4 KiB page of it is first touched by a page
+ * fault. On the VM this was measured on a fault costs ~15 us, so the faults took ~35 ms of
+ * a 3 MB load, more than parsing it; a 2 MiB page takes one fault instead of 512. Where
+ * huge pages are unavailable (THP "never", a kernel without it) the slabs behave like
+ * malloc'd memory.
  *
- * Whether a buffer is mapped follows from its capacity alone (cap * elem_bytes >=
- * BIG_BYTES), so no flag has to travel with it: capacities only grow, and every buffer is
- * allocated and released here. */
-#define BIG_BYTES ((size_t)256 << 10)
+ * Where a buffer lives follows from its capacity alone (cap * elem_bytes >= BIG_BYTES), so
+ * no flag has to travel with it: capacities only grow, and every buffer is allocated and
+ * released here. */
+#define BIG_BYTES ((size_t)64 << 10)
 #define HUGE_BYTES ((size_t)2 << 20)
 
 static size_t map_bytes(size_t bytes) { return (bytes + HUGE_BYTES - 1) & ~(HUGE_BYTES - 1); }
 
-/* A 2 MiB-aligned anonymous mapping of map_bytes(bytes), or NULL. */
+/* A zeroed 2 MiB-aligned anonymous mapping of map_bytes(bytes), or NULL (silt_big_alloc). */
 static void *map_big(size_t bytes) {
     size_t n = map_bytes(bytes);
     if (n < bytes || n > SIZE_MAX - HUGE_BYTES) return NULL;
@@ -45,16 +48,22 @@ static void *map_big(size_t bytes) {
 
 static void buf_free(void *buf, size_t cap, size_t elem_bytes) {
     if (!buf) return;
-    if (cap * elem_bytes >= BIG_BYTES) munmap(buf, map_bytes(cap * elem_bytes));
+    if (cap * elem_bytes >= BIG_BYTES) silt_slab_free(buf);
     else free(buf);
 }
 
+/* Zeroed, so not from the slabs (which reuse nothing, but would need a memset). */
 void *silt_big_alloc(size_t n) {
     if (n == 0) n = 1;
-    return n >= BIG_BYTES ? map_big(n) : calloc(1, n); /* fresh mappings are zeroed */
+    return n >= HUGE_BYTES / 2 ? map_big(n) : calloc(1, n); /* fresh mappings are zeroed */
 }
 
-void silt_big_free(void *p, size_t n) { buf_free(p, n ? n : 1, 1); }
+void silt_big_free(void *p, size_t n) {
+    if (!p) return;
+    if (n == 0) n = 1;
+    if (n >= HUGE_BYTES / 2) munmap(p, map_bytes(n));
+    else free(p);
+}
 
 void silt_rows_free(silt_rows *r) {
     buf_free(r->arena, r->arena_cap, 1);
@@ -77,13 +86,14 @@ static int grow(void **buf, size_t *cap, size_t used, size_t need, size_t elem_b
     if (new_bytes < BIG_BYTES) {
         p = realloc(*buf, new_bytes);
         if (!p) return -1;
-    } else if (old_bytes >= BIG_BYTES && map_bytes(new_bytes) == map_bytes(old_bytes)) {
-        p = *buf; /* the mapping already covers the new capacity */
+    } else if (old_bytes >= BIG_BYTES) {
+        p = silt_slab_grow(*buf, old_bytes, used * elem_bytes, new_bytes);
+        if (!p) return -1;
     } else {
-        p = map_big(new_bytes);
+        p = silt_slab_alloc(new_bytes);
         if (!p) return -1;
         if (used) memcpy(p, *buf, used * elem_bytes);
-        buf_free(*buf, *cap, elem_bytes);
+        free(*buf);
     }
     *buf = p;
     *cap = cap2;
