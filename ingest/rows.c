@@ -52,16 +52,16 @@ static void buf_free(void *buf, size_t cap, size_t elem_bytes) {
     else free(buf);
 }
 
-/* Zeroed, so not from the slabs (which reuse nothing, but would need a memset). */
+/* Zeroed, so a mapping of its own rather than slab memory, which would need a memset. */
 void *silt_big_alloc(size_t n) {
     if (n == 0) n = 1;
-    return n >= HUGE_BYTES / 2 ? map_big(n) : calloc(1, n); /* fresh mappings are zeroed */
+    return n >= BIG_BYTES ? map_big(n) : calloc(1, n); /* fresh mappings are zeroed */
 }
 
 void silt_big_free(void *p, size_t n) {
     if (!p) return;
     if (n == 0) n = 1;
-    if (n >= HUGE_BYTES / 2) munmap(p, map_bytes(n));
+    if (n >= BIG_BYTES) munmap(p, map_bytes(n));
     else free(p);
 }
 

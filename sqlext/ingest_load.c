@@ -383,11 +383,15 @@ static int grow_stats(silt_colstats **st, unsigned char **ny, size_t *cap, size_
 }
 
 /* Room to keep the classes of r's fields (see silt_classed), with a new generation, or
- * NULL when there is no memory for it: keeping them only saves work. */
+ * NULL when there is no memory for it: keeping them only saves work. Sized for a whole
+ * part of a typical file at once (2 MiB, one huge page: only what is used is touched), and
+ * at least doubled, since every new size is fresh memory on the inserting thread. */
 static silt_classed *keep_for(loader *L, const silt_rows *r) {
     if (r->n_fields > L->kept_cap) {
         silt_big_free(L->kept, L->kept_cap * sizeof *L->kept);
         size_t cap = r->fields_cap > r->n_fields ? r->fields_cap : r->n_fields;
+        if (cap < 2 * L->kept_cap) cap = 2 * L->kept_cap;
+        if (cap < ((size_t)2 << 20) / sizeof *L->kept) cap = ((size_t)2 << 20) / sizeof *L->kept;
         L->kept = cap <= SIZE_MAX / sizeof *L->kept ? silt_big_alloc(cap * sizeof *L->kept) : NULL;
         L->kept_cap = L->kept ? cap : 0;
         if (!L->kept) return NULL;
