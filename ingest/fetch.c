@@ -19,6 +19,7 @@
 
 #include "core/err.h"
 #include "core/sha256.h"
+#include "ingest/hasher.h"
 #include "ingest/sha256_hw.h"
 #include "include/silt.h"
 
@@ -28,6 +29,9 @@
  * (its 128 pages faulted in, then a 512 KiB read), and 64 KiB chunks cost nothing
  * measurable on a 500 MB file. */
 #define FETCH_BUFFER_BYTES (64 * 1024)
+/* Bytes hashed on the transfer's own thread before the rest goes to a hashing thread
+ * (hasher.h): below this a thread costs more than it saves. */
+#define FETCH_HASH_INLINE_BYTES ((int64_t)16 << 20)
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_OK;
@@ -217,6 +221,7 @@ typedef struct fetch_ctx {
     const silt_fetch_sink *sink;
     silt_fetch_info *info;
     silt_sha256 sha;
+    silt_hasher *hasher; /* hashes what follows the first FETCH_HASH_INLINE_BYTES */
     int began;      /* begin was called */
     int failed;     /* a callback failed; err holds why */
     char *err;      /* callback error message */
@@ -276,8 +281,13 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
         fc->failed = 1;
         return 0;
     }
+    if (fc->hasher) {
+        silt_hasher_feed(fc->hasher, p, n);
+    } else {
+        silt_ingest_sha256_update(&fc->sha, p, n);
+        if (fc->info->n_bytes + (int64_t)n >= FETCH_HASH_INLINE_BYTES) fc->hasher = silt_hasher_start(&fc->sha);
+    }
     fc->info->n_bytes += (int64_t)n;
-    silt_ingest_sha256_update(&fc->sha, p, n);
     if (fc->sink->data(fc->sink->ctx, p, n, &fc->err)) {
         fc->failed = 1;
         return 0;
@@ -429,6 +439,7 @@ int silt_fetch(const char *url, const silt_fetch_opts *opts, const silt_fetch_si
         }
     }
     free(fc.err);
+    if (fc.hasher) silt_hasher_finish(fc.hasher, &fc.sha);
     if (result == 0 && !info->stopped && !info->not_modified) silt_sha256_hex(&fc.sha, info->sha256);
     curl_easy_cleanup(c);
     curl_slist_free_all(hdrs);

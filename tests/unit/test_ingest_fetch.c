@@ -8,6 +8,7 @@
 #include "core/sha256.h"
 #include "ingest/fetch.h"
 #include "ingest/gunzip.h"
+#include "ingest/hasher.h"
 #include "ingest/pipeline.h"
 #include "ingest/sha256_hw.h"
 #include "sqlext/ingest_load.h"
@@ -116,6 +117,13 @@ static int sink_data(void *ctx, const char *p, size_t n, char **err) {
     if (b->n + n > sizeof b->data) return silt_err(err, "test buffer full");
     memcpy(b->data + b->n, p, n);
     b->n += n;
+    return 0;
+}
+
+/* Counts the bytes only (for downloads larger than sink_buf). */
+static int sink_count(void *ctx, const char *p, size_t n, char **err) {
+    (void)p, (void)err;
+    ((sink_buf *)ctx)->n += n;
     return 0;
 }
 
@@ -317,4 +325,65 @@ Test(ingest, sha256_hw_matches_portable) {
     char hex[65];
     silt_sha256_hex(&h, hex);
     cr_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+/* The hashing thread continues a running hash: any split of a stream between the caller
+ * and the thread, fed in chunks of any size, gives the hash of the whole stream. */
+Test(ingest, hasher_thread_continues_the_hash) {
+    size_t n = ((size_t)9 << 20) + 12345;
+    unsigned char *data = malloc(n);
+    cr_assert_not_null(data);
+    uint32_t s = 7;
+    for (size_t i = 0; i < n; i++) s = s * 1664525u + 1013904223u, data[i] = (unsigned char)(s >> 24);
+    char want[65], got[65];
+    silt_sha256 whole;
+    silt_sha256_init(&whole);
+    silt_sha256_update(&whole, data, n);
+    silt_sha256_hex(&whole, want);
+    const size_t splits[] = {0, 1, 63, 65536, (size_t)3 << 20};
+    const size_t chunks[] = {1 << 16, 1000003, 7};
+    for (size_t a = 0; a < sizeof splits / sizeof *splits; a++)
+        for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
+            if (chunks[c] == 7 && splits[a] != 0) continue; /* tiny chunks: once is enough */
+            silt_sha256 sha;
+            silt_sha256_init(&sha);
+            silt_ingest_sha256_update(&sha, data, splits[a]);
+            silt_hasher *h = silt_hasher_start(&sha);
+            cr_assert_not_null(h);
+            for (size_t at = splits[a]; at < n; at += chunks[c])
+                silt_hasher_feed(h, data + at, n - at < chunks[c] ? n - at : chunks[c]);
+            silt_hasher_finish(h, &sha);
+            silt_sha256_hex(&sha, got);
+            cr_assert_str_eq(got, want, "split %zu, chunks of %zu", splits[a], chunks[c]);
+        }
+    free(data);
+}
+
+/* A download long enough to be hashed on the hashing thread has the file's hash. */
+Test(ingest, fetch_long_file_hash) {
+    char path[] = "/tmp/silt-fetch-long-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    size_t n = ((size_t)20 << 20) + 777;
+    char *buf = malloc(n);
+    cr_assert_not_null(buf);
+    for (size_t i = 0; i < n; i++) buf[i] = (char)('a' + (i * 31 + i / 4099) % 26);
+    cr_assert_eq(write(fd, buf, n), (ssize_t)n);
+    close(fd);
+    free(buf);
+    char want[65];
+    char *err = NULL;
+    cr_assert_eq(silt_sha256_file(path, want, &err), 0);
+    char url[128];
+    snprintf(url, sizeof url, "file://%s", path);
+    sink_buf b = {0};
+    silt_fetch_sink sink = {.data = sink_count, .ctx = &b};
+    silt_fetch_opts o = {.max_redirects = 3};
+    silt_fetch_info info;
+    cr_assert_eq(silt_fetch(url, &o, &sink, &info, &err), 0, "%s", err ? err : "");
+    cr_assert_eq(info.n_bytes, (int64_t)n);
+    cr_assert_eq(b.n, n);
+    cr_assert_str_eq(info.sha256, want);
+    silt_fetch_info_free(&info);
+    unlink(path);
 }
