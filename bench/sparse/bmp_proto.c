@@ -170,13 +170,31 @@ typedef struct {
     float *qloc;       /* [n_terms] query weight by local term (zero between searches) */
     float *qc;         /* [n_terms] query weight x impact scale (zero between searches) */
     float *ub;         /* [n_blocks of the largest b] */
-    uint32_t *order;   /* [same] blocks bucketed by bound */
+    uint32_t *order;   /* [same] blocks taken in a round */
+    uint32_t *sorted;  /* [same] the same, bucketed by bound */
 } work;
 
 typedef struct {
     uint32_t lt;
     float w, reach;
 } qterm;
+
+/* Asks for the fwd_first entries of block blk (the block a few steps ahead). */
+static inline void prefetch_first(const sp_seg *s, uint32_t blk, uint32_t b) {
+    __builtin_prefetch(&s->fwd_first[(uint64_t)blk * b]);
+    __builtin_prefetch(&s->fwd_first[(uint64_t)blk * b + b]);
+}
+
+/* Asks for block blk's term numbers and weights (one contiguous run per array). */
+static inline void prefetch_block(const sp_seg *s, uint32_t blk, uint32_t b, int score_q) {
+    uint64_t d0 = (uint64_t)blk * b, d1 = d0 + b < s->n_docs ? d0 + b : s->n_docs;
+    uint64_t i0 = s->fwd_first[d0], i1 = s->fwd_first[d1];
+    const char *p = (const char *)((const uint16_t *)s->fwd_ids + i0), *e = (const char *)((const uint16_t *)s->fwd_ids + i1);
+    for (p = (const char *)((uintptr_t)p & ~(uintptr_t)63); p < e; p += 64) __builtin_prefetch(p);
+    if (score_q) p = (const char *)(s->fwd_q + i0), e = (const char *)(s->fwd_q + i1);
+    else p = (const char *)(s->fwd_w + i0), e = (const char *)(s->fwd_w + i1);
+    for (p = (const char *)((uintptr_t)p & ~(uintptr_t)63); p < e; p += 64) __builtin_prefetch(p);
+}
 
 static int cmp_reach(const void *a, const void *b) {
     const qterm *x = a, *y = b;
@@ -195,7 +213,7 @@ static int64_t local_term(const sp_seg *s, uint32_t id) {
 
 typedef struct {
     uint64_t blocks, docs, exact_scored;
-    double ms_dense, ms_sparse, ms_bucket, ms_score; /* time per phase, summed over queries */
+    double ms_dense, ms_bucket, ms_score; /* time per phase (bounds, selecting, scoring), summed over queries */
     double terms_per_block; /* sum over queries: mean query terms present in a block */
     double ub_over_theta;   /* sum over queries: median block bound / final k-th score */
     double top_over_theta;  /* sum over queries: largest block bound / final k-th score */
@@ -233,51 +251,76 @@ static void bmp_search(const sp_seg *s, const bmp *m, const sp_query *q, double 
     if (n_ub < 1) n_ub = nq ? 1 : 0;
     const uint32_t NB = m->n_blocks;
     float *ub = w->ub;
-    double tp0 = now_s(), t_dense = 0;
-    memset(ub, 0, NB * sizeof *ub);
+    double tp0 = now_s();
     double err_q = 0;
     for (uint32_t i = 0; i < nq; i++) err_q += fabs((double)w->qc[qt[i].lt]) * (0.5 + 127 * 1e-5);
-    for (uint32_t i = 0; i < n_ub; i++) {
-        uint32_t t = qt[i].lt;
-        float c = qt[i].reach;
-        if (m->dense[t]) {
-            double td = now_s();
-            ub_add_dense(ub, m->dense[t], c, NB);
-            t_dense += now_s() - td;
-        } else {
-            for (uint64_t j = m->sp_off[t]; j < m->sp_off[t + 1]; j++) ub[m->sp_blk[j]] += c * (float)m->sp_max[j];
+    /* Bounds a chunk of blocks at a time (every term over the chunk, sparse lists through a
+     * cursor each), so that the chunk's bounds stay in L1 while all terms add to them. */
+    enum { CH = 8192 };
+    uint64_t spos[256];
+    for (uint32_t i = 0; i < n_ub; i++) spos[i] = m->sp_off[qt[i].lt];
+    float top = 0;
+    for (uint32_t c0 = 0; c0 < NB; c0 += CH) {
+        uint32_t c1 = NB - c0 > CH ? c0 + CH : NB;
+        memset(ub + c0, 0, (c1 - c0) * sizeof *ub);
+        for (uint32_t i = 0; i < n_ub; i++) {
+            uint32_t t = qt[i].lt;
+            float c = qt[i].reach;
+            if (m->dense[t]) {
+                ub_add_dense(ub + c0, m->dense[t] + c0, c, c1 - c0);
+            } else {
+                uint64_t j = spos[i], e = m->sp_off[t + 1];
+                for (; j < e && m->sp_blk[j] < c1; j++) ub[m->sp_blk[j]] += c * (float)m->sp_max[j];
+                spos[i] = j;
+            }
         }
+        for (uint32_t j = c0; j < c1; j++) top = ub[j] > top ? ub[j] : top;
     }
     double tp1 = now_s();
-    ct->ms_dense += t_dense * 1e3, ct->ms_sparse += (tp1 - tp0 - t_dense) * 1e3;
-    float top = 0;
-    for (uint32_t j = 0; j < NB; j++) top = ub[j] > top ? ub[j] : top;
+    ct->ms_dense += (tp1 - tp0) * 1e3;
     if (!(top > 0)) goto clear;
-    uint32_t bstart[N_BUCKETS + 1] = {0};
-    const float scale_b = (float)N_BUCKETS / top;
-    /* Bucket N_BUCKETS-1 holds the best blocks; blocks with no query term are left out. */
-    for (uint32_t j = 0; j < NB; j++) {
-        if (ub[j] <= 0) continue;
-        uint32_t bk = (uint32_t)(ub[j] * scale_b);
-        bstart[(bk >= N_BUCKETS ? N_BUCKETS - 1 : bk) + 1]++;
-    }
-    for (uint32_t i = 0; i < N_BUCKETS; i++) bstart[i + 1] += bstart[i];
-    uint32_t pos[N_BUCKETS];
-    memcpy(pos, bstart, sizeof pos);
-    for (uint32_t j = 0; j < NB; j++) {
-        if (ub[j] <= 0) continue;
-        uint32_t bk = (uint32_t)(ub[j] * scale_b);
-        w->order[pos[bk >= N_BUCKETS ? N_BUCKETS - 1 : bk]++] = j;
-    }
-    double tp2 = now_s();
-    ct->ms_bucket += (tp2 - tp1) * 1e3;
     const double slack = 1 + 1e-5; /* float rounding of the bounds */
-    for (uint32_t bk = N_BUCKETS; bk-- > 0;) {
-        double bucket_top = (double)(bk + 1) / scale_b;
-        if (h->n == h->k && alpha * bucket_top * slack < h->score[0]) break;
-        for (uint32_t oi = bstart[bk]; oi < bstart[bk + 1]; oi++) {
-            uint32_t blk = w->order[oi];
+    double t_sel = 0, t_score = 0;
+    /* Blocks are taken in rounds: first those with a bound of at least half the largest
+     * (bucketed by bound, best first); only when they run out before the stopping rule does
+     * a second round take every block the rule still allows. A full bucketing of all blocks
+     * cost more than scoring the few that matter. */
+    float lo = top * 0.5f, hi = INFINITY;
+    for (;;) {
+        double ts = now_s();
+        uint32_t n_sel = 0;
+        for (uint32_t j = 0; j < NB; j++)
+            if (ub[j] >= lo && ub[j] < hi && ub[j] > 0) w->order[n_sel++] = j;
+        float span_top = hi < top ? hi : top;
+        float width = (span_top - lo) / N_BUCKETS;
+        if (!(width > 0)) width = 1e-30f;
+        uint32_t bstart[N_BUCKETS + 1] = {0};
+        for (uint32_t i = 0; i < n_sel; i++) {
+            uint32_t bk = (uint32_t)((ub[w->order[i]] - lo) / width);
+            bstart[(bk >= N_BUCKETS ? N_BUCKETS - 1 : bk) + 1]++;
+        }
+        for (uint32_t i = 0; i < N_BUCKETS; i++) bstart[i + 1] += bstart[i];
+        uint32_t pos[N_BUCKETS];
+        memcpy(pos, bstart, sizeof pos);
+        for (uint32_t i = 0; i < n_sel; i++) {
+            uint32_t blk = w->order[i], bk = (uint32_t)((ub[blk] - lo) / width);
+            w->sorted[pos[bk >= N_BUCKETS ? N_BUCKETS - 1 : bk]++] = blk;
+        }
+        double tsc = now_s();
+        t_sel += tsc - ts;
+        int stopped = 0;
+        /* Best bucket first: sorted[] is ascending by bucket, so walk it backwards. */
+        for (uint32_t oi = n_sel; oi-- > 0;) {
+            if (oi >= 8) prefetch_first(s, w->sorted[oi - 8], m->b);
+            if (oi >= 4) prefetch_block(s, w->sorted[oi - 4], m->b, score_q);
+            uint32_t blk = w->sorted[oi];
             double theta = h->n == h->k ? h->score[0] : -INFINITY;
+            uint32_t bk = (uint32_t)((ub[blk] - lo) / width);
+            if (bk >= N_BUCKETS) bk = N_BUCKETS - 1;
+            if (alpha * (lo + (bk + 1) * (double)width) * slack < theta) {
+                stopped = 1;
+                break;
+            }
             if (alpha * ub[blk] * slack < theta) continue;
             ct->blocks++;
             uint32_t d0 = blk * m->b, d1 = d0 + m->b < s->n_docs ? d0 + m->b : s->n_docs;
@@ -320,8 +363,15 @@ static void bmp_search(const sp_seg *s, const bmp *m, const sp_query *q, double 
                 if (sh) silt_sp_heap_push(h, sc, s->rowids[d]);
             }
         }
+        t_score += now_s() - tsc;
+        if (stopped || lo <= 0) break;
+        /* The round ran out: next, every block below it that the rule still allows. */
+        hi = lo;
+        double need = h->n == h->k ? h->score[0] / (alpha * slack) : 0;
+        lo = need > 0 ? (float)need : 0;
+        if (lo >= hi) break;
     }
-    ct->ms_score += (now_s() - tp2) * 1e3;
+    ct->ms_bucket += t_sel * 1e3, ct->ms_score += t_score * 1e3;
 clear:
     if (diag && h->n == h->k && h->score[0] > 0) {
         uint64_t pairs = 0;
@@ -437,7 +487,7 @@ int main(int argc, char **argv) {
         if (bm[i]->n_blocks > maxnb) maxnb = bm[i]->n_blocks;
     }
     work w = {xcalloc(seg->n_terms, sizeof(float)), xcalloc(seg->n_terms, sizeof(float)),
-              xcalloc(maxnb, sizeof(float)), xcalloc(maxnb, sizeof(uint32_t))};
+              xcalloc(maxnb, sizeof(float)), xcalloc(maxnb, sizeof(uint32_t)), xcalloc(maxnb, sizeof(uint32_t))};
 
     setting *set = xcalloc(2 + (size_t)n_b * n_a * n_f, sizeof *set);
     size_t n_set = 0;
@@ -516,7 +566,7 @@ int main(int argc, char **argv) {
     free(df);
     printf("\n%u queries, k = %u, block scoring from %s weights\n\n"
            "| setting | p50 ms | p99 ms | mean ms | recall@10 | speed-up (p50) | blocks/query | docs scored/query |"
-           " mean ms: dense bounds / sparse bounds / buckets / scoring |\n"
+           " mean ms: bounds / selecting / scoring |\n"
            "|---|---|---|---|---|---|---|---|---|\n",
            n_q, k, score_q ? "int8" : "float");
     double exact_p50 = 0;
@@ -530,8 +580,8 @@ int main(int argc, char **argv) {
         printf("| %s | %.3f | %.3f | %.3f | %.4f | %.1fx |", set[si].name, p50, p99, mean, rec[si] / n_q,
                exact_p50 / p50);
         if (set[si].kind == 2)
-            printf(" %.0f | %.0f (%.0f exact) | %.2f / %.2f / %.2f / %.2f |\n", (double)set[si].ct.blocks / n_q,
-                   (double)set[si].ct.docs / n_q, (double)set[si].ct.exact_scored / n_q, set[si].ct.ms_dense / n_q, set[si].ct.ms_sparse / n_q,
+            printf(" %.0f | %.0f (%.0f exact) | %.2f / %.2f / %.2f |\n", (double)set[si].ct.blocks / n_q,
+                   (double)set[si].ct.docs / n_q, (double)set[si].ct.exact_scored / n_q, set[si].ct.ms_dense / n_q,
                    set[si].ct.ms_bucket / n_q, set[si].ct.ms_score / n_q);
         else printf(" | | |\n");
     }
