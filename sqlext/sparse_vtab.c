@@ -1000,7 +1000,7 @@ static int filter_match(sparse_cursor *c, sparse_vtab *vt, const char *roles, sq
     silt_sparse_vec q = {0};
     int have_q = 0, have_k = 0, have_limit = 0, possible = 1, rc = SQLITE_OK;
     sqlite3_int64 k = 0, limit = -1, offset = 0, lo = INT64_MIN, hi = INT64_MAX, x;
-    silt_spidx_search_opts so = {0, vt->opt.heap_factor, (uint32_t)vt->opt.query_terms};
+    silt_spidx_search_opts so = {0, vt->opt.heap_factor, (uint32_t)vt->opt.query_terms, 0};
     sqlite3_value *text = NULL;
     rowid_list in = {0};
     for (int i = 0; rc == SQLITE_OK && roles[i]; i++) {

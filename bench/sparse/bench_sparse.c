@@ -2,7 +2,8 @@
  * collection: build time and size, query latency (p50/p99) and recall@10 against the exact
  * search at several speed settings.
  *
- *   bench_sparse [n_docs] [n_queries] [threads-unused]   (defaults 1,000,000 and 1,000)
+ *   bench_sparse [n_docs] [n_queries] [block_docs] [prune] [heap_factors] [query_cut]
+ *                [block_max values]   (defaults 1,000,000 and 1,000; run.sh gives the rest)
  *
  * Collection (fixed seed): vocabulary 30,522 (bert-base-uncased's size). Term ranks follow a
  * Zipf law (exponent 1) and are scrambled into ids. A document has ~120 distinct terms
@@ -92,7 +93,7 @@ int main(int argc, char **argv) {
     const uint32_t k = 10;
     /* Speed settings: heap_factor values from argv[5] (comma-separated), each also with the
      * query cut to 20 terms when argv[6] is set. */
-    setting sets[32] = {{"exact", {1, 1.0, 0}}};
+    setting sets[32] = {{"exact", {1, 1.0, 0, 0}}};
     size_t n_set = 1;
     static char names[32][48];
     const char *hfs = argc > 5 ? argv[5] : "1.0,0.7,0.5,0.4,0.3";
@@ -101,14 +102,25 @@ int main(int argc, char **argv) {
         double hf = atof(p);
         snprintf(names[n_set], sizeof names[n_set], "fast heap_factor=%.2f", hf);
         sets[n_set].name = names[n_set];
-        sets[n_set].o = (silt_spidx_search_opts){0, hf, 0};
+        sets[n_set].o = (silt_spidx_search_opts){0, hf, 0, 0};
         n_set++;
         if (qcut && n_set < 31) {
             snprintf(names[n_set], sizeof names[n_set], "fast heap_factor=%.2f query_terms=%u", hf, qcut);
             sets[n_set].name = names[n_set];
-            sets[n_set].o = (silt_spidx_search_opts){0, hf, qcut};
+            sets[n_set].o = (silt_spidx_search_opts){0, hf, qcut, 0};
             n_set++;
         }
+        const char *c = strchr(p, ',');
+        if (!c) break;
+        p = c + 1;
+    }
+    /* Block-Max Pruning settings: block_max values from argv[7] (comma-separated). */
+    for (const char *p = argc > 7 ? argv[7] : ""; *p && n_set < 31;) {
+        double bm = atof(p);
+        snprintf(names[n_set], sizeof names[n_set], "fast block_max=%.2f", bm);
+        sets[n_set].name = names[n_set];
+        sets[n_set].o = (silt_spidx_search_opts){0, 1.0, 0, bm};
+        n_set++;
         const char *c = strchr(p, ',');
         if (!c) break;
         p = c + 1;

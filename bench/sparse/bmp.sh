@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 OUT="$BUILD/bench"
 mkdir -p "$OUT"
 cc -std=c11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I. -o "$OUT/bmp_proto" bench/sparse/bmp_proto.c \
-  index/sparse_segment.c index/sparse_segment_io.c core/err.c core/sparse_vec.c -lcjson -lm -lpthread
+  index/sparse_segment.c index/sparse_segment_io.c index/sparse_bmp.c core/err.c core/sparse_vec.c -lcjson -lm -lpthread
 uptime
 "$OUT/bmp_proto" "${N_DOCS:-1000000}" "${N_QUERIES:-200}" "${BLOCKS:-4,8,16,32,64}" \
   "${ALPHAS:-1,0.95,0.9,0.85,0.8}" "${TERMS:-1}" "${SCORE:-q}" "${ORDER:-generated}"

@@ -491,9 +491,9 @@ int main(int argc, char **argv) {
 
     setting *set = xcalloc(2 + (size_t)n_b * n_a * n_f, sizeof *set);
     size_t n_set = 0;
-    set[n_set].kind = 0, set[n_set].o = (sp_search_opts){1, 1.0, 0};
+    set[n_set].kind = 0, set[n_set].o = (sp_search_opts){1, 1.0, 0, 0};
     snprintf(set[n_set++].name, 64, "exact");
-    set[n_set].kind = 1, set[n_set].o = (sp_search_opts){0, 0.45, 8};
+    set[n_set].kind = 1, set[n_set].o = (sp_search_opts){0, 0.45, 8, 0};
     snprintf(set[n_set++].name, 64, "fast heap_factor=0.45 query_terms=8");
     for (uint32_t bi = 0; bi < n_b; bi++)
         for (uint32_t fi = 0; fi < n_f; fi++)
