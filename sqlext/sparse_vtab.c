@@ -22,7 +22,10 @@
  * apply at the next 'rebuild'/'optimize' of old segments), heap_factor ((0, 1], default 0.6:
  * lower rescores more candidates, slower and closer to exact) and query_terms (>= 0, default
  * 0 = all: only the heaviest query_terms query terms admit candidates): the fast search's
- * defaults, which the hidden columns of the same names override per query.
+ * defaults, which the hidden columns of the same names override per query; block_max (0 or
+ * (0, 1], default 0 = off): the fast search is Block-Max Pruning instead, scoring blocks of
+ * 4 documents while block_max x their score bound reaches the k-th best (1: exact answer;
+ * index/sparse_index.h), except in queries that set heap_factor or query_terms.
  * Columns: terms (sparse BLOB: core/sparse_vec.h; accepts the BLOB or JSON
  * {"token or id": weight}), content (TEXT), and hidden: score (dot product, highest first),
  * k (rows wanted; default: every row sharing a term), exact (1: exhaustive search),
@@ -93,6 +96,7 @@ typedef struct {
     silt_spidx_config cfg;   /* block_docs, prune (memtable_docs: the index default) */
     double heap_factor;      /* default of the hidden column */
     sqlite3_int64 query_terms; /* default of the hidden column */
+    double block_max;        /* 0, or the fast search's Block-Max Pruning alpha */
 } sparse_options;
 
 typedef struct {
@@ -641,9 +645,9 @@ static void free_options(sparse_options *o) {
 /* Parses the CREATE VIRTUAL TABLE arguments (argv[3..]) into o; on error SQLITE_ERROR with
  * *err naming the option and what was expected. */
 static int parse_options(int argc, const char *const *argv, sparse_options *o, char **err) {
-    enum { O_MODEL, O_BLOCK, O_PRUNE, O_HF, O_QT, N_OPT };
+    enum { O_MODEL, O_BLOCK, O_PRUNE, O_HF, O_QT, O_BM, N_OPT };
     static const char *const names[N_OPT] = {"model", "block_docs", "prune", "heap_factor",
-                                             "query_terms"};
+                                             "query_terms", "block_max"};
     int seen[N_OPT] = {0};
     memset(o, 0, sizeof *o);
     silt_spidx_config_default(&o->cfg);
@@ -665,7 +669,8 @@ static int parse_options(int argc, const char *const *argv, sparse_options *o, c
                 if (!sqlite3_stricmp(key, names[j])) which = j;
             if (which < 0) {
                 *err = sqlite3_mprintf("silt_sparse: unknown option '%s' (expected model, "
-                                       "block_docs, prune, heap_factor or query_terms)", key);
+                                       "block_docs, prune, heap_factor, query_terms or block_max)",
+                                       key);
                 rc = SQLITE_ERROR;
             } else if (seen[which]++) {
                 *err = sqlite3_mprintf("silt_sparse: option '%s' is given twice", names[which]);
@@ -692,6 +697,13 @@ static int parse_options(int argc, const char *const *argv, sparse_options *o, c
                 }
                 if (which == O_PRUNE) o->cfg.prune = (float)d;
                 else o->heap_factor = d;
+            } else if (which == O_BM) {
+                if (parse_num(val, &d) || !(d >= 0 && d <= 1)) {
+                    *err = sqlite3_mprintf("silt_sparse: block_max must be 0 (off) or a number in "
+                                           "(0, 1], got '%s'", val);
+                    rc = SQLITE_ERROR;
+                }
+                o->block_max = d;
             } else {
                 if (parse_num(val, &d) || d != floor(d) || d < 0 || d > 1e9) {
                     *err = sqlite3_mprintf("silt_sparse: query_terms must be an integer >= 0 "
@@ -1000,7 +1012,8 @@ static int filter_match(sparse_cursor *c, sparse_vtab *vt, const char *roles, sq
     silt_sparse_vec q = {0};
     int have_q = 0, have_k = 0, have_limit = 0, possible = 1, rc = SQLITE_OK;
     sqlite3_int64 k = 0, limit = -1, offset = 0, lo = INT64_MIN, hi = INT64_MAX, x;
-    silt_spidx_search_opts so = {0, vt->opt.heap_factor, (uint32_t)vt->opt.query_terms, 0};
+    silt_spidx_search_opts so = {0, vt->opt.heap_factor, (uint32_t)vt->opt.query_terms,
+                                 vt->opt.block_max};
     sqlite3_value *text = NULL;
     rowid_list in = {0};
     for (int i = 0; rc == SQLITE_OK && roles[i]; i++) {
@@ -1042,6 +1055,7 @@ static int filter_match(sparse_cursor *c, sparse_vtab *vt, const char *roles, sq
                 sqlite3_free(dv);
             }
             so.heap_factor = d;
+            so.block_max = 0; /* a query setting the term-at-a-time knobs uses that search */
             c->heap_factor = sqlite3_value_dup(v);
             break;
         }
@@ -1053,6 +1067,7 @@ static int filter_match(sparse_cursor *c, sparse_vtab *vt, const char *roles, sq
                 sqlite3_free(d);
             }
             so.query_terms = (uint32_t)x;
+            so.block_max = 0;
             c->query_terms = sqlite3_value_dup(v);
             break;
         case 'L':
