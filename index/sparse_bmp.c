@@ -314,7 +314,11 @@ int silt_spbmp_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
      * cursor each), so that the chunk's bounds stay in L1 while all terms add to them. */
     enum { CHUNK = 8192 };
     for (uint32_t i = 0; i < nq; i++) spos[i] = qt[i].c != 0 ? m->side[qt[i].w < 0].sp_off[qt[i].lt] : 0;
+    /* While a chunk's bounds are in cache, the blocks reaching half the largest bound so far
+     * are noted: a superset of the first round's blocks (half the final largest), which the
+     * first round filters instead of scanning every bound again. */
     float top = 0;
+    uint32_t n_pre = 0;
     for (uint32_t c0 = 0; c0 < NB; c0 += CHUNK) {
         uint32_t c1 = NB - c0 > CHUNK ? c0 + CHUNK : NB;
         memset(ub + c0, 0, (size_t)(c1 - c0) * sizeof *ub);
@@ -332,6 +336,9 @@ int silt_spbmp_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
             }
         }
         for (uint32_t j = c0; j < c1; j++) top = ub[j] > top ? ub[j] : top;
+        float half = top * 0.5f;
+        for (uint32_t j = c0; j < c1; j++)
+            if (ub[j] >= half && ub[j] > 0) w->taken[n_pre++] = j;
     }
     /* Bounds are sums of float products of numbers each rounded up: this slack covers the
      * rounding of the sums (a relative error far below 1e-5 for any query length we take). */
@@ -342,10 +349,15 @@ int silt_spbmp_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
      * fewer than k documents were found: an exhaustive, hence exact, end). Bucketing every
      * block would cost more than scoring the few that matter. */
     double lo = top > 0 ? top * 0.5 : -INFINITY, hi = INFINITY;
-    for (;;) {
+    for (int round = 0;; round++) {
         uint32_t n_take = 0;
-        for (uint32_t j = 0; j < NB; j++)
-            if (ub[j] >= lo && ub[j] < hi) w->taken[n_take++] = j;
+        if (round == 0 && top > 0) {
+            for (uint32_t i = 0; i < n_pre; i++)
+                if (ub[w->taken[i]] >= lo) w->taken[n_take++] = w->taken[i];
+        } else {
+            for (uint32_t j = 0; j < NB; j++)
+                if (ub[j] >= lo && ub[j] < hi) w->taken[n_take++] = j;
+        }
         double span_lo = lo > 0 ? lo : 0, span_hi = hi < top ? hi : top;
         double width = (span_hi - span_lo) / N_BUCKETS;
         if (!(width > 0)) width = 1;
@@ -366,8 +378,8 @@ int silt_spbmp_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
         int stopped = 0;
         /* sorted[] ascends by bucket: walk it backwards, fetching blocks a few steps ahead. */
         for (uint32_t oi = n_take; oi-- > 0;) {
-            if (oi >= 8) prefetch_first(s, w->sorted[oi - 8]);
-            if (oi >= 4) prefetch_block(s, w->sorted[oi - 4]);
+            if (oi >= 16) prefetch_first(s, w->sorted[oi - 16]);
+            if (oi >= 8) prefetch_block(s, w->sorted[oi - 8]);
             uint32_t j = w->sorted[oi];
             if (h->n == h->k) {
                 double theta = h->score[0];
