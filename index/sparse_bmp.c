@@ -127,6 +127,11 @@ static int side_build(const sp_seg *s, uint32_t n_blocks, int sign, bmp_side *x)
     x->sp_max = malloc((size_t)n_sp + 1);
     fill = malloc(((size_t)T + 1) * sizeof *fill);
     if (!x->dense || !x->sp_blk || !x->sp_max || !fill) goto done;
+    /* Read at places spread over hundreds of MB: huge pages spare TLB misses, as for the
+     * forward index (silt_sp_advise_huge). */
+    silt_sp_advise_huge(x->dense, (size_t)n_dense * n_blocks + 1);
+    silt_sp_advise_huge(x->sp_blk, (size_t)(n_sp + 1) * sizeof *x->sp_blk);
+    silt_sp_advise_huge(x->sp_max, (size_t)n_sp + 1);
     memcpy(fill, x->sp_off, (size_t)T * sizeof *fill);
     for (uint32_t j = 0; j < n_blocks; j++) {
         uint32_t nt = 0;
@@ -378,8 +383,8 @@ int silt_spbmp_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
         int stopped = 0;
         /* sorted[] ascends by bucket: walk it backwards, fetching blocks a few steps ahead. */
         for (uint32_t oi = n_take; oi-- > 0;) {
-            if (oi >= 16) prefetch_first(s, w->sorted[oi - 16]);
-            if (oi >= 8) prefetch_block(s, w->sorted[oi - 8]);
+            if (oi >= 8) prefetch_first(s, w->sorted[oi - 8]);
+            if (oi >= 4) prefetch_block(s, w->sorted[oi - 4]);
             uint32_t j = w->sorted[oi];
             if (h->n == h->k) {
                 double theta = h->score[0];
