@@ -4,6 +4,7 @@
 # single-row commits, queries) and FTS5 bm25 on Cranfield as a reference point.
 #   bash bench/sparse/run.sh BUILD            (about 4 minutes on 2 idle cores; ~1.3 GB RAM)
 #   N_DOCS=200000 N_QUERIES=300 bash bench/sparse/run.sh BUILD   (a quicker look)
+#   BLOCK_MAX=1,0.9 ... : Block-Max Pruning settings (block_max values; empty: none)
 # Everything generated goes to build/bench, nothing into the repository.
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
@@ -13,7 +14,7 @@ N_QUERIES=${N_QUERIES:-1000}
 PRUNE=${PRUNE:-0.01}
 HEAP_FACTORS=${HEAP_FACTORS:-0.6,0.5,0.45}
 QUERY_CUT=${QUERY_CUT:-8}
-BLOCK_MAX=${BLOCK_MAX:-1,0.9}
+BLOCK_MAX=${BLOCK_MAX:-1,0.95,0.9}
 OUT=build/bench
 mkdir -p "$OUT"
 cc -std=c11 -O2 -D_GNU_SOURCE -I. -o "$OUT/bench_sparse" bench/sparse/bench_sparse.c \
