@@ -29,8 +29,9 @@
  * Columns: terms (sparse BLOB: core/sparse_vec.h; accepts the BLOB or JSON
  * {"token or id": weight}), content (TEXT), and hidden: score (dot product, highest first),
  * k (rows wanted; default: every row sharing a term), exact (1: exhaustive search),
- * heap_factor and query_terms (fast-search knobs for one query), and one named like the
- * table for commands. Only rows sharing at least one term with the query are returned.
+ * heap_factor, query_terms and block_max (fast-search knobs for one query; a query setting
+ * heap_factor or query_terms and not block_max uses the term-at-a-time search), and one named
+ * like the table for commands. Only rows sharing at least one term with the query are returned.
  *
  * Storage (sqlext/store.h): <t>_data(id INTEGER PRIMARY KEY, terms BLOB, content TEXT) is the
  * truth; <t>_info, <t>_log and <t>_snapshot belong to the store. The inverted index lives in
@@ -55,7 +56,8 @@
 #define COL_EXACT 4
 #define COL_HEAP_FACTOR 5
 #define COL_QUERY_TERMS 6
-#define COL_COMMAND 7
+#define COL_BLOCK_MAX 7
+#define COL_COMMAND 8
 
 /* Texts encoded per model call when draining the queue (each yields vocabulary-size floats). */
 #define EMBED_CHUNK 16
@@ -118,7 +120,8 @@ typedef struct sparse_vtab {
 } sparse_vtab;
 
 /* Plans (idxNum); idxStr lists each argument's role in argv order: v terms query, t content
- * query, k k, x exact, h heap_factor, q query_terms, L limit, O offset, = rowid, I rowid IN
+ * query, k k, x exact, h heap_factor, q query_terms, b block_max, L limit, O offset, = rowid,
+ * I rowid IN
  * list, > < g l rowid bounds (gt, lt, ge, le). */
 enum { PLAN_SCAN = 0, PLAN_MATCH = 1 };
 
@@ -127,7 +130,7 @@ typedef struct sparse_cursor {
     int plan;                 /* PLAN_SCAN or PLAN_MATCH */
     silt_spidx_hit *hits;     /* PLAN_MATCH: results, best first (malloc'd) */
     uint32_t n_hits, pos;     /* PLAN_MATCH: count and current */
-    sqlite3_value *k, *exact, *heap_factor, *query_terms; /* echoed hidden values (copies) */
+    sqlite3_value *k, *exact, *heap_factor, *query_terms, *block_max; /* echoed hidden values */
     sqlite3_stmt *scan;       /* PLAN_SCAN: rows of <name>_data by rowid, per cursor */
     int eof;                  /* no current row */
 } sparse_cursor;
@@ -773,7 +776,7 @@ static int sparse_init(sqlite3 *db, void *aux, int argc, const char *const *argv
     }
     char *schema = sqlite3_mprintf("CREATE TABLE x(terms BLOB, content TEXT, score HIDDEN, "
                                    "k HIDDEN, exact HIDDEN, heap_factor HIDDEN, "
-                                   "query_terms HIDDEN, \"%w\" HIDDEN)", argv[2]);
+                                   "query_terms HIDDEN, block_max HIDDEN, \"%w\" HIDDEN)", argv[2]);
     rc = schema ? sqlite3_declare_vtab(db, schema) : SQLITE_NOMEM;
     sqlite3_free(schema);
     if (rc == SQLITE_OK) sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
@@ -816,7 +819,7 @@ static char range_role(int op) {
 
 static int sparse_best_index(sqlite3_vtab *tab, sqlite3_index_info *info) {
     (void)tab;
-    int i_terms = -1, i_text = -1, i_k = -1, i_exact = -1, i_hf = -1, i_qt = -1;
+    int i_terms = -1, i_text = -1, i_k = -1, i_exact = -1, i_hf = -1, i_qt = -1, i_bm = -1;
     int i_limit = -1, i_offset = -1, i_eq = -1, i_range[4], n_range = 0;
     for (int i = 0; i < info->nConstraint; i++) {
         const struct sqlite3_index_constraint *c = &info->aConstraint[i];
@@ -827,6 +830,7 @@ static int sparse_best_index(sqlite3_vtab *tab, sqlite3_index_info *info) {
         else if (c->op == SQLITE_INDEX_CONSTRAINT_EQ && c->iColumn == COL_EXACT) slot = &i_exact;
         else if (c->op == SQLITE_INDEX_CONSTRAINT_EQ && c->iColumn == COL_HEAP_FACTOR) slot = &i_hf;
         else if (c->op == SQLITE_INDEX_CONSTRAINT_EQ && c->iColumn == COL_QUERY_TERMS) slot = &i_qt;
+        else if (c->op == SQLITE_INDEX_CONSTRAINT_EQ && c->iColumn == COL_BLOCK_MAX) slot = &i_bm;
         else if (c->op == SQLITE_INDEX_CONSTRAINT_LIMIT) slot = &i_limit, needed = 0;
         else if (c->op == SQLITE_INDEX_CONSTRAINT_OFFSET) slot = &i_offset, needed = 0;
         else if (c->iColumn == -1 && c->op == SQLITE_INDEX_CONSTRAINT_EQ) slot = &i_eq, needed = 0;
@@ -861,6 +865,7 @@ static int sparse_best_index(sqlite3_vtab *tab, sqlite3_index_info *info) {
     if (i_exact >= 0) USE(i_exact, 'x');
     if (i_hf >= 0) USE(i_hf, 'h');
     if (i_qt >= 0) USE(i_qt, 'q');
+    if (i_bm >= 0) USE(i_bm, 'b');
     int by_score = info->nOrderBy == 1 && info->aOrderBy[0].iColumn == COL_SCORE &&
                    info->aOrderBy[0].desc;
     int by_rowid = info->nOrderBy == 1 && info->aOrderBy[0].iColumn == -1 && !info->aOrderBy[0].desc;
@@ -931,7 +936,8 @@ static void cursor_reset(sparse_cursor *c) {
     c->n_hits = c->pos = 0;
     sqlite3_value_free(c->k), sqlite3_value_free(c->exact);
     sqlite3_value_free(c->heap_factor), sqlite3_value_free(c->query_terms);
-    c->k = c->exact = c->heap_factor = c->query_terms = NULL;
+    sqlite3_value_free(c->block_max);
+    c->k = c->exact = c->heap_factor = c->query_terms = c->block_max = NULL;
     if (c->scan) sqlite3_reset(c->scan);
     c->eof = 1;
 }
@@ -985,7 +991,11 @@ static int filter_scan(sparse_cursor *c, sparse_vtab *vt, const char *roles, sql
             possible = possible && apply_bound(r, argv[i], &lo, &hi);
         } else {
             return vt_error(vt, "%s applies only to a search (terms MATCH ... or content MATCH ...)",
-                            r == 'k' ? "k" : r == 'x' ? "exact" : r == 'h' ? "heap_factor" : "query_terms");
+                            r == 'k'   ? "k"
+                            : r == 'x' ? "exact"
+                            : r == 'h' ? "heap_factor"
+                            : r == 'q' ? "query_terms"
+                                       : "block_max");
         }
     }
     int rc = sparse_ready(vt);
@@ -1014,6 +1024,8 @@ static int filter_match(sparse_cursor *c, sparse_vtab *vt, const char *roles, sq
     sqlite3_int64 k = 0, limit = -1, offset = 0, lo = INT64_MIN, hi = INT64_MAX, x;
     silt_spidx_search_opts so = {0, vt->opt.heap_factor, (uint32_t)vt->opt.query_terms,
                                  vt->opt.block_max};
+    double bm_query = 0; /* block_max set by this query (have_bm) wins over heap_factor's reset */
+    int have_bm = 0;
     sqlite3_value *text = NULL;
     rowid_list in = {0};
     for (int i = 0; rc == SQLITE_OK && roles[i]; i++) {
@@ -1070,6 +1082,18 @@ static int filter_match(sparse_cursor *c, sparse_vtab *vt, const char *roles, sq
             so.block_max = 0;
             c->query_terms = sqlite3_value_dup(v);
             break;
+        case 'b': {
+            int t = sqlite3_value_numeric_type(v);
+            double d = sqlite3_value_double(v);
+            if ((t != SQLITE_INTEGER && t != SQLITE_FLOAT) || !(d >= 0 && d <= 1)) {
+                char *dv = describe_value(v);
+                rc = vt_error(vt, "block_max must be 0 (off) or a number in (0, 1], got %s", dv ? dv : "?");
+                sqlite3_free(dv);
+            }
+            bm_query = d, have_bm = 1;
+            c->block_max = sqlite3_value_dup(v);
+            break;
+        }
         case 'L':
             limit = sqlite3_value_int64(v);
             have_limit = limit >= 0;
@@ -1098,6 +1122,7 @@ static int filter_match(sparse_cursor *c, sparse_vtab *vt, const char *roles, sq
         }
     }
     int has_in = strchr(roles, '=') || strchr(roles, 'I');
+    if (have_bm) so.block_max = bm_query;
     if (rc == SQLITE_OK && have_q && text)
         rc = vt_error(vt, "use either terms MATCH or content MATCH, not both");
     if (rc == SQLITE_OK) rc = sparse_ready(vt);
@@ -1200,6 +1225,7 @@ static int sparse_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col
     else if (col == COL_EXACT && c->exact) sqlite3_result_value(ctx, c->exact);
     else if (col == COL_HEAP_FACTOR && c->heap_factor) sqlite3_result_value(ctx, c->heap_factor);
     else if (col == COL_QUERY_TERMS && c->query_terms) sqlite3_result_value(ctx, c->query_terms);
+    else if (col == COL_BLOCK_MAX && c->block_max) sqlite3_result_value(ctx, c->block_max);
     return SQLITE_OK;
 }
 

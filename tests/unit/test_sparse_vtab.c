@@ -206,6 +206,20 @@ Test(sparse, block_max_option_gives_exact_fast_search) {
     }
     assert_rows(db, "SELECT rowid FROM t WHERE terms MATCH '{\"5\": 1}' AND k = 3 AND rowid < 100",
                 "55,5");
+    /* Per query: the hidden column overrides the option, and is echoed. */
+    sp_exec(db, "CREATE VIRTUAL TABLE p USING silt_sparse");
+    fill(db, "p", 1, 5000);
+    char *a = sp_rows(db, "SELECT rowid FROM p WHERE terms MATCH '{\"3\": 1, \"1400\": 2}' AND k = 12 "
+                          "AND block_max = 1"),
+         *b = sp_rows(db, "SELECT rowid FROM p WHERE terms MATCH '{\"3\": 1, \"1400\": 2}' AND k = 12 "
+                          "AND exact = 1");
+    cr_assert_str_eq(a, b);
+    free(a), free(b);
+    cr_assert_eq(sp_int(db, "SELECT count(*) FROM p WHERE terms MATCH '{\"3\": 1}' AND k = 5 "
+                            "AND block_max = 0.9 AND heap_factor = 0.5 AND block_max IS 0.9"), 5);
+    assert_error(db, "SELECT rowid FROM p WHERE terms MATCH '{\"3\": 1}' AND block_max = 2",
+                 "block_max must be 0 (off) or a number in (0, 1], got 2");
+    assert_error(db, "SELECT rowid FROM p WHERE block_max = 1", "block_max applies only to a search");
     assert_error(db, "CREATE VIRTUAL TABLE u USING silt_sparse(block_max=1.5)",
                  "block_max must be 0 (off) or a number in (0, 1], got '1.5'");
     assert_error(db, "CREATE VIRTUAL TABLE u USING silt_sparse(block_max=-1)", "block_max must be 0");
