@@ -562,10 +562,12 @@ int silt_spidx_search(const silt_spidx *ix, const silt_sparse_vec *q, uint32_t k
                       silt_spidx_hit **hits, uint32_t *n_hits, char **err) {
     *hits = NULL;
     *n_hits = 0;
-    silt_spidx_search_opts def = {0, 1.0, 0};
+    silt_spidx_search_opts def = {0, 1.0, 0, 0};
     if (!o) o = &def;
     if (!(o->heap_factor > 0 && o->heap_factor <= 1))
         return silt_err(err, "heap_factor must be a number in (0, 1] (got %g)", o->heap_factor);
+    if (!(o->block_max >= 0 && o->block_max <= 1))
+        return silt_err(err, "block_max must be 0 (off) or a number in (0, 1] (got %g)", o->block_max);
     for (uint32_t j = 1; j < q->n; j++)
         if (q->ids[j] <= q->ids[j - 1])
             return silt_err(err, "query term ids not strictly increasing (%u after %u)", q->ids[j],
@@ -586,7 +588,7 @@ int silt_spidx_search(const silt_spidx *ix, const silt_sparse_vec *q, uint32_t k
         if (search_rows(ix, q, f, &h, err)) goto done;
     } else {
         sp_query sq = {q->n, q->ids, q->weights};
-        sp_search_opts so = {o->exact, o->heap_factor, o->query_terms};
+        sp_search_opts so = {o->exact, o->heap_factor, o->query_terms, o->block_max};
         /* Largest segments first: their results raise the threshold for the small ones. */
         for (uint32_t i = 0; i < ix->n_seg; i++) order[i] = i;
         qsort_r(order, ix->n_seg, sizeof *order, cmp_seg_size_desc, ix->seg);

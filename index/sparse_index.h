@@ -105,6 +105,12 @@ typedef struct {
                               the documents static pruning hid, and costs more (default 1) */
     uint32_t query_terms;  /* fast mode: only the heaviest query_terms terms admit
                               candidates, the others refine their scores (0 = all admit) */
+    double block_max;      /* fast mode, 0 (off, default) or (0, 1]: Block-Max Pruning
+                              instead (heap_factor and query_terms unused). Blocks of 4
+                              documents are scored best score bound first while block_max x
+                              the bound reaches the k-th best: 1 gives the exact answer, lower
+                              is faster and misses more. A segment's first such search derives
+                              its block-max tables (in memory, about 0.4 bytes a posting) */
 } silt_spidx_search_opts;
 
 typedef struct {

@@ -119,6 +119,8 @@ typedef struct sp_scratch {
 void silt_spseg_init_scratch(sp_seg *s) {
     pthread_mutex_init(&s->scratch_lock, NULL);
     s->scratch = NULL;
+    pthread_mutex_init(&s->bmp_lock, NULL);
+    s->bmp = NULL;
 }
 
 static void scratch_free(sp_scratch *w) {
@@ -186,6 +188,8 @@ void silt_spseg_free(sp_seg *s) {
     if (!s) return;
     scratch_free(s->scratch);
     pthread_mutex_destroy(&s->scratch_lock);
+    silt_spbmp_free(s->bmp);
+    pthread_mutex_destroy(&s->bmp_lock);
     free(s->rowids);
     free(s->by_rowid);
     free(s->dead);
@@ -208,6 +212,10 @@ uint64_t silt_spseg_bytes(const sp_seg *s) {
     n += (uint64_t)s->n_terms * (4 + 4 + 16) + 16;
     n += s->fwd_first[s->n_docs] * (4 + 1 + s->id_bytes);
     n += (uint64_t)s->n_terms * 9 + 8 + s->post_off[s->n_terms] + s->head_off[s->n_terms];
+    sp_seg *m = (sp_seg *)s; /* the lock is not part of the segment's value */
+    pthread_mutex_lock(&m->bmp_lock);
+    n += silt_spbmp_bytes(s->bmp);
+    pthread_mutex_unlock(&m->bmp_lock);
     return n;
 }
 
@@ -889,6 +897,7 @@ static int rescore(const sp_seg *s, const sp_search_opts *o, cand *cd, size_t n,
 int silt_spseg_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
                       const sp_search_opts *o, sp_heap *h, char **err) {
     if (h->k == 0 || s->n_docs == s->n_dead) return 0;
+    if (!o->exact && o->block_max > 0) return silt_spbmp_search(s, q, allow, o->block_max, h, err);
     uint32_t nq = 0;
     qterm *qt = map_terms(s, q, &nq);
     uint32_t *lts = malloc(((size_t)nq + 1) * sizeof *lts);
@@ -1005,7 +1014,7 @@ int silt_spseg_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
         heap_drop_segment(h, s);
         scratch_give(s, w, owned, lts, nq);
         free(qt), free(lts);
-        sp_search_opts ex = {1, 1.0, 0};
+        sp_search_opts ex = {1, 1.0, 0, 0};
         return silt_spseg_search(s, q, allow, &ex, h, err);
     }
     rc = 0;

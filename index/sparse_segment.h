@@ -63,6 +63,9 @@ typedef struct {
     struct sp_scratch *scratch;   /* per-document work arrays kept zeroed between searches,
                                      so a search costs what it reads, not n_docs; a search
                                      that finds it busy allocates its own */
+    pthread_mutex_t bmp_lock;     /* guards bmp */
+    struct sp_bmp *bmp;           /* block-max tables (sparse_bmp.c), derived from the forward
+                                     index at the first block-max search; NULL before */
 } sp_seg;
 
 /* Asks the kernel to back [p, p + n) with huge pages where it can (no-op for small
@@ -74,7 +77,8 @@ void silt_sp_advise_huge(void *p, size_t n);
 /* Fills s->fwd_q from fwd_w and scale; 0, or -1 when out of memory. */
 int silt_spseg_derive_fwd_q(sp_seg *s);
 
-/* Sets up the scratch lock of a freshly allocated segment (before it is shared). */
+/* Sets up the scratch and block-max locks of a freshly allocated segment (before it is
+ * shared). */
 void silt_spseg_init_scratch(sp_seg *s);
 
 /* One document handed to the builder: rowid and its terms, global ids strictly increasing,
@@ -142,6 +146,8 @@ typedef struct {
                               higher recall) */
     uint32_t query_terms;  /* fast mode: only the heaviest query_terms terms admit candidates;
                               the others only refine their partial scores; 0 = all admit */
+    double block_max;      /* fast mode, (0, 1]: Block-Max Pruning with this alpha instead
+                              (silt_spbmp_search; heap_factor and query_terms unused); 0: off */
 } sp_search_opts;
 
 /* Adds the segment's best documents to h. Term at a time, heaviest query term first (by
@@ -157,6 +163,23 @@ typedef struct {
  * not NULL, is a bitset over local documents. Returns 0 or -1 (out of memory) with *err. */
 int silt_spseg_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
                       const sp_search_opts *o, sp_heap *h, char **err);
+
+/* ---- block-max pruning (sparse_bmp.c) ------------------------------------------------------ */
+
+/* Documents per block of the block-max tables: on bench/sparse's collection 4-document
+ * blocks bound scores tightly enough to skip most blocks, 8 and more do not. */
+#define SP_BMP_BLOCK_DOCS 4
+
+typedef struct sp_bmp sp_bmp;
+void silt_spbmp_free(sp_bmp *m);
+uint64_t silt_spbmp_bytes(const sp_bmp *m);
+
+/* Adds the segment's best documents to h by Block-Max Pruning (sparse_bmp.c): blocks scored
+ * best upper bound first while alpha x the bound reaches the k-th best score; alpha 1 gives
+ * exactly the exact search's answer. The first call derives the segment's tables. allow as in
+ * silt_spseg_search. Returns 0 or -1 (out of memory) with *err. */
+int silt_spbmp_search(const sp_seg *s, const sp_query *q, const uint64_t *allow, double alpha,
+                      sp_heap *h, char **err);
 
 /* Exact score of local document d for a query mapped to local terms (qloc[n_terms], 0 where
  * the term is not in the query); *shares is set when the document has a query term. */

@@ -22,12 +22,16 @@
  * apply at the next 'rebuild'/'optimize' of old segments), heap_factor ((0, 1], default 0.6:
  * lower rescores more candidates, slower and closer to exact) and query_terms (>= 0, default
  * 0 = all: only the heaviest query_terms query terms admit candidates): the fast search's
- * defaults, which the hidden columns of the same names override per query.
+ * defaults, which the hidden columns of the same names override per query; block_max (0 or
+ * (0, 1], default 0 = off): the fast search is Block-Max Pruning instead, scoring blocks of
+ * 4 documents while block_max x their score bound reaches the k-th best (1: exact answer;
+ * index/sparse_index.h), except in queries that set heap_factor or query_terms.
  * Columns: terms (sparse BLOB: core/sparse_vec.h; accepts the BLOB or JSON
  * {"token or id": weight}), content (TEXT), and hidden: score (dot product, highest first),
  * k (rows wanted; default: every row sharing a term), exact (1: exhaustive search),
- * heap_factor and query_terms (fast-search knobs for one query), and one named like the
- * table for commands. Only rows sharing at least one term with the query are returned.
+ * heap_factor, query_terms and block_max (fast-search knobs for one query; a query setting
+ * heap_factor or query_terms and not block_max uses the term-at-a-time search), and one named
+ * like the table for commands. Only rows sharing at least one term with the query are returned.
  *
  * Storage (sqlext/store.h): <t>_data(id INTEGER PRIMARY KEY, terms BLOB, content TEXT) is the
  * truth; <t>_info, <t>_log and <t>_snapshot belong to the store. The inverted index lives in
@@ -52,7 +56,8 @@
 #define COL_EXACT 4
 #define COL_HEAP_FACTOR 5
 #define COL_QUERY_TERMS 6
-#define COL_COMMAND 7
+#define COL_BLOCK_MAX 7
+#define COL_COMMAND 8
 
 /* Texts encoded per model call when draining the queue (each yields vocabulary-size floats). */
 #define EMBED_CHUNK 16
@@ -93,6 +98,7 @@ typedef struct {
     silt_spidx_config cfg;   /* block_docs, prune (memtable_docs: the index default) */
     double heap_factor;      /* default of the hidden column */
     sqlite3_int64 query_terms; /* default of the hidden column */
+    double block_max;        /* 0, or the fast search's Block-Max Pruning alpha */
 } sparse_options;
 
 typedef struct {
@@ -114,7 +120,8 @@ typedef struct sparse_vtab {
 } sparse_vtab;
 
 /* Plans (idxNum); idxStr lists each argument's role in argv order: v terms query, t content
- * query, k k, x exact, h heap_factor, q query_terms, L limit, O offset, = rowid, I rowid IN
+ * query, k k, x exact, h heap_factor, q query_terms, b block_max, L limit, O offset, = rowid,
+ * I rowid IN
  * list, > < g l rowid bounds (gt, lt, ge, le). */
 enum { PLAN_SCAN = 0, PLAN_MATCH = 1 };
 
@@ -123,7 +130,7 @@ typedef struct sparse_cursor {
     int plan;                 /* PLAN_SCAN or PLAN_MATCH */
     silt_spidx_hit *hits;     /* PLAN_MATCH: results, best first (malloc'd) */
     uint32_t n_hits, pos;     /* PLAN_MATCH: count and current */
-    sqlite3_value *k, *exact, *heap_factor, *query_terms; /* echoed hidden values (copies) */
+    sqlite3_value *k, *exact, *heap_factor, *query_terms, *block_max; /* echoed hidden values */
     sqlite3_stmt *scan;       /* PLAN_SCAN: rows of <name>_data by rowid, per cursor */
     int eof;                  /* no current row */
 } sparse_cursor;
@@ -641,9 +648,9 @@ static void free_options(sparse_options *o) {
 /* Parses the CREATE VIRTUAL TABLE arguments (argv[3..]) into o; on error SQLITE_ERROR with
  * *err naming the option and what was expected. */
 static int parse_options(int argc, const char *const *argv, sparse_options *o, char **err) {
-    enum { O_MODEL, O_BLOCK, O_PRUNE, O_HF, O_QT, N_OPT };
+    enum { O_MODEL, O_BLOCK, O_PRUNE, O_HF, O_QT, O_BM, N_OPT };
     static const char *const names[N_OPT] = {"model", "block_docs", "prune", "heap_factor",
-                                             "query_terms"};
+                                             "query_terms", "block_max"};
     int seen[N_OPT] = {0};
     memset(o, 0, sizeof *o);
     silt_spidx_config_default(&o->cfg);
@@ -665,7 +672,8 @@ static int parse_options(int argc, const char *const *argv, sparse_options *o, c
                 if (!sqlite3_stricmp(key, names[j])) which = j;
             if (which < 0) {
                 *err = sqlite3_mprintf("silt_sparse: unknown option '%s' (expected model, "
-                                       "block_docs, prune, heap_factor or query_terms)", key);
+                                       "block_docs, prune, heap_factor, query_terms or block_max)",
+                                       key);
                 rc = SQLITE_ERROR;
             } else if (seen[which]++) {
                 *err = sqlite3_mprintf("silt_sparse: option '%s' is given twice", names[which]);
@@ -692,6 +700,13 @@ static int parse_options(int argc, const char *const *argv, sparse_options *o, c
                 }
                 if (which == O_PRUNE) o->cfg.prune = (float)d;
                 else o->heap_factor = d;
+            } else if (which == O_BM) {
+                if (parse_num(val, &d) || !(d >= 0 && d <= 1)) {
+                    *err = sqlite3_mprintf("silt_sparse: block_max must be 0 (off) or a number in "
+                                           "(0, 1], got '%s'", val);
+                    rc = SQLITE_ERROR;
+                }
+                o->block_max = d;
             } else {
                 if (parse_num(val, &d) || d != floor(d) || d < 0 || d > 1e9) {
                     *err = sqlite3_mprintf("silt_sparse: query_terms must be an integer >= 0 "
@@ -761,7 +776,7 @@ static int sparse_init(sqlite3 *db, void *aux, int argc, const char *const *argv
     }
     char *schema = sqlite3_mprintf("CREATE TABLE x(terms BLOB, content TEXT, score HIDDEN, "
                                    "k HIDDEN, exact HIDDEN, heap_factor HIDDEN, "
-                                   "query_terms HIDDEN, \"%w\" HIDDEN)", argv[2]);
+                                   "query_terms HIDDEN, block_max HIDDEN, \"%w\" HIDDEN)", argv[2]);
     rc = schema ? sqlite3_declare_vtab(db, schema) : SQLITE_NOMEM;
     sqlite3_free(schema);
     if (rc == SQLITE_OK) sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
@@ -804,7 +819,7 @@ static char range_role(int op) {
 
 static int sparse_best_index(sqlite3_vtab *tab, sqlite3_index_info *info) {
     (void)tab;
-    int i_terms = -1, i_text = -1, i_k = -1, i_exact = -1, i_hf = -1, i_qt = -1;
+    int i_terms = -1, i_text = -1, i_k = -1, i_exact = -1, i_hf = -1, i_qt = -1, i_bm = -1;
     int i_limit = -1, i_offset = -1, i_eq = -1, i_range[4], n_range = 0;
     for (int i = 0; i < info->nConstraint; i++) {
         const struct sqlite3_index_constraint *c = &info->aConstraint[i];
@@ -815,6 +830,7 @@ static int sparse_best_index(sqlite3_vtab *tab, sqlite3_index_info *info) {
         else if (c->op == SQLITE_INDEX_CONSTRAINT_EQ && c->iColumn == COL_EXACT) slot = &i_exact;
         else if (c->op == SQLITE_INDEX_CONSTRAINT_EQ && c->iColumn == COL_HEAP_FACTOR) slot = &i_hf;
         else if (c->op == SQLITE_INDEX_CONSTRAINT_EQ && c->iColumn == COL_QUERY_TERMS) slot = &i_qt;
+        else if (c->op == SQLITE_INDEX_CONSTRAINT_EQ && c->iColumn == COL_BLOCK_MAX) slot = &i_bm;
         else if (c->op == SQLITE_INDEX_CONSTRAINT_LIMIT) slot = &i_limit, needed = 0;
         else if (c->op == SQLITE_INDEX_CONSTRAINT_OFFSET) slot = &i_offset, needed = 0;
         else if (c->iColumn == -1 && c->op == SQLITE_INDEX_CONSTRAINT_EQ) slot = &i_eq, needed = 0;
@@ -849,6 +865,7 @@ static int sparse_best_index(sqlite3_vtab *tab, sqlite3_index_info *info) {
     if (i_exact >= 0) USE(i_exact, 'x');
     if (i_hf >= 0) USE(i_hf, 'h');
     if (i_qt >= 0) USE(i_qt, 'q');
+    if (i_bm >= 0) USE(i_bm, 'b');
     int by_score = info->nOrderBy == 1 && info->aOrderBy[0].iColumn == COL_SCORE &&
                    info->aOrderBy[0].desc;
     int by_rowid = info->nOrderBy == 1 && info->aOrderBy[0].iColumn == -1 && !info->aOrderBy[0].desc;
@@ -919,7 +936,8 @@ static void cursor_reset(sparse_cursor *c) {
     c->n_hits = c->pos = 0;
     sqlite3_value_free(c->k), sqlite3_value_free(c->exact);
     sqlite3_value_free(c->heap_factor), sqlite3_value_free(c->query_terms);
-    c->k = c->exact = c->heap_factor = c->query_terms = NULL;
+    sqlite3_value_free(c->block_max);
+    c->k = c->exact = c->heap_factor = c->query_terms = c->block_max = NULL;
     if (c->scan) sqlite3_reset(c->scan);
     c->eof = 1;
 }
@@ -973,7 +991,11 @@ static int filter_scan(sparse_cursor *c, sparse_vtab *vt, const char *roles, sql
             possible = possible && apply_bound(r, argv[i], &lo, &hi);
         } else {
             return vt_error(vt, "%s applies only to a search (terms MATCH ... or content MATCH ...)",
-                            r == 'k' ? "k" : r == 'x' ? "exact" : r == 'h' ? "heap_factor" : "query_terms");
+                            r == 'k'   ? "k"
+                            : r == 'x' ? "exact"
+                            : r == 'h' ? "heap_factor"
+                            : r == 'q' ? "query_terms"
+                                       : "block_max");
         }
     }
     int rc = sparse_ready(vt);
@@ -1000,7 +1022,10 @@ static int filter_match(sparse_cursor *c, sparse_vtab *vt, const char *roles, sq
     silt_sparse_vec q = {0};
     int have_q = 0, have_k = 0, have_limit = 0, possible = 1, rc = SQLITE_OK;
     sqlite3_int64 k = 0, limit = -1, offset = 0, lo = INT64_MIN, hi = INT64_MAX, x;
-    silt_spidx_search_opts so = {0, vt->opt.heap_factor, (uint32_t)vt->opt.query_terms};
+    silt_spidx_search_opts so = {0, vt->opt.heap_factor, (uint32_t)vt->opt.query_terms,
+                                 vt->opt.block_max};
+    double bm_query = 0; /* block_max set by this query (have_bm) wins over heap_factor's reset */
+    int have_bm = 0;
     sqlite3_value *text = NULL;
     rowid_list in = {0};
     for (int i = 0; rc == SQLITE_OK && roles[i]; i++) {
@@ -1042,6 +1067,7 @@ static int filter_match(sparse_cursor *c, sparse_vtab *vt, const char *roles, sq
                 sqlite3_free(dv);
             }
             so.heap_factor = d;
+            so.block_max = 0; /* a query setting the term-at-a-time knobs uses that search */
             c->heap_factor = sqlite3_value_dup(v);
             break;
         }
@@ -1053,8 +1079,21 @@ static int filter_match(sparse_cursor *c, sparse_vtab *vt, const char *roles, sq
                 sqlite3_free(d);
             }
             so.query_terms = (uint32_t)x;
+            so.block_max = 0;
             c->query_terms = sqlite3_value_dup(v);
             break;
+        case 'b': {
+            int t = sqlite3_value_numeric_type(v);
+            double d = sqlite3_value_double(v);
+            if ((t != SQLITE_INTEGER && t != SQLITE_FLOAT) || !(d >= 0 && d <= 1)) {
+                char *dv = describe_value(v);
+                rc = vt_error(vt, "block_max must be 0 (off) or a number in (0, 1], got %s", dv ? dv : "?");
+                sqlite3_free(dv);
+            }
+            bm_query = d, have_bm = 1;
+            c->block_max = sqlite3_value_dup(v);
+            break;
+        }
         case 'L':
             limit = sqlite3_value_int64(v);
             have_limit = limit >= 0;
@@ -1083,6 +1122,7 @@ static int filter_match(sparse_cursor *c, sparse_vtab *vt, const char *roles, sq
         }
     }
     int has_in = strchr(roles, '=') || strchr(roles, 'I');
+    if (have_bm) so.block_max = bm_query;
     if (rc == SQLITE_OK && have_q && text)
         rc = vt_error(vt, "use either terms MATCH or content MATCH, not both");
     if (rc == SQLITE_OK) rc = sparse_ready(vt);
@@ -1185,6 +1225,7 @@ static int sparse_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col
     else if (col == COL_EXACT && c->exact) sqlite3_result_value(ctx, c->exact);
     else if (col == COL_HEAP_FACTOR && c->heap_factor) sqlite3_result_value(ctx, c->heap_factor);
     else if (col == COL_QUERY_TERMS && c->query_terms) sqlite3_result_value(ctx, c->query_terms);
+    else if (col == COL_BLOCK_MAX && c->block_max) sqlite3_result_value(ctx, c->block_max);
     return SQLITE_OK;
 }
 

@@ -205,7 +205,7 @@ Test(sparse, exact_search_equals_brute_force) {
     cr_assert_gt(st.memtable_docs, 0);
     cr_assert_eq(st.n_docs, 3000);
     uint64_t s = 99;
-    silt_spidx_search_opts ex = {1, 1, 0};
+    silt_spidx_search_opts ex = {1, 1, 0, 0};
     for (int i = 0; i < 30; i++) {
         silt_sparse_vec q;
         make_vec(&s, c.vocab, 5 + i, 0, &q);
@@ -223,7 +223,7 @@ Test(sparse, fast_search_with_safe_parameters_is_exact) {
     silt_spidx_config cfg = {64, 1, 512};
     silt_spidx *ix = index_coll(&c, &cfg);
     uint64_t s = 5;
-    silt_spidx_search_opts fast = {0, 1, 0};
+    silt_spidx_search_opts fast = {0, 1, 0, 0};
     for (int i = 0; i < 30; i++) {
         silt_sparse_vec q;
         make_vec(&s, c.vocab, 3 + i, 0, &q);
@@ -249,7 +249,7 @@ Test(sparse, searches_spanning_many_chunks_are_exact) {
     silt_spidx_get_stats(ix, &st);
     cr_assert_eq(st.n_segments, 1);
     uint64_t s = 8;
-    silt_spidx_search_opts ex = {1, 1, 0}, fast = {0, 1, 0};
+    silt_spidx_search_opts ex = {1, 1, 0, 0}, fast = {0, 1, 0, 0};
     for (int i = 0; i < 6; i++) {
         silt_sparse_vec q;
         make_vec(&s, c.vocab, 4 + 3 * i, 0, &q);
@@ -292,7 +292,7 @@ Test(sparse, quantised_rescoring_resolves_near_ties_exactly) {
     silt_spidx *ix = index_coll(&c, &cfg);
     char *err = NULL;
     cr_assert_eq(silt_spidx_optimize(ix, &err), 0, "%s", err ? err : "");
-    silt_spidx_search_opts ex = {1, 1, 0}, fast = {0, 1, 0};
+    silt_spidx_search_opts ex = {1, 1, 0, 0}, fast = {0, 1, 0, 0};
     uint32_t q_ids[4][4] = {{5, 7}, {5, 7, 120, 300}, {5}, {7, 101, 260, 399}};
     float q_w[4][4] = {{1, 1}, {0.7f, 1.3f, 0.02f, 0.03f}, {2}, {-1, 0.5f, 0.5f, 0.5f}};
     uint32_t q_n[4] = {2, 4, 1, 4};
@@ -346,7 +346,7 @@ Test(sparse, head_gaps_of_every_width_decode) {
     silt_spidx *ix = index_coll(&c, &cfg);
     char *err = NULL;
     cr_assert_eq(silt_spidx_optimize(ix, &err), 0, "%s", err ? err : "");
-    silt_spidx_search_opts fast = {0, 1, 0};
+    silt_spidx_search_opts fast = {0, 1, 0, 0};
     uint32_t q_id = 1;
     float q_w = 1;
     silt_sparse_vec q = {1, &q_id, &q_w};
@@ -362,7 +362,7 @@ Test(sparse, negative_weights_are_scored_exactly) {
     silt_spidx_config cfg = {16, 1, 200};
     silt_spidx *ix = index_coll(&c, &cfg);
     uint64_t s = 8;
-    silt_spidx_search_opts ex = {1, 1, 0}, fast = {0, 1, 0};
+    silt_spidx_search_opts ex = {1, 1, 0, 0}, fast = {0, 1, 0, 0};
     for (int i = 0; i < 20; i++) {
         silt_sparse_vec q;
         make_vec(&s, c.vocab, 4 + i, 1, &q);
@@ -382,7 +382,7 @@ Test(sparse, approximate_fast_search_keeps_high_recall_and_exact_scores) {
     char *err = NULL;
     cr_assert_eq(silt_spidx_optimize(ix, &err), 0);
     uint64_t s = 21;
-    silt_spidx_search_opts o = {0, 0.5, 0};
+    silt_spidx_search_opts o = {0, 0.5, 0, 0};
     double sum = 0;
     for (int i = 0; i < 40; i++) {
         silt_sparse_vec q;
@@ -408,7 +408,7 @@ Test(sparse, only_rows_sharing_a_term_are_returned) {
     float q_w[] = {1, 4};
     silt_sparse_vec q = {2, q_ids, q_w};
     for (int exact = 0; exact < 2; exact++) {
-        silt_spidx_search_opts o = {exact, 1, 0};
+        silt_spidx_search_opts o = {exact, 1, 0, 0};
         silt_spidx_hit *h;
         uint32_t n;
         cr_assert_eq(silt_spidx_search(ix, &q, 10, &o, NULL, &h, &n, &err), 0);
@@ -451,7 +451,7 @@ Test(sparse, filters_by_rowid_both_selective_and_broad) {
         for (int i = 0; i < 10; i++) {
             silt_sparse_vec q;
             make_vec(&s, c.vocab, 30, 0, &q);
-            silt_spidx_search_opts ex = {1, 1, 0}, fast = {0, 1, 0};
+            silt_spidx_search_opts ex = {1, 1, 0, 0}, fast = {0, 1, 0, 0};
             assert_exact(ix, &c, &q, 10, &ex, allow, n_allow);
             assert_exact(ix, &c, &q, 10, &fast, allow, n_allow);
             assert_range(ix, &c, &q, 10, &ex, -3000, 5000);
@@ -485,7 +485,7 @@ Test(sparse, updates_deletes_and_merges_stay_exact) {
         }
     }
     cr_assert_eq(silt_spidx_count(ix), 2500 - 834);
-    silt_spidx_search_opts ex = {1, 1, 0}, fast = {0, 1, 0};
+    silt_spidx_search_opts ex = {1, 1, 0, 0}, fast = {0, 1, 0, 0};
     for (int i = 0; i < 15; i++) {
         silt_sparse_vec q;
         make_vec(&s, c.vocab, 25, 0, &q);
@@ -542,7 +542,7 @@ Test(sparse, adding_a_present_rowid_or_bad_vector_is_an_error) {
     cr_assert(strstr(err, "strictly increasing"), "%s", err);
     free(err), err = NULL;
     cr_assert_eq(silt_spidx_count(ix), 1);
-    silt_spidx_search_opts o = {0, 1.5, 0};
+    silt_spidx_search_opts o = {0, 1.5, 0, 0};
     silt_spidx_hit *h;
     uint32_t n;
     cr_assert_eq(silt_spidx_search(ix, &v, 1, &o, NULL, &h, &n, &err), -1);
@@ -582,7 +582,7 @@ Test(sparse, snapshot_round_trip_and_corruption) {
     cr_assert_eq(got.block_docs, 16);
     cr_assert_eq(got.prune, 0.7f);
     uint64_t s = 4;
-    silt_spidx_search_opts ex = {1, 1, 0};
+    silt_spidx_search_opts ex = {1, 1, 0, 0};
     for (int i = 0; i < 10; i++) {
         silt_sparse_vec q;
         make_vec(&s, c.vocab, 15, 0, &q);
@@ -635,7 +635,7 @@ Test(sparse, large_k_and_empty_index) {
     coll c;
     coll_make(&c, 500, 50, 10, 0, 18);
     for (uint32_t i = 0; i < c.n_docs; i++) silt_spidx_add(ix, c.rowid[i], &c.doc[i], &err), c.live[i] = 1;
-    silt_spidx_search_opts ex = {1, 1, 0};
+    silt_spidx_search_opts ex = {1, 1, 0, 0};
     assert_exact(ix, &c, &q, 4000000000u, &ex, NULL, 0);
     assert_exact(ix, &c, &q, 4000000000u, NULL, NULL, 0);
     silt_spidx_free(ix);
@@ -657,7 +657,7 @@ Test(sparse, large_vocabularies_use_wide_term_numbers) {
     silt_spidx *back = silt_spidx_deserialize(bytes, n_bytes, &err);
     cr_assert(back, "%s", err ? err : "");
     uint64_t s = 31;
-    silt_spidx_search_opts ex = {1, 1, 0};
+    silt_spidx_search_opts ex = {1, 1, 0, 0};
     for (int i = 0; i < 10; i++) {
         silt_sparse_vec q;
         make_vec(&s, c.vocab, 40, 0, &q);
@@ -687,7 +687,7 @@ Test(sparse, deferred_mode_buffers_until_flush) {
     cr_assert_eq(st.n_segments, 0);
     cr_assert_eq(st.memtable_docs, 2000);
     uint64_t s = 41;
-    silt_spidx_search_opts ex = {1, 1, 0}, fast = {0, 1, 0};
+    silt_spidx_search_opts ex = {1, 1, 0, 0}, fast = {0, 1, 0, 0};
     silt_sparse_vec q;
     make_vec(&s, c.vocab, 20, 0, &q);
     assert_exact(ix, &c, &q, 10, &ex, NULL, 0); /* brute force over the memtable */
@@ -699,4 +699,161 @@ Test(sparse, deferred_mode_buffers_until_flush) {
     silt_sparse_vec_free(&q);
     silt_spidx_free(ix);
     coll_free(&c);
+}
+
+/* ---- Block-Max Pruning (block_max) -------------------------------------------------------- */
+
+/* block_max 1 promises the exact answer: over several segments and a memtable, one segment,
+ * deleted and replaced rows, broad and selective rowid lists and ranges, k from 1 to more
+ * documents than match. */
+Test(sparse, block_max_one_equals_exact_search) {
+    coll c;
+    coll_make(&c, 3000, 1500, 50, 0, 31);
+    silt_spidx_config cfg = {32, 0.05f, 400};
+    silt_spidx *ix = index_coll(&c, &cfg);
+    char *err = NULL;
+    uint64_t s = 17;
+    silt_spidx_search_opts bm = {0, 1, 0, 1.0};
+    int64_t *allow = malloc(3000 * sizeof *allow);
+    for (int phase = 0; phase < 3; phase++) {
+        if (phase == 1) /* delete a quarter, replace a tenth */
+            for (uint32_t i = 0; i < c.n_docs; i++) {
+                if (i % 4 == 1) {
+                    cr_assert_eq(silt_spidx_remove(ix, c.rowid[i]), 1);
+                    c.live[i] = 0;
+                } else if (i % 10 == 3) {
+                    cr_assert_eq(silt_spidx_remove(ix, c.rowid[i]), 1);
+                    silt_sparse_vec_free(&c.doc[i]);
+                    make_vec(&s, c.vocab, 40, 0, &c.doc[i]);
+                    cr_assert_eq(silt_spidx_add(ix, c.rowid[i], &c.doc[i], &err), 0, "%s", err);
+                }
+            }
+        if (phase == 2) cr_assert_eq(silt_spidx_optimize(ix, &err), 0, "%s", err ? err : "");
+        size_t n_allow = 0;
+        for (uint32_t i = 0; i < c.n_docs; i++)
+            if (c.live[i] && i % 3 == 0) allow[n_allow++] = c.rowid[i];
+        qsort(allow, n_allow, sizeof *allow, cmp_i64);
+        for (int i = 0; i < 12; i++) {
+            silt_sparse_vec q;
+            make_vec(&s, c.vocab, 3 + 4 * i, 0, &q);
+            assert_exact(ix, &c, &q, 1, &bm, NULL, 0);
+            assert_exact(ix, &c, &q, 10, &bm, NULL, 0);
+            assert_exact(ix, &c, &q, 3000, &bm, NULL, 0); /* every matching row */
+            assert_exact(ix, &c, &q, 10, &bm, allow, n_allow);
+            assert_exact(ix, &c, &q, 10, &bm, allow, 20); /* selective */
+            assert_range(ix, &c, &q, 10, &bm, -2000, 6000);
+            silt_sparse_vec_free(&q);
+        }
+    }
+    free(allow);
+    silt_spidx_free(ix);
+    coll_free(&c);
+}
+
+/* Negative weights in documents and queries: a block's bound takes, per query term, the
+ * largest weight of the query weight's sign, and rows whose score is negative (when fewer
+ * than k score positive) must still come back in order. */
+Test(sparse, block_max_one_is_exact_with_negative_weights) {
+    coll c;
+    coll_make(&c, 2000, 600, 30, 1, 32);
+    silt_spidx_config cfg = {16, 1, 700};
+    silt_spidx *ix = index_coll(&c, &cfg);
+    uint64_t s = 9;
+    silt_spidx_search_opts bm = {0, 1, 0, 1.0};
+    for (int i = 0; i < 25; i++) {
+        silt_sparse_vec q;
+        make_vec(&s, c.vocab, 2 + i, 1, &q);
+        if (i % 5 == 0)
+            for (uint32_t j = 0; j < q.n; j++) q.weights[j] = -fabsf(q.weights[j]); /* all negative */
+        assert_exact(ix, &c, &q, 10, &bm, NULL, 0);
+        assert_exact(ix, &c, &q, 200, &bm, NULL, 0);
+        silt_sparse_vec_free(&q);
+    }
+    silt_spidx_free(ix);
+    coll_free(&c);
+}
+
+/* Ties: many rows with the same vector (equal scores: smaller rowid first) and rows whose
+ * weights differ by far less than an impact unit, across more than one chunk of bounds
+ * (8,192 blocks of 4 documents). */
+Test(sparse, block_max_one_orders_ties_and_near_ties_exactly) {
+    coll c;
+    uint32_t n = 40000;
+    c.n_docs = n, c.vocab = 300;
+    c.rowid = malloc(n * sizeof *c.rowid);
+    c.doc = calloc(n, sizeof *c.doc);
+    c.live = calloc(n, sizeof *c.live);
+    uint64_t s = 123;
+    for (uint32_t i = 0; i < n; i++) {
+        c.rowid[i] = (int64_t)((i * 7919u) % 100003u) - 50000;
+        silt_sparse_vec *v = &c.doc[i];
+        v->n = 3;
+        v->ids = malloc(3 * sizeof *v->ids);
+        v->weights = malloc(3 * sizeof *v->weights);
+        v->ids[0] = 5, v->ids[1] = 7, v->ids[2] = 10 + (uint32_t)(rng_next(&s) % 290);
+        v->weights[0] = i % 3 ? 1.0f : 1.0f + (float)(i % 97) * 1e-6f; /* exact ties and near ties */
+        v->weights[1] = 0.5f;
+        v->weights[2] = (float)(0.01 + 0.02 * rng_unit(&s));
+    }
+    silt_spidx_config cfg = {64, 1, 1024};
+    silt_spidx *ix = index_coll(&c, &cfg);
+    char *err = NULL;
+    cr_assert_eq(silt_spidx_optimize(ix, &err), 0, "%s", err ? err : "");
+    silt_spidx_search_opts bm = {0, 1, 0, 1.0};
+    uint32_t q_ids[3][3] = {{5, 7}, {5, 7, 150}, {7}};
+    float q_w[3][3] = {{1, 1}, {0.7f, 1.3f, 0.02f}, {2}};
+    uint32_t q_n[3] = {2, 3, 1};
+    for (int i = 0; i < 3; i++) {
+        silt_sparse_vec q = {q_n[i], q_ids[i], q_w[i]};
+        for (uint32_t k = 1; k <= 256; k *= 4) assert_exact(ix, &c, &q, k, &bm, NULL, 0);
+    }
+    silt_spidx_free(ix);
+    coll_free(&c);
+}
+
+/* Lower block_max scores fewer blocks: recall stays high and every score is exact. */
+Test(sparse, block_max_below_one_keeps_high_recall_and_exact_scores) {
+    coll c;
+    coll_make(&c, 4000, 3000, 80, 0, 33);
+    silt_spidx_config cfg = {64, 1, 4000};
+    silt_spidx *ix = index_coll(&c, &cfg);
+    char *err = NULL;
+    cr_assert_eq(silt_spidx_optimize(ix, &err), 0);
+    uint64_t s = 22;
+    silt_spidx_search_opts o = {0, 1, 0, 0.9};
+    double sum = 0;
+    for (int i = 0; i < 40; i++) {
+        silt_sparse_vec q;
+        make_vec(&s, c.vocab, 20, 0, &q);
+        sum += recall(ix, &c, &q, 10, &o);
+        silt_sparse_vec_free(&q);
+    }
+    cr_assert_gt(sum / 40, 0.9, "mean recall@10 %.3f", sum / 40);
+    silt_spidx_free(ix);
+    coll_free(&c);
+}
+
+Test(sparse, block_max_outside_zero_to_one_is_an_error) {
+    char *err = NULL;
+    silt_spidx *ix = silt_spidx_new(NULL, &err);
+    uint32_t ids[] = {1, 2};
+    float w[] = {1, 2};
+    silt_sparse_vec v = {2, ids, w};
+    cr_assert_eq(silt_spidx_add(ix, 1, &v, &err), 0);
+    double bad[] = {1.5, -0.1, NAN, INFINITY};
+    for (int i = 0; i < 4; i++) {
+        silt_spidx_search_opts o = {0, 1, 0, bad[i]};
+        silt_spidx_hit *h;
+        uint32_t n;
+        cr_assert_eq(silt_spidx_search(ix, &v, 1, &o, NULL, &h, &n, &err), -1);
+        cr_assert(strstr(err, "block_max must be 0 (off) or a number in (0, 1]"), "%s", err);
+        free(err), err = NULL;
+    }
+    silt_spidx_search_opts off = {0, 1, 0, 0};
+    silt_spidx_hit *h;
+    uint32_t n;
+    cr_assert_eq(silt_spidx_search(ix, &v, 1, &off, NULL, &h, &n, &err), 0);
+    cr_assert_eq(n, 1);
+    free(h);
+    silt_spidx_free(ix);
 }

@@ -186,6 +186,47 @@ Test(sparse, bulk_insert_select_and_fast_search_agree_with_exact) {
     sqlite3_close(db);
 }
 
+/* block_max=1 makes the fast search Block-Max Pruning with an exact answer; a query that sets
+ * heap_factor uses the term-at-a-time search; bad values are refused at CREATE. */
+Test(sparse, block_max_option_gives_exact_fast_search) {
+    sqlite3 *db = test_open(NULL);
+    sp_exec(db, "CREATE VIRTUAL TABLE t USING silt_sparse(block_max=1)");
+    fill(db, "t", 1, 20000);
+    sp_exec(db, "INSERT INTO t(t) VALUES ('optimize')");
+    for (int term = 0; term < 50; term += 7) {
+        char q1[200], q2[240], q3[240];
+        snprintf(q1, sizeof q1, "SELECT rowid FROM t WHERE terms MATCH '{\"%d\": 1, \"%d\": 2}' AND k = 15",
+                 term, 1000 + term * 100);
+        snprintf(q2, sizeof q2, "%s AND exact = 1", q1);
+        snprintf(q3, sizeof q3, "%s AND heap_factor = 0.9", q1);
+        char *a = sp_rows(db, q1), *b = sp_rows(db, q2), *c = sp_rows(db, q3);
+        cr_assert_str_eq(a, b);
+        cr_assert_gt(strlen(c), 0);
+        free(a), free(b), free(c);
+    }
+    assert_rows(db, "SELECT rowid FROM t WHERE terms MATCH '{\"5\": 1}' AND k = 3 AND rowid < 100",
+                "55,5");
+    /* Per query: the hidden column overrides the option, and is echoed. */
+    sp_exec(db, "CREATE VIRTUAL TABLE p USING silt_sparse");
+    fill(db, "p", 1, 5000);
+    char *a = sp_rows(db, "SELECT rowid FROM p WHERE terms MATCH '{\"3\": 1, \"1400\": 2}' AND k = 12 "
+                          "AND block_max = 1"),
+         *b = sp_rows(db, "SELECT rowid FROM p WHERE terms MATCH '{\"3\": 1, \"1400\": 2}' AND k = 12 "
+                          "AND exact = 1");
+    cr_assert_str_eq(a, b);
+    free(a), free(b);
+    cr_assert_eq(sp_int(db, "SELECT count(*) FROM p WHERE terms MATCH '{\"3\": 1}' AND k = 5 "
+                            "AND block_max = 0.9 AND heap_factor = 0.5 AND block_max IS 0.9"), 5);
+    assert_error(db, "SELECT rowid FROM p WHERE terms MATCH '{\"3\": 1}' AND block_max = 2",
+                 "block_max must be 0 (off) or a number in (0, 1], got 2");
+    assert_error(db, "SELECT rowid FROM p WHERE block_max = 1", "block_max applies only to a search");
+    assert_error(db, "CREATE VIRTUAL TABLE u USING silt_sparse(block_max=1.5)",
+                 "block_max must be 0 (off) or a number in (0, 1], got '1.5'");
+    assert_error(db, "CREATE VIRTUAL TABLE u USING silt_sparse(block_max=-1)", "block_max must be 0");
+    sp_exec(db, "CREATE VIRTUAL TABLE u USING silt_sparse(block_max=0.9)");
+    sqlite3_close(db);
+}
+
 /* bert-base-uncased's vocabulary (tests/data/tiny-bert/vocab.txt), sorted for lookups. */
 typedef struct {
     char tok[32];
