@@ -34,8 +34,31 @@
 #define FETCH_HASH_INLINE_BYTES ((int64_t)16 << 20)
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void start_warm_up(void);
 static CURLcode curl_init_rc = CURLE_OK;
 static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+static void *curl_init_thread(void *arg) {
+    (void)arg;
+    pthread_once(&curl_once, curl_init_once);
+    return NULL;
+}
+
+/* A detached thread: silt.so is never unloaded (-z nodelete), so it cannot outlive its
+ * code. If no thread can be had, the first transfer initialises libcurl as before. */
+static void start_warm_up(void) {
+    pthread_t t;
+    pthread_attr_t a;
+    if (pthread_attr_init(&a) != 0) return;
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    (void)pthread_create(&t, &a, curl_init_thread, NULL);
+    pthread_attr_destroy(&a);
+}
+
+void silt_fetch_warm_up(void) {
+    static pthread_once_t started = PTHREAD_ONCE_INIT;
+    pthread_once(&started, start_warm_up);
+}
 
 /* ---- URLs and paths ---------------------------------------------------------------- */
 

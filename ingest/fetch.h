@@ -63,6 +63,11 @@ typedef struct silt_fetch_sink {
  * string, or NULL with *err set. */
 char *silt_fetch_normalize_url(const char *url_or_path, char **err);
 
+/* Starts libcurl's one-time global initialisation (~2 ms: OpenSSL's) on a thread of its
+ * own, once per process, so that it overlaps the caller's own setup instead of delaying the
+ * first transfer, which waits for it if it is still running. */
+void silt_fetch_warm_up(void);
+
 /* 1 when url (normalised) is a file: URL. */
 int silt_fetch_is_file(const char *url);
 

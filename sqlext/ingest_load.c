@@ -1273,6 +1273,7 @@ static void loader_clear(loader *L) {
 int silt_ingest_load(sqlite3 *db, const char *url_or_path, const char *tbl,
                      const silt_ingest_opts *opts, silt_ingest_result *res, char **errmsg) {
     memset(res, 0, sizeof *res);
+    silt_fetch_warm_up(); /* overlaps the SQL setup below */
     char *err = NULL;
     silt_ingest_opts capped = *opts; /* the application's fetch limits bound the call's */
     silt_pathguard_fetch_limits(&capped.max_bytes, &capped.timeout_ms);
