@@ -34,7 +34,6 @@
 #define FETCH_HASH_INLINE_BYTES ((int64_t)16 << 20)
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void start_warm_up(void);
 static CURLcode curl_init_rc = CURLE_OK;
 static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
@@ -44,20 +43,25 @@ static void *curl_init_thread(void *arg) {
     return NULL;
 }
 
-/* A detached thread: silt.so is never unloaded (-z nodelete), so it cannot outlive its
- * code. If no thread can be had, the first transfer initialises libcurl as before. */
-static void start_warm_up(void) {
-    pthread_t t;
-    pthread_attr_t a;
-    if (pthread_attr_init(&a) != 0) return;
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    (void)pthread_create(&t, &a, curl_init_thread, NULL);
-    pthread_attr_destroy(&a);
-}
+/* The warm-up thread: 0 never started, 1 started and not yet joined, 2 joined (or it could
+ * not be started: the first transfer then initialises libcurl itself). */
+static pthread_mutex_t warm_mu = PTHREAD_MUTEX_INITIALIZER;
+static int warm_state;
+static pthread_t warm_thread;
 
 void silt_fetch_warm_up(void) {
-    static pthread_once_t started = PTHREAD_ONCE_INIT;
-    pthread_once(&started, start_warm_up);
+    pthread_mutex_lock(&warm_mu);
+    if (warm_state == 0) warm_state = pthread_create(&warm_thread, NULL, curl_init_thread, NULL) == 0 ? 1 : 2;
+    pthread_mutex_unlock(&warm_mu);
+}
+
+void silt_fetch_warm_up_wait(void) {
+    pthread_mutex_lock(&warm_mu);
+    if (warm_state == 1) {
+        pthread_join(warm_thread, NULL);
+        warm_state = 2;
+    }
+    pthread_mutex_unlock(&warm_mu);
 }
 
 /* ---- URLs and paths ---------------------------------------------------------------- */

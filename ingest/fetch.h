@@ -65,8 +65,12 @@ char *silt_fetch_normalize_url(const char *url_or_path, char **err);
 
 /* Starts libcurl's one-time global initialisation (~2 ms: OpenSSL's) on a thread of its
  * own, once per process, so that it overlaps the caller's own setup instead of delaying the
- * first transfer, which waits for it if it is still running. */
+ * first transfer, which waits for it if it is still running. The caller must call
+ * silt_fetch_warm_up_wait before it returns to code that may end the process: a process
+ * that exits while OpenSSL initialises crashes in its exit handlers. */
 void silt_fetch_warm_up(void);
+/* Waits until the warm-up thread (if any) has finished. */
+void silt_fetch_warm_up_wait(void);
 
 /* 1 when url (normalised) is a file: URL. */
 int silt_fetch_is_file(const char *url);

@@ -1270,10 +1270,9 @@ static void loader_clear(loader *L) {
                   .force_text = L->force_text, .n_force_text = L->n_force_text};
 }
 
-int silt_ingest_load(sqlite3 *db, const char *url_or_path, const char *tbl,
-                     const silt_ingest_opts *opts, silt_ingest_result *res, char **errmsg) {
+static int ingest_load(sqlite3 *db, const char *url_or_path, const char *tbl,
+                       const silt_ingest_opts *opts, silt_ingest_result *res, char **errmsg) {
     memset(res, 0, sizeof *res);
-    silt_fetch_warm_up(); /* overlaps the SQL setup below */
     char *err = NULL;
     silt_ingest_opts capped = *opts; /* the application's fetch limits bound the call's */
     silt_pathguard_fetch_limits(&capped.max_bytes, &capped.timeout_ms);
@@ -1363,6 +1362,14 @@ int silt_ingest_load(sqlite3 *db, const char *url_or_path, const char *tbl,
     loader_clear(&L);
     for (size_t k = 0; k < n_forced; k++) free(forced[k]);
     free(forced);
+    return rc;
+}
+
+int silt_ingest_load(sqlite3 *db, const char *url_or_path, const char *tbl,
+                     const silt_ingest_opts *opts, silt_ingest_result *res, char **errmsg) {
+    silt_fetch_warm_up(); /* libcurl's initialisation overlaps the load's SQL setup */
+    int rc = ingest_load(db, url_or_path, tbl, opts, res, errmsg);
+    silt_fetch_warm_up_wait(); /* no thread of ours outlives the call */
     return rc;
 }
 
