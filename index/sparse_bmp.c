@@ -221,17 +221,6 @@ typedef struct {
     float w, c;
 } bterm;
 
-/* Local term number of global id, or -1. */
-static int64_t local_term(const sp_seg *s, uint32_t id) {
-    uint32_t lo = 0, hi = s->n_terms;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (s->term_ids[mid] < id) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < s->n_terms && s->term_ids[lo] == id ? (int64_t)lo : -1;
-}
-
 /* Asks for the fwd_first entries of block j (a few blocks ahead of the one scored). */
 static inline void prefetch_first(const sp_seg *s, uint32_t j) {
     __builtin_prefetch(&s->fwd_first[block_start(s, j)]);
@@ -298,7 +287,7 @@ int silt_spbmp_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
         goto done;
     }
     for (uint32_t i = 0; i < q->n; i++) {
-        int64_t lt = local_term(s, q->ids[i]);
+        int64_t lt = silt_spseg_local_term(s, q->ids[i]);
         if (lt < 0) continue;
         int neg = q->w[i] < 0;
         /* A term of either sign adds at most |q| x the block's largest weight of q's sign (0

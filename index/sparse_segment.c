@@ -583,8 +583,7 @@ static void heap_drop_segment(sp_heap *h, const sp_seg *s) {
     for (uint32_t i = h->n / 2; i-- > 0;) heap_sift_down(h, i);
 }
 
-/* Local term number of global id, or -1. */
-static int64_t local_term(const sp_seg *s, uint32_t id) {
+int64_t silt_spseg_local_term(const sp_seg *s, uint32_t id) {
     uint32_t lo = 0, hi = s->n_terms;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
@@ -599,7 +598,7 @@ float *silt_spseg_map_query(const sp_seg *s, const sp_query *q, uint32_t *n_foun
     uint32_t n = 0;
     if (!qloc) return NULL;
     for (uint32_t i = 0; i < q->n; i++) {
-        int64_t lt = local_term(s, q->ids[i]);
+        int64_t lt = silt_spseg_local_term(s, q->ids[i]);
         if (lt >= 0) qloc[lt] = q->w[i], n++;
     }
     *n_found = n;
@@ -649,7 +648,7 @@ static qterm *map_terms(const sp_seg *s, const sp_query *q, uint32_t *n) {
     *n = 0;
     if (!t) return NULL;
     for (uint32_t i = 0; i < q->n; i++) {
-        int64_t lt = local_term(s, q->ids[i]);
+        int64_t lt = silt_spseg_local_term(s, q->ids[i]);
         if (lt >= 0) t[*n].lt = (uint32_t)lt, t[*n].w = q->w[i], (*n)++;
     }
     return t;

@@ -164,6 +164,9 @@ typedef struct {
 int silt_spseg_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
                       const sp_search_opts *o, sp_heap *h, char **err);
 
+/* Local term number of global term id in s, or -1 when s has no such term. */
+int64_t silt_spseg_local_term(const sp_seg *s, uint32_t id);
+
 /* ---- block-max pruning (sparse_bmp.c) ------------------------------------------------------ */
 
 /* Documents per block of the block-max tables: on bench/sparse's collection 4-document

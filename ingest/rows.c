@@ -29,21 +29,10 @@ void silt_rows_init(silt_rows *r) {
 
 static size_t map_bytes(size_t bytes) { return (bytes + HUGE_BYTES - 1) & ~(HUGE_BYTES - 1); }
 
-/* A zeroed 2 MiB-aligned anonymous mapping of map_bytes(bytes), or NULL (silt_big_alloc). */
+/* A zeroed 2 MiB-aligned huge-page mapping of map_bytes(bytes), or NULL (silt_big_alloc). */
 static void *map_big(size_t bytes) {
     size_t n = map_bytes(bytes);
-    if (n < bytes || n > SIZE_MAX - HUGE_BYTES) return NULL;
-    char *p = mmap(NULL, n + HUGE_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return NULL;
-    /* Trim the over-allocation so that the mapping starts on a 2 MiB boundary. */
-    size_t lead = (HUGE_BYTES - ((uintptr_t)p & (HUGE_BYTES - 1))) & (HUGE_BYTES - 1);
-    if (lead) munmap(p, lead);
-    if (HUGE_BYTES - lead) munmap(p + lead + n, HUGE_BYTES - lead);
-    p += lead;
-#ifdef MADV_HUGEPAGE
-    madvise(p, n, MADV_HUGEPAGE); /* a hint: failure only means 4 KiB pages */
-#endif
-    return p;
+    return n < bytes ? NULL : silt_map_huge(n, HUGE_BYTES);
 }
 
 static void buf_free(void *buf, size_t cap, size_t elem_bytes) {

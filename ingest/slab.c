@@ -30,23 +30,29 @@ static size_t round64(size_t n) { return (n + HEAD - 1) & ~(size_t)(HEAD - 1); }
 
 static slab *slab_of(void *p) { return (slab *)((uintptr_t)p & ~(uintptr_t)(SLAB_BYTES - 1)); }
 
+void *silt_map_huge(size_t n, size_t align) {
+    if (n > SIZE_MAX - align) return NULL;
+    char *p = mmap(NULL, n + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    /* Trim the over-allocation so that the mapping starts on an align boundary. */
+    size_t lead = (align - ((uintptr_t)p & (align - 1))) & (align - 1);
+    if (lead) munmap(p, lead);
+    if (align - lead) munmap(p + lead + n, align - lead);
+    p += lead;
+#ifdef MADV_HUGEPAGE
+    madvise(p, n, MADV_HUGEPAGE); /* a hint: failure only means 4 KiB pages */
+#endif
+    return p;
+}
+
 /* A new slab with room for need bytes after its bookkeeping, aligned to SLAB_BYTES, or
  * NULL. */
 static slab *slab_new(size_t need) {
     if (need > SIZE_MAX - 2 * SLAB_BYTES) return NULL;
     size_t size = (need + HEAD + HUGE_BYTES - 1) & ~(HUGE_BYTES - 1);
     if (size < SLAB_BYTES) size = SLAB_BYTES;
-    char *p = mmap(NULL, size + SLAB_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return NULL;
-    /* Trim the over-allocation so that the slab starts on a SLAB_BYTES boundary. */
-    size_t lead = (SLAB_BYTES - ((uintptr_t)p & (SLAB_BYTES - 1))) & (SLAB_BYTES - 1);
-    if (lead) munmap(p, lead);
-    if (SLAB_BYTES - lead) munmap(p + lead + size, SLAB_BYTES - lead);
-    p += lead;
-#ifdef MADV_HUGEPAGE
-    madvise(p, size, MADV_HUGEPAGE); /* a hint: failure only means 4 KiB pages */
-#endif
-    slab *s = (slab *)p;
+    slab *s = silt_map_huge(size, SLAB_BYTES);
+    if (!s) return NULL;
     s->size = size, s->used = HEAD, s->last = HEAD, s->live = 0;
     return s;
 }

@@ -27,4 +27,9 @@ void silt_slab_free(void *p);
  * room, else moved. NULL when out of memory (p is then unchanged and still valid). */
 void *silt_slab_grow(void *p, size_t old, size_t used, size_t n);
 
+/* A zeroed anonymous mapping of n bytes (a multiple of 2 MiB) starting at a multiple of
+ * align (a power of two, at least 2 MiB), marked for transparent huge pages; NULL when the
+ * kernel refuses. Freed with munmap(p, n). */
+void *silt_map_huge(size_t n, size_t align);
+
 #endif
