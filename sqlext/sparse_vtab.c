@@ -690,30 +690,35 @@ static int parse_options(int argc, const char *const *argv, sparse_options *o, c
                     *err = sqlite3_mprintf("silt_sparse: block_docs must be an integer between 1 "
                                            "and 256, got '%s'", val);
                     rc = SQLITE_ERROR;
+                } else {
+                    o->cfg.block_docs = (uint32_t)d; /* only a checked value is converted */
                 }
-                o->cfg.block_docs = (uint32_t)d;
             } else if (which == O_PRUNE || which == O_HF) {
                 if (parse_num(val, &d) || !(d > 0 && d <= 1)) {
                     *err = sqlite3_mprintf("silt_sparse: %s must be a number in (0, 1], got '%s'",
                                            names[which], val);
                     rc = SQLITE_ERROR;
+                } else if (which == O_PRUNE) {
+                    o->cfg.prune = (float)d;
+                } else {
+                    o->heap_factor = d;
                 }
-                if (which == O_PRUNE) o->cfg.prune = (float)d;
-                else o->heap_factor = d;
             } else if (which == O_BM) {
                 if (parse_num(val, &d) || !(d >= 0 && d <= 1)) {
                     *err = sqlite3_mprintf("silt_sparse: block_max must be 0 (off) or a number in "
                                            "(0, 1], got '%s'", val);
                     rc = SQLITE_ERROR;
+                } else {
+                    o->block_max = d;
                 }
-                o->block_max = d;
             } else {
                 if (parse_num(val, &d) || d != floor(d) || d < 0 || d > 1e9) {
                     *err = sqlite3_mprintf("silt_sparse: query_terms must be an integer >= 0 "
                                            "(0 = all), got '%s'", val);
                     rc = SQLITE_ERROR;
+                } else {
+                    o->query_terms = (sqlite3_int64)d;
                 }
-                o->query_terms = (sqlite3_int64)d;
             }
         }
         sqlite3_free(key);
