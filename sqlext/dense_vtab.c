@@ -629,8 +629,9 @@ static int parse_options(int argc, const char *const *argv, dense_options *o, ch
                     *err = sqlite3_mprintf("silt_dense: dim must be an integer between 1 and "
                                            "65536, got '%s'", val);
                     rc = SQLITE_ERROR;
+                } else {
+                    o->dim = (int)d; /* only a checked value is converted */
                 }
-                o->dim = (int)d;
             } else if (which == O_EF_CONSTRUCTION) {
                 char *end = NULL;
                 long long e = strtoll(val, &end, 10);
@@ -641,9 +642,10 @@ static int parse_options(int argc, const char *const *argv, dense_options *o, ch
                                            SILT_DENSE_EF_CONSTRUCTION_MIN,
                                            SILT_DENSE_EF_CONSTRUCTION_MAX, val);
                     rc = SQLITE_ERROR;
+                } else {
+                    o->ef_construction = (int)e;
+                    o->ef_construction_set = 1;
                 }
-                o->ef_construction = (int)e;
-                o->ef_construction_set = 1;
             } else if (which == O_METRIC) {
                 if (silt_metric_parse(val, &o->metric)) {
                     *err = sqlite3_mprintf("silt_dense: metric must be l2, cosine or ip, got '%s'", val);
