@@ -62,6 +62,15 @@ static void coll_make(coll *c, uint32_t n_docs, uint32_t vocab, uint32_t nnz, in
     }
 }
 
+/* An empty collection of n documents over vocab terms, for tests that fill it by hand. */
+static void coll_alloc(coll *c, uint32_t n, uint32_t vocab) {
+    c->n_docs = n, c->vocab = vocab;
+    c->rowid = malloc(n * sizeof *c->rowid);
+    c->doc = calloc(n, sizeof *c->doc);
+    c->live = calloc(n, sizeof *c->live);
+    cr_assert(c->rowid && c->doc && c->live);
+}
+
 static void coll_free(coll *c) {
     for (uint32_t i = 0; i < c->n_docs; i++) silt_sparse_vec_free(&c->doc[i]);
     free(c->rowid), free(c->doc), free(c->live);
@@ -269,10 +278,7 @@ Test(sparse, searches_spanning_many_chunks_are_exact) {
 Test(sparse, quantised_rescoring_resolves_near_ties_exactly) {
     coll c;
     uint32_t n = 3000;
-    c.n_docs = n, c.vocab = 400;
-    c.rowid = malloc(n * sizeof *c.rowid);
-    c.doc = calloc(n, sizeof *c.doc);
-    c.live = calloc(n, sizeof *c.live);
+    coll_alloc(&c, n, 400);
     uint64_t s = 77;
     for (uint32_t i = 0; i < n; i++) {
         c.rowid[i] = (int64_t)((i * 7919u) % 10007u);
@@ -314,10 +320,7 @@ Test(sparse, quantised_rescoring_resolves_near_ties_exactly) {
 Test(sparse, head_gaps_of_every_width_decode) {
     coll c;
     uint32_t n = 90000;
-    c.n_docs = n, c.vocab = 50;
-    c.rowid = malloc(n * sizeof *c.rowid);
-    c.doc = calloc(n, sizeof *c.doc);
-    c.live = calloc(n, sizeof *c.live);
+    coll_alloc(&c, n, 50);
     uint8_t *strong = calloc(n, 1);
     uint64_t s = 5;
     uint32_t d = 3, n_strong = 0;
@@ -788,10 +791,7 @@ Test(sparse, block_max_one_is_exact_with_negative_weights) {
 Test(sparse, block_max_one_orders_ties_and_near_ties_exactly) {
     coll c;
     uint32_t n = 40000;
-    c.n_docs = n, c.vocab = 300;
-    c.rowid = malloc(n * sizeof *c.rowid);
-    c.doc = calloc(n, sizeof *c.doc);
-    c.live = calloc(n, sizeof *c.live);
+    coll_alloc(&c, n, 300);
     uint64_t s = 123;
     for (uint32_t i = 0; i < n; i++) {
         c.rowid[i] = (int64_t)((i * 7919u) % 100003u) - 50000;
