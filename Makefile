@@ -20,7 +20,7 @@ DEFAULT_MODEL_DIR := $(abspath build/models/use-lite)
 CFLAGS_ALL   := -std=c11 $(WARN) $(BASEFLAGS) -DSILT_DEFAULT_MODEL_DIR=\"$(DEFAULT_MODEL_DIR)\" $(CFLAGS)
 CXXFLAGS_ALL := -std=c++17 $(WARN) $(BASEFLAGS) -fopenmp $(CXXFLAGS)
 
-SYSLIBS := -lopenblas -lcurl -lcjson -lcsv -lutf8proc -lz -lgomp -lstdc++ -lpthread -lm -ldl
+SYSLIBS := -lopenblas -lcurl -lcjson -lutf8proc -lz -lgomp -lstdc++ -lpthread -lm -ldl
 FAISS_LIBS := $(DEPS)/libfaiss_c.a $(DEPS)/libfaiss_sel.a
 
 SRC_C   := $(sort $(wildcard core/*.c index/*.c sqlext/*.c ingest/*.c))
@@ -33,6 +33,9 @@ OBJ_EXT  := $(SRC_C:%.c=$(BUILD)/ext/%.o) $(SRC_CXX:%.cpp=$(BUILD)/ext/%.o)
 OBJ_CORE := $(SRC_C:%.c=$(BUILD)/core/%.o) $(SRC_CXX:%.cpp=$(BUILD)/core/%.o)
 
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+# Reference implementations the tests compare with (tests/ref), and what they link.
+REF_SRC  := $(sort $(wildcard tests/ref/*.c))
+REF_LIBS := -lcsv
 
 # cluster/ programs, built where libdqlite-dev is installed (scripts/setup.sh installs it).
 CLUSTER_BINS := $(if $(wildcard /usr/include/dqlite.h),$(BUILD)/silt-node $(BUILD)/silt-sql)
@@ -89,13 +92,17 @@ $(BUILD)/silt-sql: $(BUILD)/core/cluster/silt-sql.o $(BUILD)/core/cluster/dqlite
 # ---- tests ----------------------------------------------------------------------------
 $(BUILD)/test_unit: $(TEST_SRC) $(OBJ_CORE) $(FAISS_LIBS) tests/unit/testutil.h
 	$(CXX) -o $@ $(filter %.o,$(OBJ_CORE)) \
-	  $(foreach t,$(TEST_SRC),$(BUILD)/core/$(t:.c=.o)) $(FAISS_LIBS) -lcriterion -lsqlite3 $(SAN) $(SYSLIBS)
+	  $(foreach t,$(TEST_SRC) $(REF_SRC),$(BUILD)/core/$(t:.c=.o)) $(FAISS_LIBS) -lcriterion -lsqlite3 $(SAN) \
+	  $(SYSLIBS) $(REF_LIBS)
 
-$(BUILD)/core/tests/unit/%.o: tests/unit/%.c $(HDRS) tests/unit/testutil.h
+$(BUILD)/core/tests/unit/%.o: tests/unit/%.c $(HDRS) tests/unit/testutil.h $(wildcard tests/ref/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DSQLITE_CORE -Wno-unused-parameter -c $< -o $@
+$(BUILD)/core/tests/ref/%.o: tests/ref/%.c $(HDRS) $(wildcard tests/ref/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DSQLITE_CORE -c $< -o $@
 
-$(BUILD)/test_unit: $(TEST_SRC:%.c=$(BUILD)/core/%.o)
+$(BUILD)/test_unit: $(TEST_SRC:%.c=$(BUILD)/core/%.o) $(REF_SRC:%.c=$(BUILD)/core/%.o)
 
 $(BUILD)/example: examples/embed_app.c $(BUILD)/libsilt.a $(BUILD)/silt.pc
 	$(CC) -std=c11 -Wall -Wextra -Werror -Iinclude $(SAN) -o $@ $< \
@@ -169,9 +176,10 @@ $(FUZZ_BUILD)/%.o: %.cpp $(HDRS) | $(DEPS)/libfaiss_c.a
 # An archive, so that each target links only the objects it uses.
 $(FUZZ_BUILD)/libsilt_fuzz.a: $(FUZZ_OBJ)
 	@rm -f $@ && ar rcs $@ $^
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_BUILD)/libsilt_fuzz.a $(FAISS_LIBS)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libsilt_fuzz.a \
-	  $(FAISS_LIBS) -lsqlite3 $(SYSLIBS)
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_BUILD)/libsilt_fuzz.a $(FAISS_LIBS) \
+  $(REF_SRC:%.c=$(FUZZ_BUILD)/%.o)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(REF_SRC:%.c=$(FUZZ_BUILD)/%.o) \
+	  $(FUZZ_BUILD)/libsilt_fuzz.a $(FAISS_LIBS) -lsqlite3 $(SYSLIBS) $(REF_LIBS)
 
 clean:
 	rm -rf $(BUILD)/ext $(BUILD)/core $(BUILD)/silt.so $(BUILD)/libsilt.a $(BUILD)/test_unit $(BUILD)/example $(BUILD)/silt-node $(BUILD)/silt-sql build-san

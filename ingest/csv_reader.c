@@ -1,84 +1,180 @@
-/* csv_reader.c: CSV/TSV records over libcsv's streaming parser (see csv_reader.h).
+/* csv_reader.c: CSV/TSV records (see csv_reader.h).
  *
- * Line numbers: libcsv reports a record's end and the byte that ended it, not positions,
- * so the reader counts lines itself. With CSV_REPALL_NL every CR or LF outside a record is
- * reported as an empty record: the LF of a CRLF pair is recognised by following a CR, other
- * empty records are blank lines. Newlines inside quoted fields are counted from the field
- * text. A parse error's line comes from counting newlines in the bytes fed. */
+ * silt read CSV through libcsv until a benchmark showed the parser on the critical path of
+ * a load: libcsv hands every byte through its state machine into a field buffer of its own
+ * and then to a callback, about 3 ns a byte (bench/README.md, ingest). Here a field without
+ * quotes is found by scanning for the next byte that can end it, and handed to the record
+ * batch straight from the input; only a quoted field, or a field cut by the end of a chunk,
+ * is gathered in a buffer first. The grammar is libcsv's in its strict mode, with nothing
+ * treated as white space: tests/fuzz/fuzz_csv.c checks the two agree on arbitrary input.
+ *
+ * States between chunks: at the start of a record, at the start of a field (after a
+ * delimiter), inside an unquoted field, inside a quoted field, or just after a quote inside
+ * a quoted field (which either closes it or, doubled, stands for one quote).
+ *
+ * Line numbers: a record starts at rows->cur_line; blank lines (a CR or LF at the start of
+ * a record, except the LF of a CRLF that ended the previous one) count one line each, and a
+ * record ends cur_line + 1 + the LFs inside its quoted fields. An error names the line of
+ * the byte at fault, counted the same way. */
 #include "ingest/csv_reader.h"
 
-#include <csv.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
 
+enum { C_DATA = 0, C_DELIM, C_QUOTE, C_CR, C_LF };
+enum { ST_RECORD, ST_FIELD, ST_UNQUOTED, ST_QUOTED, ST_QUOTE_SEEN };
+
 typedef struct csv_rd {
     silt_reader base;
-    struct csv_parser parser; /* libcsv state, holds the field being parsed */
-    int64_t nl_in_record;     /* LFs inside the fields of the record under construction */
-    int64_t nl_fed;           /* LFs in all bytes handed to libcsv so far */
-    int prev_end_cr;          /* the last record or blank line ended with a CR */
-    int bom_done;             /* the first bytes have been checked for a BOM */
-    unsigned char bom[3];     /* first bytes held back while checking for a BOM */
-    size_t n_bom;             /* bytes in bom */
-    int oom;                  /* an allocation failed inside a libcsv callback */
+    unsigned char cls[256]; /* C_* of every byte */
+    int quote;              /* the quote byte, or SILT_CSV_NO_QUOTE */
+    int state;              /* ST_* */
+    char *buf;              /* the field being gathered (quoted, or cut by a chunk's end) */
+    size_t n_buf, buf_cap;
+    int64_t nl_in_record;   /* LFs inside the finished fields of the record being read */
+    int prev_end_cr;        /* the last record or blank line ended with a CR */
+    int bom_done;           /* the first bytes have been checked for a BOM */
+    unsigned char bom[3];   /* first bytes held back while checking for a BOM */
+    size_t n_bom;           /* bytes in bom */
 } csv_rd;
-
-static int no_space(unsigned char c) {
-    (void)c;
-    return 0;
-}
 
 static size_t count_lf(const char *s, size_t n) {
     size_t k = 0;
+    if (n == 0) return 0;
     const char *end = s + n;
     while (s < end && (s = memchr(s, '\n', (size_t)(end - s))) != NULL) k++, s++;
     return k;
 }
 
-static void on_field(void *s, size_t len, void *data) {
-    csv_rd *rd = data;
-    if (rd->oom) return;
-    if (silt_rows_add_text(rd->base.rows, SILT_VAL_RAW, s, len)) rd->oom = 1;
-    if (len) rd->nl_in_record += (int64_t)count_lf(s, len);
-    rd->prev_end_cr = 0;
+static int64_t record_bytes(const csv_rd *rd) {
+    const silt_rows *rows = rd->base.rows;
+    return (int64_t)(rows->arena_bytes - rows->cur_arena + rd->n_buf);
 }
 
-static void on_record(int c, void *data) {
-    csv_rd *rd = data;
-    silt_rows *rows = rd->base.rows;
-    if (rd->oom) return;
-    if (silt_rows_cur_fields(rows) == 0) {
-        if (c == '\n' && rd->prev_end_cr) {
-            rd->prev_end_cr = 0; /* second half of CRLF */
-            return;
-        }
-        if (c == '\n' || c == '\r') rows->cur_line++; /* blank line */
-        rd->prev_end_cr = c == '\r';
-        return;
+static int gather(csv_rd *rd, const unsigned char *s, size_t n, char **err) {
+    if (n == 0) return 0;
+    if (rd->n_buf + n > rd->buf_cap) {
+        if (record_bytes(rd) + (int64_t)n > (int64_t)SILT_READER_MAX_RECORD_BYTES)
+            return silt_err(err, "line %lld: record longer than %zu MiB (unterminated quote?)",
+                            (long long)rd->base.rows->cur_line, SILT_READER_MAX_RECORD_BYTES >> 20);
+        size_t cap = rd->buf_cap ? rd->buf_cap : 256;
+        while (cap < rd->n_buf + n) cap *= 2;
+        char *b2 = realloc(rd->buf, cap);
+        if (!b2) return silt_err(err, "out of memory reading CSV");
+        rd->buf = b2;
+        rd->buf_cap = cap;
     }
+    memcpy(rd->buf + rd->n_buf, s, n);
+    rd->n_buf += n;
+    return 0;
+}
+
+/* Ends a field whose text is s[0..n) (a quoted one may hold LFs). */
+static int field(csv_rd *rd, const char *s, size_t n, int quoted, char **err) {
+    if (silt_rows_add_text(rd->base.rows, SILT_VAL_RAW, s, n)) return silt_err(err, "out of memory reading CSV");
+    if (quoted && n) rd->nl_in_record += (int64_t)count_lf(s, n);
+    return 0;
+}
+
+static int end_record(csv_rd *rd, int by_cr, char **err) {
+    silt_rows *rows = rd->base.rows;
     int64_t next_line = rows->cur_line + rd->nl_in_record + 1;
     rd->nl_in_record = 0;
-    rd->prev_end_cr = c == '\r';
-    if (silt_rows_end(rows, next_line)) rd->oom = 1;
+    rd->prev_end_cr = by_cr;
+    rd->state = ST_RECORD;
+    if (silt_rows_end(rows, next_line)) return silt_err(err, "out of memory reading CSV");
+    return 0;
 }
 
 static int parse(csv_rd *rd, const char *data, size_t n, char **err) {
-    size_t done = csv_parse(&rd->parser, data, n, on_field, on_record, rd);
-    if (rd->oom) return silt_err(err, "out of memory reading CSV");
-    if (done != n) {
-        if (csv_error(&rd->parser) == CSV_EPARSE)
-            return silt_err(err,
-                            "line %lld: malformed quoted field (a quote inside an unquoted "
-                            "field, or text after a closing quote)",
-                            (long long)(1 + rd->nl_fed + (int64_t)count_lf(data, done)));
-        return silt_err(err, "CSV parser: %s", csv_strerror(csv_error(&rd->parser)));
-    }
-    rd->nl_fed += (int64_t)count_lf(data, n);
+    const unsigned char *s = (const unsigned char *)data, *end = s + n;
+    const unsigned char *cls = rd->cls;
     silt_rows *rows = rd->base.rows;
-    if (rd->parser.entry_pos + (rows->arena_bytes - rows->cur_arena) >
-        SILT_READER_MAX_RECORD_BYTES)
+    while (s < end) {
+        switch (rd->state) {
+        case ST_RECORD: {
+            int c = cls[*s];
+            if (c == C_CR || c == C_LF) { /* a blank line, or the LF of a CRLF */
+                if (c == C_LF && rd->prev_end_cr) rd->prev_end_cr = 0;
+                else rows->cur_line++, rd->prev_end_cr = c == C_CR;
+                s++;
+                break;
+            }
+            rd->prev_end_cr = 0;
+            rd->state = ST_FIELD;
+            break;
+        }
+        case ST_FIELD:
+            rd->n_buf = 0;
+            if (cls[*s] == C_QUOTE) {
+                rd->state = ST_QUOTED;
+                s++;
+            } else {
+                rd->state = ST_UNQUOTED;
+            }
+            break;
+        case ST_UNQUOTED: {
+            const unsigned char *q = s;
+            while (end - q >= 4 && !cls[q[0]] && !cls[q[1]] && !cls[q[2]] && !cls[q[3]]) q += 4;
+            while (q < end && !cls[*q]) q++;
+            if (q == end) { /* the field goes on in the next chunk */
+                if (gather(rd, s, (size_t)(q - s), err)) return -1;
+                s = q;
+                break;
+            }
+            int c = cls[*q];
+            if (c == C_QUOTE)
+                return silt_err(err,
+                                "line %lld: malformed quoted field (a quote inside an unquoted "
+                                "field, or text after a closing quote)",
+                                (long long)(rows->cur_line + rd->nl_in_record));
+            int rc;
+            if (rd->n_buf) {
+                rc = gather(rd, s, (size_t)(q - s), err) || field(rd, rd->buf, rd->n_buf, 0, err);
+                rd->n_buf = 0;
+            } else {
+                rc = field(rd, (const char *)s, (size_t)(q - s), 0, err);
+            }
+            if (rc) return -1;
+            s = q + 1;
+            if (c == C_DELIM) rd->state = ST_FIELD;
+            else if (end_record(rd, c == C_CR, err)) return -1;
+            break;
+        }
+        case ST_QUOTED: {
+            const unsigned char *q = memchr(s, rd->quote, (size_t)(end - s));
+            const unsigned char *stop = q ? q : end;
+            if (gather(rd, s, (size_t)(stop - s), err)) return -1;
+            if (q) rd->state = ST_QUOTE_SEEN;
+            s = q ? q + 1 : end;
+            break;
+        }
+        case ST_QUOTE_SEEN: {
+            int c = cls[*s];
+            if (c == C_QUOTE) { /* a doubled quote is one quote of the text */
+                if (gather(rd, s, 1, err)) return -1;
+                rd->state = ST_QUOTED;
+                s++;
+                break;
+            }
+            if (c == C_DATA)
+                return silt_err(err,
+                                "line %lld: malformed quoted field (a quote inside an unquoted "
+                                "field, or text after a closing quote)",
+                                (long long)(rows->cur_line + rd->nl_in_record +
+                                            (int64_t)count_lf(rd->buf, rd->n_buf)));
+            if (field(rd, rd->buf, rd->n_buf, 1, err)) return -1;
+            rd->n_buf = 0;
+            s++;
+            if (c == C_DELIM) rd->state = ST_FIELD;
+            else if (end_record(rd, c == C_CR, err)) return -1;
+            break;
+        }
+        }
+    }
+    if (record_bytes(rd) > (int64_t)SILT_READER_MAX_RECORD_BYTES)
         return silt_err(err, "line %lld: record longer than %zu MiB (unterminated quote?)",
                         (long long)rows->cur_line, SILT_READER_MAX_RECORD_BYTES >> 20);
     return 0;
@@ -109,20 +205,24 @@ static int csv_finish(silt_reader *base, char **err) {
         rd->bom_done = 1;
         if (rd->n_bom && parse(rd, (const char *)rd->bom, rd->n_bom, err)) return -1;
     }
-    if (csv_fini(&rd->parser, on_field, on_record, rd) != 0) {
-        if (rd->oom) return silt_err(err, "out of memory reading CSV");
-        if (csv_error(&rd->parser) == CSV_EPARSE)
-            return silt_err(err, "line %lld: quoted field not closed before the end of the input",
-                            (long long)rd->base.rows->cur_line);
-        return silt_err(err, "CSV parser: %s", csv_strerror(csv_error(&rd->parser)));
+    switch (rd->state) {
+    case ST_RECORD: return 0;
+    case ST_QUOTED:
+        return silt_err(err, "line %lld: quoted field not closed before the end of the input",
+                        (long long)rd->base.rows->cur_line);
+    case ST_FIELD: /* a delimiter was the last byte: one more, empty field */
+        rd->n_buf = 0;
+        break;
+    default: break;
     }
-    if (rd->oom) return silt_err(err, "out of memory reading CSV");
-    return 0;
+    if (field(rd, rd->n_buf ? rd->buf : "", rd->n_buf, rd->state == ST_QUOTE_SEEN, err)) return -1;
+    rd->n_buf = 0;
+    return end_record(rd, 0, err);
 }
 
 static void csv_destroy(silt_reader *base) {
     csv_rd *rd = (csv_rd *)base;
-    csv_free(&rd->parser);
+    free(rd->buf);
     free(rd);
 }
 
@@ -136,16 +236,16 @@ silt_reader *silt_csv_reader_new(char delimiter, int quote, silt_rows *rows, cha
         return NULL;
     }
     csv_rd *rd = calloc(1, sizeof *rd);
-    if (!rd || csv_init(&rd->parser, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL) != 0) {
-        free(rd);
+    if (!rd) {
         silt_err(err, "out of memory");
         return NULL;
     }
-    csv_set_delim(&rd->parser, (unsigned char)delimiter);
-    /* libcsv has no way to turn quoting off; NUL is the byte least likely to occur. */
-    csv_set_quote(&rd->parser, quote == SILT_CSV_NO_QUOTE ? 0 : (unsigned char)quote);
-    csv_set_space_func(&rd->parser, no_space);
-    csv_set_blk_size(&rd->parser, 64 * 1024); /* libcsv grows a long field by this much at a time */
+    rd->cls[(unsigned char)delimiter] = C_DELIM;
+    rd->cls['\r'] = C_CR;
+    rd->cls['\n'] = C_LF;
+    if (quote != SILT_CSV_NO_QUOTE) rd->cls[quote] = C_QUOTE;
+    rd->quote = quote;
+    rd->state = ST_RECORD;
     rd->base.feed = csv_feed;
     rd->base.finish = csv_finish;
     rd->base.destroy = csv_destroy;

@@ -1,4 +1,4 @@
-/* csv_reader.h: CSV and TSV records through libcsv (RFC 4180: quoted fields, doubled quotes,
+/* csv_reader.h: CSV and TSV records (RFC 4180: quoted fields, doubled quotes,
  * embedded newlines, CRLF or LF line ends), a UTF-8 byte-order mark at the start skipped.
  *
  * Fields are kept byte for byte, spaces included (RFC 4180); blank lines are skipped. In
