@@ -179,11 +179,29 @@ static int year_like(int64_t v) { return v >= 1000 && v <= 2999; }
 
 void silt_infer_sample_stats(const silt_rows *r, size_t n_rows, size_t j0, size_t j1, silt_colstats *st,
                              unsigned char *non_year) {
-    silt_infer_rows_stats(r, 1, n_rows, j0, j1, st, non_year, NULL, 0);
+    silt_infer_rows_stats(r, 1, n_rows, j0, j1, st, non_year, NULL);
+}
+
+void silt_infer_classify_rows(const silt_rows *r, silt_classed *out) {
+    for (size_t k = 0; k < r->n_fields; k++) {
+        const silt_field *f = &r->fields[k];
+        silt_classed *c = &out[k];
+        if (f->kind != SILT_VAL_RAW) {
+            c->cls = 0;
+            c->v.i = 0;
+            continue;
+        }
+        int64_t iv = 0;
+        double dv = 0;
+        silt_valclass cls = silt_infer_classify(silt_rows_text(r, f), f->n_bytes, &iv, &dv);
+        if (cls == SILT_CLASS_REAL) c->v.d = dv;
+        else c->v.i = iv;
+        c->cls = (uint32_t)cls;
+    }
 }
 
 void silt_infer_rows_stats(const silt_rows *r, size_t i0, size_t i1, size_t j0, size_t j1, silt_colstats *st,
-                           unsigned char *non_year, silt_classed *keep, uint32_t gen) {
+                           unsigned char *non_year, const silt_classed *known) {
     if (i1 > r->n_rows) i1 = r->n_rows;
     for (size_t i = i0; i < i1; i++) {
         const silt_row *row = &r->rows[i];
@@ -196,8 +214,15 @@ void silt_infer_rows_stats(const silt_rows *r, size_t i0, size_t i1, size_t j0, 
                 continue;
             }
             int64_t iv = 0;
-            double dv = 0;
-            silt_valclass cls = silt_infer_classify(silt_rows_text(r, f), f->n_bytes, &iv, &dv);
+            silt_valclass cls;
+            if (known) {
+                const silt_classed *k = &known[row->first_field + j];
+                cls = (silt_valclass)k->cls;
+                if (cls == SILT_CLASS_INT) iv = k->v.i;
+            } else {
+                double dv;
+                cls = silt_infer_classify(silt_rows_text(r, f), f->n_bytes, &iv, &dv);
+            }
             switch (cls) {
             case SILT_CLASS_EMPTY: c->n_empty++; break;
             case SILT_CLASS_INT:
@@ -209,13 +234,6 @@ void silt_infer_rows_stats(const silt_rows *r, size_t i0, size_t i1, size_t j0, 
                 non_year[j - j0] = 1;
                 break;
             case SILT_CLASS_TEXT: c->n_text++; break;
-            }
-            if (keep) {
-                silt_classed *k = &keep[row->first_field + j];
-                if (cls == SILT_CLASS_REAL) k->v.d = dv;
-                else k->v.i = iv;
-                k->cls = (uint32_t)cls;
-                k->gen = gen;
             }
         }
         for (size_t j = end > j0 ? end : j0; j < j1; j++) st[j - j0].n_empty++; /* a short record */

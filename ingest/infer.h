@@ -75,24 +75,28 @@ int silt_infer_has_header(const silt_rows *r, size_t n_rows, size_t n_cols);
  * walk the whole sample once per column); silt_infer_header_vote decides from them. */
 void silt_infer_sample_stats(const silt_rows *r, size_t n_rows, size_t j0, size_t j1, silt_colstats *st,
                              unsigned char *non_year);
-/* A field's class and number as silt_infer_classify gave them, kept by a statistics pass
- * so that binding the same field later need not parse it again (on a 3 MB CSV of numbers
- * classifying was the inserting thread's largest cost, and every sample value was
- * classified twice). Valid when gen is the pass's generation. */
+/* A field's class and number as silt_infer_classify gives them. The parser thread classifies
+ * every field of a delimited file as it hands a batch over (silt_infer_classify_rows), so
+ * that neither the statistics pass nor binding on the inserting thread, a load's critical
+ * path, parses a value's text again. */
 typedef struct silt_classed {
     union {
         int64_t i;
         double d;
     } v;
-    uint32_t cls; /* silt_valclass */
-    uint32_t gen;
+    uint32_t cls; /* silt_valclass; meaningful for SILT_VAL_RAW fields only */
+    uint32_t pad;
 } silt_classed;
 
+/* out[k] = the class of field k of r (SILT_VAL_RAW fields; the others are left zeroed), for
+ * every field of r. */
+void silt_infer_classify_rows(const silt_rows *r, silt_classed *out);
+
 /* The same statistics over records i0..i1-1 (record i0 counts, whatever its index), added
- * to st and non_year: for a sample that arrives in parts. When keep is not NULL, the class
- * of every delimited-text field counted goes to keep[its index in r->fields] with gen. */
+ * to st and non_year: for a sample that arrives in parts. known, when not NULL, holds the
+ * classes of r's fields (silt_infer_classify_rows), which are then not computed again. */
 void silt_infer_rows_stats(const silt_rows *r, size_t i0, size_t i1, size_t j0, size_t j1, silt_colstats *st,
-                           unsigned char *non_year, silt_classed *keep, uint32_t gen);
+                           unsigned char *non_year, const silt_classed *known);
 int silt_infer_header_vote(const silt_rows *r, size_t n_rows, size_t n_cols, const silt_colstats *st,
                            const unsigned char *non_year);
 

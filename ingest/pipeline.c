@@ -148,6 +148,7 @@ static silt_batch *new_batch(pipe_state *ps) {
 
 static void free_batch(silt_batch *b) {
     silt_rows_free(&b->rows);
+    silt_big_free(b->class_buf, b->class_cap * sizeof *b->class_buf);
     free(b->keys);
     free(b);
 }
@@ -166,6 +167,23 @@ static void reserve_part(pipe_state *ps, const silt_rows *prev) {
         rows = PIPE_PART_BYTES / (fields_per * sizeof *prev->fields) + 1;
     silt_rows *r = &ps->rows;
     (void)silt_rows_reserve(r, rows, r->n_fields + rows * fields_per, r->arena_bytes + rows * bytes_per);
+}
+
+/* Classifies the fields of a delimited file's batch here, on the producer thread, which has
+ * time to spare where the inserting thread has none (see silt_batch.classes). Without
+ * memory for the classes the consumer classifies as it goes. */
+static void classify(pipe_state *ps, silt_batch *b) {
+    b->classes = NULL;
+    if (ps->format == SILT_FMT_JSONL || b->rows.n_fields == 0) return;
+    if (b->rows.n_fields > b->class_cap) {
+        silt_big_free(b->class_buf, b->class_cap * sizeof *b->class_buf);
+        size_t cap = b->rows.fields_cap > b->rows.n_fields ? b->rows.fields_cap : b->rows.n_fields;
+        b->class_buf = cap <= SIZE_MAX / sizeof *b->class_buf ? silt_big_alloc(cap * sizeof *b->class_buf) : NULL;
+        b->class_cap = b->class_buf ? cap : 0;
+        if (!b->class_buf) return;
+    }
+    silt_infer_classify_rows(&b->rows, b->class_buf);
+    b->classes = b->class_buf;
 }
 
 /* Hands the finished records over to the consumer thread, keeping the record under
@@ -214,6 +232,7 @@ static int hand_over(pipe_state *ps, int sample_end, char **err) {
     }
     if (n_keys) memcpy(b->keys, ps->rd->keys, n_keys * sizeof *b->keys);
     b->n_keys = n_keys;
+    classify(ps, b);
     b->n_bytes_in = ps->n_bytes_in;
     b->format = ps->format;
     if (in_sample) {
@@ -454,6 +473,7 @@ int silt_pipeline_run(const char *url, const silt_ingest_opts *opts, int hash_on
         } else if (!hash_only && !info->not_modified && !info->stopped) {
             silt_batch *last = ps->all[0]; /* empty: all were cleared */
             last->sample_part = last->sample_end = 0;
+            last->classes = NULL;
             size_t n_keys = ps->rd ? ps->rd->n_keys : 0;
             if (n_keys > last->keys_cap) {
                 char **k2 = realloc(last->keys, n_keys * sizeof *k2);

@@ -26,12 +26,19 @@
 #include <stdint.h>
 
 #include "ingest/fetch.h"
+#include "ingest/infer.h"
 #include "ingest/options.h"
 #include "ingest/reader.h"
 
 /* Records handed to the consumer. */
 typedef struct silt_batch {
     silt_rows rows;      /* finished records (the consumer reads them; the pipeline clears) */
+    /* classes[k]: the class of rows.fields[k] (silt_infer_classify_rows), computed on the
+     * producer thread for delimited files; NULL when not available (JSON Lines, or no
+     * memory for them). */
+    const silt_classed *classes;
+    silt_classed *class_buf; /* the memory behind classes */
+    size_t class_cap;        /* its entries */
     char **keys;         /* JSON Lines: the column keys known when the batch was handed over
                             (the strings belong to the reader and live until the run ends) */
     size_t n_keys;       /* entries of keys */

@@ -76,10 +76,6 @@ typedef struct loader {
     size_t acc_records;        /* records of the sample's parts so far */
     size_t acc_max_cols;       /* most fields in a record among the first infer_rows + 1 */
     unsigned char *non_year;   /* per column: the sample has a number that is not year-like */
-    silt_classed *kept;        /* classes the last accumulate found, by field of kept_rows */
-    size_t kept_cap;           /* entries allocated */
-    const silt_rows *kept_rows; /* the part they describe, while on_records handles it */
-    uint32_t kept_gen;         /* entries of this generation are valid */
     sqlite3_stmt *ins_batch;   /* INSERT of batch_rows rows */
     sqlite3_stmt *ins_one;     /* INSERT of one row */
     int batch_rows;            /* rows per ins_batch */
@@ -382,33 +378,11 @@ static int grow_stats(silt_colstats **st, unsigned char **ny, size_t *cap, size_
     return 0;
 }
 
-/* Room to keep the classes of r's fields (see silt_classed), with a new generation, or
- * NULL when there is no memory for it: keeping them only saves work. Sized for a whole
- * part of a typical file at once (2 MiB, one huge page: only what is used is touched), and
- * at least doubled, since every new size is fresh memory on the inserting thread. */
-static silt_classed *keep_for(loader *L, const silt_rows *r) {
-    if (r->n_fields > L->kept_cap) {
-        silt_big_free(L->kept, L->kept_cap * sizeof *L->kept);
-        size_t cap = r->fields_cap > r->n_fields ? r->fields_cap : r->n_fields;
-        if (cap < 2 * L->kept_cap) cap = 2 * L->kept_cap;
-        if (cap < ((size_t)2 << 20) / sizeof *L->kept) cap = ((size_t)2 << 20) / sizeof *L->kept;
-        L->kept = cap <= SIZE_MAX / sizeof *L->kept ? silt_big_alloc(cap * sizeof *L->kept) : NULL;
-        L->kept_cap = L->kept ? cap : 0;
-        if (!L->kept) return NULL;
-    }
-    if (++L->kept_gen == 0) { /* after 2^32 parts: forget every entry rather than trust one */
-        memset(L->kept, 0, L->kept_cap * sizeof *L->kept);
-        L->kept_gen = 1;
-    }
-    L->kept_rows = r;
-    return L->kept;
-}
-
 /* Adds the sample part b (records acc_records.., those within the first infer_rows + 1) to
  * the running statistics. The result equals silt_infer_sample_stats over the whole sample
  * at once: a column first seen in a later record counts the earlier ones as empty, as a
- * short record does. Done here, on the inserting thread, because the parser thread is the
- * slower one while the sample lasts. 0 or -1 with *err set. */
+ * short record does. The classes come from the parser thread (silt_batch.classes). 0 or
+ * -1 with *err set. */
 static int accumulate(loader *L, const silt_batch *b, char **err) {
     const silt_rows *r = &b->rows;
     size_t limit = (size_t)L->o->infer_rows + 1; /* records that form the sample */
@@ -426,10 +400,7 @@ static int accumulate(loader *L, const silt_batch *b, char **err) {
     }
     L->acc_max_cols = max_cols;
     size_t i0 = g0 == 0 ? 1 : 0; /* record 0 of the sample is the header candidate */
-    if (n > i0) {
-        silt_classed *keep = keep_for(L, r);
-        silt_infer_rows_stats(r, i0, n, 0, L->acc_n, L->acc_st, L->acc_ny, keep, L->kept_gen);
-    }
+    if (n > i0) silt_infer_rows_stats(r, i0, n, 0, L->acc_n, L->acc_st, L->acc_ny, b->classes);
     return 0;
 }
 
@@ -841,16 +812,15 @@ static int check_rows(loader *L, const silt_rows *r, size_t first, char **err) {
     return 0;
 }
 
-static int run_insert(loader *L, sqlite3_stmt *st, const silt_rows *r, size_t first, size_t n, char **err) {
+static int run_insert(loader *L, sqlite3_stmt *st, const silt_batch *b, size_t first, size_t n, char **err) {
+    const silt_rows *r = &b->rows;
     if (!st) return silt_err(err, "line %lld: a record without any column", (long long)r->rows[first].line);
     int idx = 1;
-    const silt_classed *kept = L->kept_rows == r ? L->kept : NULL;
     for (size_t i = first; i < first + n; i++)
         for (size_t j = 0; j < L->n_cols; j++) {
             int texted = 0;
             const silt_field *f = silt_rows_field(r, i, j);
-            const silt_classed *c = kept && f ? &kept[f - r->fields] : NULL;
-            if (c && c->gen != L->kept_gen) c = NULL;
+            const silt_classed *c = b->classes && f ? &b->classes[f - r->fields] : NULL;
             int rc = bind_field(st, idx++, r, f, c, L->types[j], &texted);
             if (rc != SQLITE_OK) return sql_fail(L, rc, err, "binding a value");
             if (texted && needs_retype(L, j, r, f, err)) return -1;
@@ -889,11 +859,11 @@ static int insert_rows(loader *L, const silt_batch *b, size_t first, char **err)
             }
         if (k < i + take) { /* a JSON key not seen before: rows before it, then widen */
             for (; i < k; i++)
-                if (run_insert(L, L->ins_one, r, i, 1, err)) return -1;
+                if (run_insert(L, L->ins_one, b, i, 1, err)) return -1;
             if (widen(L, b, k, err)) return -1;
             continue;
         }
-        if (run_insert(L, take == 1 ? L->ins_one : L->ins_batch, r, i, take, err)) return -1;
+        if (run_insert(L, take == 1 ? L->ins_one : L->ins_batch, b, i, take, err)) return -1;
         i += take;
     }
     return 0;
@@ -1016,7 +986,6 @@ static int on_records(void *ctx, const silt_batch *b, int final, char **err) {
     } else {
         rc = 0;
     }
-    L->kept_rows = NULL; /* the pipeline may reuse b's memory for another batch */
     if (rc) return -1;
     silt_progress_update(&L->prog, b->n_bytes_in, L->n_loaded);
     return 0;
@@ -1259,7 +1228,6 @@ static void loader_clear(loader *L) {
     free(L->parts);
     free(L->acc_st);
     free(L->acc_ny);
-    silt_big_free(L->kept, L->kept_cap * sizeof *L->kept);
     decision_free(&L->early);
     sqlite3_free(L->prior_sha);
     sqlite3_free(L->prior_etag);

@@ -234,36 +234,33 @@ Test(ingest, classify_reals_match_strtod) {
     }
 }
 
-/* The statistics pass can keep each field's class and number for binding: what it keeps is
- * what silt_infer_classify says of the same text, marked with the pass's generation, and
- * fields outside the pass (record 0, columns past j1) are left as they were. */
-Test(ingest, rows_stats_keep_classes) {
+/* The parser thread's classes (silt_infer_classify_rows) are what silt_infer_classify says of
+ * each field, and statistics over them are the statistics over the text. */
+Test(ingest, classified_rows_give_the_same_stats) {
     silt_rows r;
-    parse_csv("h1,h2,h3\n12,1.5,x\n,NA,-7\n007,2e3,0.1\n", &r);
-    silt_classed *keep = calloc(r.n_fields, sizeof *keep);
-    cr_assert_not_null(keep);
-    silt_colstats st[2] = {{0}};
-    unsigned char ny[2] = {0};
-    silt_infer_rows_stats(&r, 1, r.n_rows, 0, 2, st, ny, keep, 5);
-    for (size_t i = 0; i < r.n_rows; i++)
-        for (size_t j = 0; j < 3; j++) {
-            const silt_field *f = silt_rows_field(&r, i, j);
-            const silt_classed *k = &keep[f - r.fields];
-            if (i == 0 || j == 2) {
-                cr_assert_eq(k->gen, 0, "record %zu column %zu was not counted", i, j);
-                continue;
-            }
-            int64_t iv = 0;
-            double dv = 0;
-            silt_valclass c = silt_infer_classify(silt_rows_text(&r, f), f->n_bytes, &iv, &dv);
-            cr_assert_eq(k->gen, 5);
-            cr_assert_eq(k->cls, (uint32_t)c, "record %zu column %zu", i, j);
-            if (c == SILT_CLASS_INT) cr_assert_eq(k->v.i, iv);
-            if (c == SILT_CLASS_REAL) cr_assert_eq(k->v.d, dv);
-        }
-    cr_assert_eq(st[0].n_int, 1);
-    cr_assert_eq(st[0].n_text, 1); /* "007" */
-    cr_assert_eq(st[1].n_real, 2);
-    free(keep);
+    parse_csv("h1,h2,h3\n12,1.5,x\n,NA,-7\n007,2e3,0.1\n1999,,\n", &r);
+    silt_classed *cls = calloc(r.n_fields, sizeof *cls);
+    cr_assert_not_null(cls);
+    silt_infer_classify_rows(&r, cls);
+    for (size_t k = 0; k < r.n_fields; k++) {
+        const silt_field *f = &r.fields[k];
+        int64_t iv = 0;
+        double dv = 0;
+        silt_valclass c = silt_infer_classify(silt_rows_text(&r, f), f->n_bytes, &iv, &dv);
+        cr_assert_eq(cls[k].cls, (uint32_t)c, "field %zu", k);
+        if (c == SILT_CLASS_INT) cr_assert_eq(cls[k].v.i, iv);
+        if (c == SILT_CLASS_REAL) cr_assert_eq(cls[k].v.d, dv);
+    }
+    silt_colstats a[3] = {{0}}, b[3] = {{0}};
+    unsigned char nya[3] = {0}, nyb[3] = {0};
+    silt_infer_rows_stats(&r, 1, r.n_rows, 0, 3, a, nya, cls);
+    silt_infer_rows_stats(&r, 1, r.n_rows, 0, 3, b, nyb, NULL);
+    cr_assert_eq(memcmp(a, b, sizeof a), 0);
+    cr_assert_eq(memcmp(nya, nyb, sizeof nya), 0);
+    cr_assert_eq(a[0].n_int, 2);
+    cr_assert_eq(a[0].n_text, 1); /* "007" */
+    cr_assert_eq(a[1].n_real, 2);
+    cr_assert_eq(nya[0], 1); /* 12 is not year-like */
+    free(cls);
     silt_rows_free(&r);
 }
