@@ -390,6 +390,7 @@ static void stop_producer(pipe_state *ps) {
 static int consume(pipe_state *ps, char **err) {
     const silt_pipeline_consumer *c = ps->consumer;
     silt_batch *held = NULL, *held_tail = NULL;
+    if (c->idle && c->idle(c->ctx, err)) return -1;
     for (;;) {
         pthread_mutex_lock(&ps->mu);
         while (!ps->q_head && !ps->done) {

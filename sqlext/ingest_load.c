@@ -1008,6 +1008,9 @@ static int on_begin(void *ctx, const silt_fetch_info *info, char **err) {
 /* A few times a second: was the statement interrupted (sqlite3_interrupt, Ctrl-C in the
  * shell)? SQLite 3.40 has no sqlite3_is_interrupted(), but preparing a statement fails with
  * SQLITE_INTERRUPT while the flag is set. */
+static int ensure_sources(loader *L, char **err);
+static int on_idle(void *ctx, char **err) { return ensure_sources(ctx, err); }
+
 static int on_tick(void *ctx, char **err) {
     loader *L = ctx;
     struct timespec now;
@@ -1037,14 +1040,23 @@ static int ensure_sources(loader *L, char **err) {
 
 static int read_prior(loader *L, char **err) {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(L->db,
+    int rc;
+    /* Without silt_sources nothing was loaded before; it is made while the first records
+     * are on their way (on_idle), where it costs a first load nothing. */
+    int have_sources = sqlite3_table_column_metadata(L->db, "main", "silt_sources", NULL, NULL, NULL, NULL, NULL,
+                                                     NULL) == SQLITE_OK;
+    if (have_sources) {
+        rc = sqlite3_prepare_v2(L->db,
                                 "SELECT rows, sha256, etag, last_modified FROM main.silt_sources "
                                 "WHERE url = ?1 AND tbl = ?2",
                                 -1, &st, NULL);
-    if (rc != SQLITE_OK) return sql_fail(L, rc, err, "reading silt_sources");
-    sqlite3_bind_text(st, 1, L->url, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, L->tbl, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
+        if (rc != SQLITE_OK) return sql_fail(L, rc, err, "reading silt_sources");
+        sqlite3_bind_text(st, 1, L->url, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, L->tbl, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+    } else {
+        rc = SQLITE_DONE;
+    }
     if (rc == SQLITE_ROW) {
         L->prior = 1;
         L->prior_rows = sqlite3_column_int64(st, 0);
@@ -1146,7 +1158,7 @@ static int check_table_name(const char *tbl, char **err) {
 
 /* Everything between SAVEPOINT and RELEASE. 0 or -1 with *err set. */
 static int load_body(loader *L, silt_ingest_result *res, char **err) {
-    if (ensure_sources(L, err) || read_prior(L, err)) return -1;
+    if (read_prior(L, err)) return -1;
     const silt_ingest_opts *o = L->o;
     int can_skip = L->prior && L->table_exists && !o->force;
     const char *inm = NULL, *ims = NULL;
@@ -1190,8 +1202,8 @@ static int load_body(loader *L, silt_ingest_result *res, char **err) {
         return silt_err(err, "table \"%s\" already exists (if_exists is 'fail'; use 'replace' or 'append')",
                         L->tbl);
 
-    silt_pipeline_consumer c = {.begin = on_begin, .records = on_records, .tick = on_tick, .ctx = L,
-                                .sample_rows = o->infer_rows, .early_rows = o->early_rows};
+    silt_pipeline_consumer c = {.begin = on_begin, .records = on_records, .tick = on_tick, .idle = on_idle,
+                                .ctx = L, .sample_rows = o->infer_rows, .early_rows = o->early_rows};
     char *base = silt_fetch_basename(L->url);
     silt_progress_start(&L->prog, base ? base : L->url, o->progress);
     free(base);
