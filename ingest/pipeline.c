@@ -13,6 +13,7 @@
 #include "ingest/csv_reader.h"
 #include "ingest/gunzip.h"
 #include "ingest/jsonl_reader.h"
+#include "ingest/slab.h"
 
 /* Buffers between the threads after the sample: one being filled, one queued, one being
  * consumed. Sample parts are held by the consumer until the sample is complete, so more
@@ -148,7 +149,7 @@ static silt_batch *new_batch(pipe_state *ps) {
 
 static void free_batch(silt_batch *b) {
     silt_rows_free(&b->rows);
-    silt_big_free(b->class_buf, b->class_cap * sizeof *b->class_buf);
+    silt_slab_free(b->class_buf);
     free(b->keys);
     free(b);
 }
@@ -176,9 +177,12 @@ static void classify(pipe_state *ps, silt_batch *b) {
     b->classes = NULL;
     if (ps->format == SILT_FMT_JSONL || b->rows.n_fields == 0) return;
     if (b->rows.n_fields > b->class_cap) {
-        silt_big_free(b->class_buf, b->class_cap * sizeof *b->class_buf);
-        size_t cap = b->rows.fields_cap > b->rows.n_fields ? b->rows.fields_cap : b->rows.n_fields;
-        b->class_buf = cap <= SIZE_MAX / sizeof *b->class_buf ? silt_big_alloc(cap * sizeof *b->class_buf) : NULL;
+        /* Carved from the slabs the records' buffers come from: every entry is written, so
+         * it needs no zeroing, and it shares their huge pages instead of faulting in one of
+         * its own. */
+        silt_slab_free(b->class_buf);
+        size_t cap = b->rows.n_fields;
+        b->class_buf = cap <= SIZE_MAX / sizeof *b->class_buf ? silt_slab_alloc(cap * sizeof *b->class_buf) : NULL;
         b->class_cap = b->class_buf ? cap : 0;
         if (!b->class_buf) return;
     }
