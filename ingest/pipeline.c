@@ -394,7 +394,16 @@ static void stop_producer(pipe_state *ps) {
 static int consume(pipe_state *ps, char **err) {
     const silt_pipeline_consumer *c = ps->consumer;
     silt_batch *held = NULL, *held_tail = NULL;
-    if (c->idle && c->idle(c->ctx, err)) return -1;
+    if (c->idle) {
+        int more;
+        while ((more = c->idle(c->ctx, 0, err)) == 1) {
+            pthread_mutex_lock(&ps->mu);
+            int ready = ps->q_head || ps->done;
+            pthread_mutex_unlock(&ps->mu);
+            if (ready) break;
+        }
+        if (more < 0 || c->idle(c->ctx, 1, err) < 0) return -1;
+    }
     for (;;) {
         pthread_mutex_lock(&ps->mu);
         while (!ps->q_head && !ps->done) {

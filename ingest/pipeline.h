@@ -63,10 +63,12 @@ typedef struct silt_pipeline_consumer {
     /* Called on the calling thread about ten times a second while waiting for the producer
      * (e.g. to notice an interrupt). 0, or -1 with *err set to abort. May be NULL. */
     int (*tick)(void *ctx, char **err);
-    /* Called once on the calling thread right after the producer starts, while the first
-     * records are still being downloaded and parsed: setup that need not come before the
-     * download starts. 0, or -1 with *err set to abort. May be NULL. */
-    int (*idle)(void *ctx, char **err);
+    /* Work for the calling thread while the first records are still being downloaded and
+     * parsed (setup that need not come before the download starts, warming memory), in
+     * steps: called with last = 0 right after the producer starts and again while it
+     * returns 1 and no batch has come, then once with last = 1 before the first batch is
+     * handed over. 0 (or 1), or -1 with *err set to abort. May be NULL. */
+    int (*idle)(void *ctx, int last, char **err);
     void *ctx;
     int64_t sample_rows; /* records of the sample (see above) */
     int64_t early_rows;  /* records of the first sample part (0: the sample in one part) */

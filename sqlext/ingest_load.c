@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "core/heap_warm.h"
 #include "ingest/fetch.h"
 #include "ingest/infer.h"
 #include "ingest/pipeline.h"
@@ -92,6 +93,8 @@ typedef struct loader {
     int checking;              /* a column needs TEXT: the rest is only checked, not inserted */
     int restart;               /* load_body failed only because columns need TEXT */
     sqlite3_stmt *probe;       /* SELECT ?1, for text_converts */
+    int idle_steps;            /* on_idle calls so far */
+    silt_heap_warm *warm;      /* heap faulted in while waiting for the first records */
 } loader;
 
 /* ---- small helpers ------------------------------------------------------------------- */
@@ -1009,7 +1012,40 @@ static int on_begin(void *ctx, const silt_fetch_info *info, char **err) {
  * shell)? SQLite 3.40 has no sqlite3_is_interrupted(), but preparing a statement fails with
  * SQLITE_INTERRUPT while the flag is set. */
 static int ensure_sources(loader *L, char **err);
-static int on_idle(void *ctx, char **err) { return ensure_sources(ctx, err); }
+
+/* Room left in the page caches of db, in bytes: how much SQLite may still take from the
+ * heap before it reuses its pages. */
+static size_t cache_room(sqlite3 *db) {
+    int64_t cache = 0, page = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT * FROM pragma_cache_size, pragma_page_size", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        cache = sqlite3_column_int64(st, 0);
+        page = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    int64_t bytes = cache < 0 ? -cache * 1024 : cache * page;
+    int used = 0, hi = 0;
+    if (sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_USED, &used, &hi, 0) == SQLITE_OK) bytes -= used;
+    return bytes > 0 ? (size_t)bytes : 0;
+}
+
+/* While the first records are on the way: silt_sources is made (a first load into a
+ * database need not wait for that), then the heap that SQLite's page cache is about to
+ * fill is faulted in (core/heap_warm.h), step by step until the records come. */
+static int on_idle(void *ctx, int last, char **err) {
+    loader *L = ctx;
+    if (last) {
+        silt_heap_warm_settle(L->warm);
+        return 0;
+    }
+    if (L->idle_steps++ == 0) {
+        if (ensure_sources(L, err)) return -1;
+        silt_heap_warm_init(L->warm, cache_room(L->db));
+        return 1;
+    }
+    return silt_heap_warm_step(L->warm);
+}
 
 static int on_tick(void *ctx, char **err) {
     loader *L = ctx;
@@ -1207,7 +1243,13 @@ static int load_body(loader *L, silt_ingest_result *res, char **err) {
     char *base = silt_fetch_basename(L->url);
     silt_progress_start(&L->prog, base ? base : L->url, o->progress);
     free(base);
+    silt_heap_warm warm;
+    silt_heap_warm_init(&warm, 0);
+    L->warm = &warm;
+    L->idle_steps = 0;
     int rc = silt_pipeline_run(L->url, o, 0, inm, ims, &c, &info, err);
+    silt_heap_warm_release(&warm);
+    L->warm = NULL;
     silt_progress_end(&L->prog);
     if (rc == 0 && L->n_retype) {
         L->restart = 1;
