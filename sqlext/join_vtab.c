@@ -42,6 +42,7 @@
 #include "core/sha256.h"
 #include "index/colset.h"
 #include "index/rowid_map.h"
+#include "sqlext/join_summary.h"
 #include "sqlext/models.h"
 #include "sqlext/register.h"
 
@@ -77,8 +78,12 @@ typedef struct lake_reader {
     sqlite3_stmt *probe; /* (h, id) -> a row when column id holds h */
     sqlite3_stmt *name;  /* (id) -> tbl, col */
     sqlite3_stmt *set;   /* (id) -> the column's hashes as one blob, or NULL (older tables) */
-    sqlite3_stmt *knn;   /* (embedding, k) -> id, distance, n_distinct of the nearest columns */
+    sqlite3_stmt *knn;   /* (embedding, k, ef_search) -> id, distance of the nearest columns */
     sqlite3_stmt *stored; /* (tbl, col, digest) -> the stored embedding, or NULL (older tables) */
+    int has_df;          /* len reads <t>_df (else it counts <t>_values) */
+    /* When set, list lengths and column sizes come from this copy instead of len and size
+     * (summary_attach decides; only the table's kept reader gets it). */
+    const silt_join_summary *sum;
 } lake_reader;
 
 typedef struct {
@@ -93,6 +98,16 @@ typedef struct {
     int reader_busy;        /* a search is using it */
     int reader_cookie;      /* schema_version it was prepared under */
     sqlite3_stmt *cookie_st; /* reads schema_version */
+    /* The in-memory summary (join_summary.h) and what it was loaded under. It is dropped
+     * when another connection commits (data_version), when this one writes the table
+     * (xUpdate sets wrote: while this connection is inside a transaction that wrote, no
+     * summary is used, since a rollback would make any copy taken since wrong), and with
+     * the kept reader when the schema changes. */
+    silt_join_summary sum;
+    int sum_state;           /* 0: none, 1: loaded, 2: the lake is over the copy's limits */
+    sqlite3_int64 sum_dv;    /* data_version it was loaded under */
+    int wrote;               /* xUpdate ran since the summary was last checked */
+    sqlite3_stmt *dv_st;     /* reads data_version */
 } join_vtab;
 
 typedef struct {
@@ -530,6 +545,11 @@ static void reader_close(lake_reader *r) {
     memset(r, 0, sizeof *r);
 }
 
+static void summary_drop(join_vtab *v) {
+    silt_join_summary_free(&v->sum);
+    v->sum_state = 0;
+}
+
 /* Prepares a statement built from fmt (identifiers quoted by the caller with %w). */
 static int prepare_fmt(sqlite3 *db, sqlite3_stmt **st, const char *fmt, ...) {
     va_list ap;
@@ -562,7 +582,7 @@ static int reader_open(join_vtab *v, lake_reader *r) {
     memset(r, 0, sizeof *r);
     int df = 0, rc = has_shadow(v, "df", &df);
     if (rc == SQLITE_OK)
-        rc = df ? prepare_fmt(v->db, &r->len, "SELECT n FROM \"%w\".\"%w_df\" WHERE h = ?1", v->schema, v->name)
+        rc = (r->has_df = df) ? prepare_fmt(v->db, &r->len, "SELECT n FROM \"%w\".\"%w_df\" WHERE h = ?1", v->schema, v->name)
                 : prepare_fmt(v->db, &r->len, "SELECT count(*) FROM \"%w\".\"%w_values\" WHERE h = ?1",
                               v->schema, v->name);
     if (rc == SQLITE_OK)
@@ -583,10 +603,9 @@ static int reader_open(join_vtab *v, lake_reader *r) {
         rc = prepare_fmt(v->db, &r->set, "SELECT hashes FROM \"%w\".\"%w_sets\" WHERE id = ?1", v->schema, v->name);
     if (rc == SQLITE_OK)
         rc = prepare_fmt(v->db, &r->knn,
-                         "SELECT v.rowid, v.distance, c.n_distinct FROM \"%w\".\"%w_vec\" AS v "
-                         "JOIN \"%w\".\"%w_cols\" AS c ON c.id = v.rowid WHERE v.embedding MATCH ?1 AND v.k = ?2 "
-                         "AND v.ef_search = ?3",
-                         v->schema, v->name, v->schema, v->name);
+                         "SELECT rowid, distance FROM \"%w\".\"%w_vec\" WHERE embedding MATCH ?1 AND k = ?2 "
+                         "AND ef_search = ?3",
+                         v->schema, v->name);
     int digests = 0;
     if (rc == SQLITE_OK) rc = has_shadow(v, "digests", &digests);
     if (rc == SQLITE_OK && digests)
@@ -625,6 +644,7 @@ static int reader_get(join_vtab *v, lake_reader *local, lake_reader **out) {
     if (v->reader_ok && cookie != v->reader_cookie) {
         reader_close(&v->reader);
         v->reader_ok = 0;
+        summary_drop(v); /* shadow tables created, dropped or renamed */
     }
     if (!v->reader_ok) {
         if ((rc = reader_open(v, &v->reader)) != SQLITE_OK) return rc;
@@ -652,11 +672,49 @@ static void reader_drop(join_vtab *v) {
     v->reader_ok = 0;
     sqlite3_finalize(v->cookie_st);
     v->cookie_st = NULL;
+    summary_drop(v);
+    sqlite3_finalize(v->dv_st);
+    v->dv_st = NULL;
+}
+
+/* Gives the table's kept reader the in-memory summary when it is valid for what this
+ * search sees, loading it first if needed (the first search of a large lake pays that:
+ * ~0.1 s per million distinct values). A nested search's own reader, a table without
+ * <t>_df, and a lake over the summary's limits seek as before. */
+static int summary_attach(join_vtab *v, lake_reader *rd) {
+    rd->sum = NULL;
+    if (rd != &v->reader || !rd->has_df) return SQLITE_OK;
+    if (v->wrote) {
+        if (!sqlite3_get_autocommit(v->db)) return SQLITE_OK;
+        summary_drop(v);
+        v->wrote = 0;
+    }
+    int rc = SQLITE_OK;
+    if (!v->dv_st) rc = prepare_fmt(v->db, &v->dv_st, "PRAGMA \"%w\".data_version", v->schema);
+    if (rc != SQLITE_OK) return rc;
+    rc = sqlite3_step(v->dv_st);
+    sqlite3_int64 dv = sqlite3_column_int64(v->dv_st, 0);
+    sqlite3_reset(v->dv_st);
+    if (rc != SQLITE_ROW) return rc == SQLITE_DONE ? SQLITE_ERROR : rc;
+    if (v->sum_state && dv != v->sum_dv) summary_drop(v);
+    if (!v->sum_state) {
+        rc = silt_join_summary_load(v->db, v->schema, v->name, &v->sum);
+        if (rc != SQLITE_OK && rc != SQLITE_TOOBIG) return rc;
+        v->sum_state = rc == SQLITE_OK ? 1 : 2;
+        v->sum_dv = dv;
+    }
+    if (v->sum_state == 1) rd->sum = &v->sum;
+    return SQLITE_OK;
 }
 
 /* The callbacks of silt_colset_source: 0 (SQLITE_OK) or an SQLite error code. */
 static int rd_list_len(void *ctx, int64_t h, size_t *len) {
-    sqlite3_stmt *st = ((lake_reader *)ctx)->len;
+    const lake_reader *r = ctx;
+    if (r->sum) {
+        *len = silt_join_summary_df(r->sum, h);
+        return SQLITE_OK;
+    }
+    sqlite3_stmt *st = r->len;
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, h);
     int rc = sqlite3_step(st);
@@ -691,7 +749,12 @@ static int rd_list(void *ctx, int64_t h, int64_t **ids, size_t *n, size_t *cap) 
 }
 
 static int rd_size(void *ctx, int64_t id, size_t *n) {
-    sqlite3_stmt *st = ((lake_reader *)ctx)->size;
+    const lake_reader *r = ctx;
+    if (r->sum) {
+        *n = silt_join_summary_size(r->sum, id);
+        return SQLITE_OK;
+    }
+    sqlite3_stmt *st = r->size;
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);
@@ -867,21 +930,23 @@ static int cmp_by_sim(const void *a, const void *b) {
 }
 
 /* Computes candidate x's overlap and, unless it is the query column (or, in equi, shares no
- * value), adds it to the rows. *added tells whether it did, *ov the overlap. */
+ * value or fewer than `least`), adds it to the rows. *added tells whether it did, *ov the
+ * overlap. The name is read after the overlap, so that equi reads it (one seek) only for
+ * candidates that can still enter the top k. */
 static int verify_candidate(join_cursor *c, int *cap, lake_reader *rd, const column_data *q, const char *schema,
-                            const char *table, const char *qc, const cand_col *x, int semantic, int *added,
-                            size_t *ov) {
+                            const char *table, const char *qc, const cand_col *x, int semantic, size_t least,
+                            int *added, size_t *ov) {
     const char *t, *col;
     *added = 0;
     *ov = 0;
-    int rc = rd_name(rd, x->id, &t, &col);
+    int rc = SQLITE_OK;
+    if (x->known) *ov = x->bound;
+    else if ((rc = rd_overlap(rd, x->id, x->size, q->hashes, q->n_hashes, ov)) != SQLITE_OK) return rc;
+    if (!semantic && (*ov == 0 || *ov < least)) return SQLITE_OK; /* an equi-join needs a shared value */
+    rc = rd_name(rd, x->id, &t, &col);
     if (rc == SQLITE_DONE) return SQLITE_OK; /* deleted under the ANN index's feet */
     if (rc != SQLITE_ROW) return rc;
     if (is_query_column(t, col, schema, table, qc)) return SQLITE_OK;
-    /* t and col stay valid: rd_overlap steps other statements, not the name statement. */
-    if (x->known) *ov = x->bound;
-    else if ((rc = rd_overlap(rd, x->id, x->size, q->hashes, q->n_hashes, ov)) != SQLITE_OK) return rc;
-    if (!semantic && *ov == 0) return SQLITE_OK; /* an equi-join needs a shared value */
     double ct = (double)*ov / (double)q->n_hashes;
     *added = 1;
     /* equi rows carry similarity in `containment` until the sort (cmp_rows' second key). */
@@ -910,7 +975,9 @@ static int rank_equi(join_cursor *c, int *cap, lake_reader *rd, const column_dat
         if (n == n_top && n_top && l->a[i].bound < top[0]) break;
         int added;
         size_t ov;
-        rc = verify_candidate(c, cap, rd, q, schema, table, qc, &l->a[i], 0, &added, &ov);
+        /* Below the k-th best overlap a candidate cannot be returned; a tie still can. */
+        size_t least = n == n_top && n_top ? top[0] : 0;
+        rc = verify_candidate(c, cap, rd, q, schema, table, qc, &l->a[i], 0, least, &added, &ov);
         if (rc != SQLITE_OK || !added || n_top == 0) continue;
         if (n < n_top) {
             top[n++] = ov;
@@ -942,7 +1009,7 @@ static int rank_semantic(join_cursor *c, int *cap, lake_reader *rd, const column
     for (size_t i = 0; rc == SQLITE_OK && i < l->n && c->n_rows < k; i++) {
         int added;
         size_t ov;
-        rc = verify_candidate(c, cap, rd, q, schema, table, qc, &l->a[i], 1, &added, &ov);
+        rc = verify_candidate(c, cap, rd, q, schema, table, qc, &l->a[i], 1, 0, &added, &ov);
     }
     return rc;
 }
@@ -1088,6 +1155,7 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
         goto done;
     }
     if ((rc = reader_get(v, &local, &rd)) != SQLITE_OK) goto done;
+    if ((rc = summary_attach(v, rd)) != SQLITE_OK) goto done;
     if (exact) {
         rc = search_exact(c, rd, &q, schema, table, qc, k, &cap);
         goto done; /* rows come sorted by containment, then id */
@@ -1120,8 +1188,9 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         sqlite3_int64 id = sqlite3_column_int64(st, 0);
         double sim = 1.0 - sqlite3_column_double(st, 1);
-        sqlite3_int64 size = sqlite3_column_int64(st, 2);
-        rc = cand_add(&cands, id, size >= 0 ? (size_t)size : SIZE_MAX, sim);
+        size_t size;
+        if ((rc = rd_size(rd, id, &size)) != SQLITE_OK) break;
+        rc = cand_add(&cands, id, size, sim);
         if (rc != SQLITE_OK) break;
     }
     if (rc == SQLITE_DONE) rc = SQLITE_OK;
@@ -1610,6 +1679,8 @@ static int run_command(join_vtab *v, const char *cmd) {
 static int join_update(sqlite3_vtab *tab, int argc, sqlite3_value **argv, sqlite3_int64 *rowid) {
     join_vtab *v = (join_vtab *)tab;
     char *err = NULL;
+    v->wrote = 1; /* even a failed write may have changed rows before its statement rolls back */
+    if (!v->reader_busy) summary_drop(v); /* else the next search drops it (wrote) */
     if (argc == 1) {
         int rc = delete_column(v, sqlite3_value_int64(argv[0]), &err);
         if (rc != SQLITE_OK) {
