@@ -953,51 +953,66 @@ static int verify_candidate(join_cursor *c, int *cap, lake_reader *rd, const col
     return semantic ? push_row(c, cap, x->id, t, col, x->sim, ct) : push_row(c, cap, x->id, t, col, ct, x->sim);
 }
 
-static int cmp_size_t(const void *a, const void *b) {
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    return (x > y) - (x < y);
+/* The k best overlaps verified so far (a min-heap: top[0] is the k-th best once full). */
+typedef struct {
+    size_t *top; /* sqlite3_malloc'd, cap entries, grown up to k */
+    size_t n, k, cap;
+} best_k;
+
+static int best_k_push(best_k *b, size_t ov) {
+    if (b->n < b->k) {
+        if (b->n == b->cap) {
+            size_t cap = b->cap ? b->cap * 2 : 16;
+            if (cap > b->k) cap = b->k;
+            size_t *t = sqlite3_realloc64(b->top, cap * sizeof *t);
+            if (!t) return SQLITE_NOMEM;
+            b->top = t;
+            b->cap = cap;
+        }
+        size_t j = b->n++; /* sift up */
+        b->top[j] = ov;
+        while (j > 0 && b->top[(j - 1) / 2] > b->top[j]) {
+            size_t p = (j - 1) / 2, t = b->top[p];
+            b->top[p] = b->top[j];
+            b->top[j] = t;
+            j = p;
+        }
+        return SQLITE_OK;
+    }
+    if (b->k == 0 || ov <= b->top[0]) return SQLITE_OK;
+    b->top[0] = ov; /* sift down the new root */
+    for (size_t j = 0;;) {
+        size_t a = 2 * j + 1, c = a + 1, m = j;
+        if (a < b->n && b->top[a] < b->top[m]) m = a;
+        if (c < b->n && b->top[c] < b->top[m]) m = c;
+        if (m == j) break;
+        size_t t = b->top[m];
+        b->top[m] = b->top[j];
+        b->top[j] = t;
+        j = m;
+    }
+    return SQLITE_OK;
 }
 
-/* equi: verifies the candidates in order of their overlap's upper bound min(|X|, |Q|) and
- * stops once that bound falls below the k-th best overlap verified, since no candidate left
- * can enter the top k; the result equals verifying them all. */
+/* equi: verifies candidates a[0..n) in order of their overlap's upper bound min(|X|, |Q|)
+ * and stops once that bound falls below the k-th best overlap verified (here or by an
+ * earlier call with the same heap), since no candidate left can enter the top k; the
+ * result equals verifying them all. */
 static int rank_equi(join_cursor *c, int *cap, lake_reader *rd, const column_data *q, const char *schema,
-                     const char *table, const char *qc, cand_list *l, int k) {
-    for (size_t i = 0; i < l->n; i++)
-        if (l->a[i].bound > q->n_hashes) l->a[i].bound = q->n_hashes;
-    if (l->n > 1) qsort(l->a, l->n, sizeof *l->a, cmp_by_bound);
-    size_t n_top = l->n < (size_t)k ? l->n : (size_t)k;
-    size_t *top = sqlite3_malloc64((n_top ? n_top : 1) * sizeof *top); /* min-heap of the best overlaps */
-    if (!top) return SQLITE_NOMEM;
-    size_t n = 0;
+                     const char *table, const char *qc, cand_col *a, size_t n, best_k *best) {
+    for (size_t i = 0; i < n; i++)
+        if (a[i].bound > q->n_hashes) a[i].bound = q->n_hashes;
+    if (n > 1) qsort(a, n, sizeof *a, cmp_by_bound);
     int rc = SQLITE_OK;
-    for (size_t i = 0; rc == SQLITE_OK && i < l->n; i++) {
-        if (n == n_top && n_top && l->a[i].bound < top[0]) break;
+    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+        int full = best->n == best->k && best->k;
+        if (full && a[i].bound < best->top[0]) break;
         int added;
         size_t ov;
         /* Below the k-th best overlap a candidate cannot be returned; a tie still can. */
-        size_t least = n == n_top && n_top ? top[0] : 0;
-        rc = verify_candidate(c, cap, rd, q, schema, table, qc, &l->a[i], 0, least, &added, &ov);
-        if (rc != SQLITE_OK || !added || n_top == 0) continue;
-        if (n < n_top) {
-            top[n++] = ov;
-            if (n == n_top) qsort(top, n, sizeof *top, cmp_size_t);
-            continue;
-        }
-        if (ov <= top[0]) continue;
-        top[0] = ov; /* sift down the new root */
-        for (size_t j = 0;;) {
-            size_t a = 2 * j + 1, b = a + 1, m = j;
-            if (a < n && top[a] < top[m]) m = a;
-            if (b < n && top[b] < top[m]) m = b;
-            if (m == j) break;
-            size_t t = top[m];
-            top[m] = top[j];
-            top[j] = t;
-            j = m;
-        }
+        rc = verify_candidate(c, cap, rd, q, schema, table, qc, &a[i], 0, full ? best->top[0] : 0, &added, &ov);
+        if (rc == SQLITE_OK && added) rc = best_k_push(best, ov);
     }
-    sqlite3_free(top);
     return rc;
 }
 
@@ -1048,7 +1063,22 @@ static void tighten(cand_col *x, size_t bound, int exact) {
     if (bound <= x->bound) x->bound = bound, x->known = exact;
 }
 
-static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list *l, int n_best) {
+/* What the rare-value lists tell about columns that are not candidates, for the ANN step. */
+typedef struct {
+    silt_rowid_map count; /* column id -> times seen in the lists read */
+    size_t unread;        /* query values whose lists were not read */
+    int complete;         /* every column seen has its count (else no bound holds) */
+    size_t outside;       /* bound of the overlap of any column that is not a candidate */
+} rare_info;
+
+/* A column's overlap bound from the lists read: its count plus the lists not read. */
+static void rare_tighten(const rare_info *ri, cand_col *x) {
+    if (!ri->complete) return;
+    int64_t n;
+    tighten(x, (silt_rowid_map_get(&ri->count, x->id, &n) ? (size_t)n : 0) + ri->unread, ri->unread == 0);
+}
+
+static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list *l, int n_best, rare_info *ri) {
     size_t n = q->n_hashes < RARE_SAMPLE ? q->n_hashes : RARE_SAMPLE;
     rare_value *vals = sqlite3_malloc64(n * sizeof *vals);
     col_count *counts = NULL;
@@ -1080,20 +1110,22 @@ static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list 
     }
     /* Every read list was read whole (rd_list returns all of it), so counts are exact. */
     size_t unread = q->n_hashes - lists_read;
-    for (size_t i = 0; rc == SQLITE_OK && complete && i < l->n; i++) {
-        int64_t at;
-        tighten(&l->a[i], (silt_rowid_map_get(&where, l->a[i].id, &at) ? (size_t)counts[at].count : 0) + unread,
-                unread == 0);
-    }
+    ri->unread = unread;
+    ri->complete = complete;
+    ri->outside = unread;
     if (rc == SQLITE_OK && n_counts) {
-        qsort(counts, n_counts, sizeof *counts, cmp_count); /* `where` is stale from here */
+        qsort(counts, n_counts, sizeof *counts, cmp_count);
+        if (silt_rowid_map_reserve(&ri->count, n_counts)) rc = SQLITE_NOMEM;
+        for (size_t i = 0; rc == SQLITE_OK && i < n_counts; i++)
+            if (silt_rowid_map_put(&ri->count, counts[i].id, counts[i].count)) rc = SQLITE_NOMEM;
         for (size_t i = 0; rc == SQLITE_OK && i < n_counts && (int)i < n_best; i++) {
             size_t size, before = l->n;
             rc = rd_size(rd, counts[i].id, &size);
             if (rc == SQLITE_OK) rc = cand_add(l, counts[i].id, size, -2.0);
-            if (rc == SQLITE_OK && complete && l->n > before)
-                tighten(&l->a[l->n - 1], (size_t)counts[i].count + unread, unread == 0);
+            if (rc == SQLITE_OK && l->n > before) rare_tighten(ri, &l->a[l->n - 1]);
         }
+        /* Counts are sorted: the first one not taken bounds every column seen but not taken. */
+        if (n_counts > (size_t)n_best) ri->outside += (size_t)counts[n_best].count;
     }
     silt_rowid_map_free(&where);
     sqlite3_free(vals);
@@ -1145,6 +1177,10 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
     float *emb = NULL;
     char *text = NULL;
     int cap = 0;
+    rare_info ri;
+    memset(&ri, 0, sizeof ri);
+    best_k best = {NULL, 0, 0, 0};
+    size_t n_rare = 0; /* cands.a[0..n_rare) came from the rare-value lists */
     int rc = split_table(v->db, qt, &schema, &table);
     if (rc != SQLITE_OK) goto done;
     rc = load_column(v->db, schema, table, qc, &q, &err);
@@ -1159,6 +1195,18 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
     if (exact) {
         rc = search_exact(c, rd, &q, schema, table, qc, k, &cap);
         goto done; /* rows come sorted by containment, then id */
+    }
+    if (!semantic) {
+        /* The rare-value candidates first: when the k-th best overlap among them beats the
+         * bound of every other column (the lists read bound those too), no column the
+         * embedding could add can enter the top k, and the encoder and ANN index are not
+         * needed (on the 100,000-column benchmark lake, for 43% of the queries). */
+        best.k = (size_t)k;
+        rc = add_rare_candidates(rd, &q, &cands, k * RARE_CANDIDATES_PER_K, &ri);
+        if (rc == SQLITE_OK) rc = rank_equi(c, &cap, rd, &q, schema, table, qc, cands.a, cands.n, &best);
+        if (rc != SQLITE_OK) goto done;
+        n_rare = cands.n;
+        if (ri.complete && best.n == best.k && best.top[0] > ri.outside) goto ranked;
     }
     text = column_text(table, qc, &q, MAX_TEXT_BYTES);
     emb = sqlite3_malloc64(sizeof(float) * (sqlite3_uint64)v->enc->dim);
@@ -1188,20 +1236,26 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         sqlite3_int64 id = sqlite3_column_int64(st, 0);
         double sim = 1.0 - sqlite3_column_double(st, 1);
+        if (silt_rowid_map_get(&cands.seen, id, NULL)) {
+            /* A rare-value candidate: its row, if any, takes the similarity as tie-break. */
+            for (int i = 0; i < c->n_rows; i++)
+                if (c->rows[i].id == id) c->rows[i].containment = sim;
+            continue;
+        }
         size_t size;
         if ((rc = rd_size(rd, id, &size)) != SQLITE_OK) break;
-        rc = cand_add(&cands, id, size, sim);
-        if (rc != SQLITE_OK) break;
+        if ((rc = cand_add(&cands, id, size, sim)) != SQLITE_OK) break;
+        rare_tighten(&ri, &cands.a[cands.n - 1]);
     }
     if (rc == SQLITE_DONE) rc = SQLITE_OK;
-    /* equi: rank by containment, ties by similarity (cmp_rows' second key; the rare-value
-     * candidates, which have no similarity, come after the others). */
     sqlite3_reset(st);
-    if (rc == SQLITE_OK && !semantic) rc = add_rare_candidates(rd, &q, &cands, k * RARE_CANDIDATES_PER_K);
     if (rc == SQLITE_OK)
         rc = semantic ? rank_semantic(c, &cap, rd, &q, schema, table, qc, &cands, k)
-                      : rank_equi(c, &cap, rd, &q, schema, table, qc, &cands, k);
+                      : rank_equi(c, &cap, rd, &q, schema, table, qc, cands.a + n_rare, cands.n - n_rare, &best);
     if (rc != SQLITE_OK) goto done;
+ranked:
+    /* equi: rank by containment, ties by similarity (cmp_rows' second key; the columns the
+     * embedding did not return, or all when it was not searched, come after, by name). */
     if (c->n_rows > 1) qsort(c->rows, (size_t)c->n_rows, sizeof *c->rows, cmp_rows);
     if (!semantic) /* the second key carried similarity; report containment */
         for (int i = 0; i < c->n_rows; i++) c->rows[i].containment = c->rows[i].score;
@@ -1219,6 +1273,8 @@ done:
     sqlite3_free(err);
     reader_put(v, rd);
     cand_list_free(&cands);
+    silt_rowid_map_free(&ri.count);
+    sqlite3_free(best.top);
     sqlite3_free(emb);
     free(text);
     column_data_free(&q);

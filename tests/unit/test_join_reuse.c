@@ -178,3 +178,30 @@ Test(join_reuse, equi_pruning_keeps_the_exact_containments) {
     }
     sqlite3_close(db);
 }
+
+/* equi reads the rare-value lists first; when the k-th best overlap they verify beats the
+ * bound of every other column, the embedding is not searched (and the encoder not run for a
+ * query column it would have to embed: "main.a" is not indexed under that name). */
+Test(join_reuse, equi_skips_the_embedding_when_the_lists_decide) {
+    count_encoder *enc = provide_counter();
+    sqlite3 *db = open_lake();
+    long long n0 = texts_embedded(enc);
+    /* k = 1: b.y shares 4 values; every list was read, and no other column can share 4. */
+    char *one = answer(db, "SELECT tbl, col, score, containment FROM lj WHERE query_table = 'main.a'"
+                           " AND query_column = 'x' AND k = 1");
+    cr_assert_str_eq(one, "b.y:0.800000:0.800000|");
+    cr_assert_eq(texts_embedded(enc), n0, "the lists decided: no embedding");
+    /* k = 3: only two columns share a value, so the top 3 is not full and the embedding is
+     * searched (it can add no row with a shared value here). */
+    char *three = answer(db, "SELECT tbl, col, score, containment FROM lj WHERE query_table = 'main.a'"
+                             " AND query_column = 'x' AND k = 3");
+    cr_assert_str_eq(three, "b.y:0.800000:0.800000|c.z:0.200000:0.200000|");
+    cr_assert_eq(texts_embedded(enc), n0 + 1, "the lists did not decide: embedded");
+    char *exact = answer(db, "SELECT tbl, col, score, containment FROM lj WHERE query_table = 'main.a'"
+                             " AND query_column = 'x' AND k = 3 AND exact = 1");
+    cr_assert_str_eq(three, exact);
+    free(one);
+    free(three);
+    free(exact);
+    sqlite3_close(db);
+}
