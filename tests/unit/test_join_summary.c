@@ -279,3 +279,63 @@ Test(join_summary, a_grown_column_is_found_in_an_attached_lake) {
     unlink(path);
     free(path);
 }
+
+/* ---- out of memory ------------------------------------------------------------------ */
+
+/* SQLite's allocator with the n-th allocation from now failing (0: none). */
+static sqlite3_mem_methods real_mem;
+static long fail_countdown;
+static int injected;
+
+static int countdown(void) {
+    if (fail_countdown > 0 && --fail_countdown == 0) {
+        injected = 1;
+        return 1;
+    }
+    return 0;
+}
+static void *faulty_malloc(int n) { return countdown() ? NULL : real_mem.xMalloc(n); }
+static void *faulty_realloc(void *p, int n) { return countdown() ? NULL : real_mem.xRealloc(p, n); }
+
+/* Each allocation of a search (equi and exact) fails in turn, starting right after the lake
+ * changed (so the in-memory copy is loaded under the faults too): the search must fail with
+ * an error or answer correctly, never crash, and the next search must answer correctly. */
+Test(join_summary, every_allocation_failure_of_a_search_is_an_error) {
+    cr_assert_eq(sqlite3_shutdown(), SQLITE_OK);
+    cr_assert_eq(sqlite3_config(SQLITE_CONFIG_GETMALLOC, &real_mem), SQLITE_OK);
+    sqlite3_mem_methods m = real_mem;
+    m.xMalloc = faulty_malloc;
+    m.xRealloc = faulty_realloc;
+    cr_assert_eq(sqlite3_config(SQLITE_CONFIG_MALLOC, &m), SQLITE_OK);
+    cr_assert_eq(sqlite3_initialize(), SQLITE_OK);
+    provide_counter();
+    sqlite3 *db = open_lake();
+    const char *queries[] = {
+        "SELECT group_concat(tbl || ':' || containment, ' ') FROM lj WHERE query_table = 'a' AND query_column = 'x'",
+        "SELECT group_concat(tbl || ':' || containment, ' ') FROM lj WHERE query_table = 'main.a' AND query_column = 'x'"
+        " AND k = 1",
+        "SELECT group_concat(tbl || ':' || containment, ' ') FROM lj WHERE query_table = 'a' AND query_column = 'x'"
+        " AND exact = 1",
+    };
+    const char *expected[] = {"b:0.8 c:0.2", "b:0.8", "b:0.8 c:0.2"};
+    for (int qi = 0; qi < 3; qi++) {
+        int failures = 0;
+        for (long n = 1;; n++) {
+            exec_ok(db, "INSERT INTO lj(tbl) VALUES ('d')"); /* a write: the copy reloads */
+            injected = 0;
+            fail_countdown = n;
+            char *got = test_query1(db, queries[qi]);
+            fail_countdown = 0;
+            cr_assert(!injected || !got || strncmp(got, "ERROR: ", 7) == 0 || strcmp(got, expected[qi]) == 0,
+                      "query %d, allocation %ld failed: %s", qi, n, got ? got : "(null)");
+            failures += injected && got && strncmp(got, "ERROR: ", 7) == 0;
+            free(got);
+            char *again = test_query1(db, queries[qi]);
+            cr_assert_str_eq(again ? again : "(null)", expected[qi], "query %d after allocation %ld failed", qi, n);
+            free(again);
+            if (!injected) break; /* the search made fewer than n allocations */
+        }
+        cr_assert_gt(failures, 0, "query %d: some failure surfaced as an error", qi);
+    }
+    sqlite3_close(db);
+}
