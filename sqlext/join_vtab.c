@@ -23,9 +23,10 @@
  * silt_dense table (cosine, HNSW32) holding each column's embedding under its id, so the
  * ANN index inherits silt_dense's transactional storage instead of a copy of it.
  *
- * Modes (hidden column `mode`): 'equi' (default) takes 3·k (at least 30) columns from the
- * embedding index plus the 5·k columns holding most of the query's rarest values, and ranks
- * them by exact containment |Q ∩ X| / |Q| (score = containment);
+ * Modes (hidden column `mode`): 'equi' (default) takes the 5·k columns holding most of the
+ * query's rarest values plus, unless the lists read already prove that no other column can
+ * enter the top k, 3·k (at least 30) columns from the embedding index, and ranks them by
+ * exact containment |Q ∩ X| / |Q| (score = containment);
  * 'semantic' ranks by the similarity of the column embeddings (score = cosine similarity),
  * for joins that tolerate spelling and format differences. `exact = 1` runs the exact top-k
  * overlap search over the posting lists (silt_colset_topk: rarest lists first, prefix
