@@ -24,7 +24,7 @@ Steps (each cached under bench/out/join/, or the directory --dir names; rerun to
                NDCG@10 / precision@10 of equi against exact.
 
 Usage: /usr/bin/python3 bench/join/synth_lake.py BUILD [--columns N] [--seed S] [--queries Q] [--dir DIR]
-       [--mmap BYTES]
+       [--mmap BYTES] [--cache-mb MB]
 """
 import argparse, math, os, random, sqlite3, sys, time
 
@@ -110,6 +110,8 @@ def main():
     ap.add_argument("--queries", type=int, default=50)
     ap.add_argument("--mmap", type=int, default=0,
                     help="PRAGMA mmap_size for the query step (bytes; 0 = SQLite's default, no mmap)")
+    ap.add_argument("--cache-mb", type=int, default=0,
+                    help="PRAGMA cache_size for the query step, in MB (0 = SQLite's default, ~2 MB)")
     ap.add_argument("--dir", default=WORK,
                     help="where the lake database is kept (it takes ~40 minutes to index 100,000 "
                          "columns: keep it out of the worktree, e.g. /work/cache/join)")
@@ -151,6 +153,8 @@ def main():
 
     if a.mmap:  # both modes read through the mapping: page reads cost no system call
         db.execute(f"PRAGMA mmap_size = {a.mmap}")
+    if a.cache_mb:  # both modes keep more of the lake's pages between queries
+        db.execute(f"PRAGMA cache_size = -{a.cache_mb * 1024}")
     cols = db.execute("SELECT tbl, col FROM lj_cols ORDER BY id").fetchall()
     queries = random.Random(42).sample(cols, min(a.queries, len(cols)))
     # One warm-up query loads the ANN index and the model outside the timings.

@@ -1,0 +1,105 @@
+/* join_summary.c: see join_summary.h. */
+#include "sqlext/join_summary.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void silt_join_summary_free(silt_join_summary *s) {
+    sqlite3_free(s->h);
+    sqlite3_free(s->n);
+    sqlite3_free(s->size);
+    memset(s, 0, sizeof *s);
+}
+
+static int prepare(sqlite3 *db, sqlite3_stmt **st, const char *fmt, const char *schema, const char *name) {
+    char *sql = sqlite3_mprintf(fmt, schema, name);
+    *st = NULL;
+    if (!sql) return SQLITE_NOMEM;
+    int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+    sqlite3_free(sql);
+    return rc;
+}
+
+/* <t>_df in rowid order, which is ascending h: no sort needed for the binary search. */
+static int load_df(sqlite3 *db, const char *schema, const char *name, silt_join_summary *s) {
+    sqlite3_stmt *st;
+    int rc = prepare(db, &st, "SELECT h, n FROM \"%w\".\"%w_df\" ORDER BY h", schema, name);
+    if (rc != SQLITE_OK) return rc;
+    size_t cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (s->n_h == cap) {
+            if (cap >= SILT_JOIN_SUMMARY_MAX_VALUES) {
+                rc = SQLITE_TOOBIG;
+                break;
+            }
+            cap = cap ? cap * 2 : 4096;
+            int64_t *h = sqlite3_realloc64(s->h, cap * sizeof *h);
+            if (h) s->h = h;
+            uint32_t *n = sqlite3_realloc64(s->n, cap * sizeof *n);
+            if (n) s->n = n;
+            if (!h || !n) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+        }
+        sqlite3_int64 n = sqlite3_column_int64(st, 1);
+        /* As the seek reads it: a negative count is 0. A count past 32 bits (more columns
+         * than the copy allows, so a damaged row) only orders the lists; it is clamped. */
+        s->h[s->n_h] = sqlite3_column_int64(st, 0);
+        s->n[s->n_h] = n <= 0 ? 0 : n >= (sqlite3_int64)UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+        s->n_h++;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int load_sizes(sqlite3 *db, const char *schema, const char *name, silt_join_summary *s) {
+    sqlite3_stmt *st;
+    int rc = prepare(db, &st, "SELECT max(id) FROM \"%w\".\"%w_cols\"", schema, name);
+    if (rc != SQLITE_OK) return rc;
+    sqlite3_int64 max_id = -1;
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+        max_id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) return rc == SQLITE_DONE ? SQLITE_ERROR : rc;
+    if (max_id < 0) return SQLITE_OK; /* no columns */
+    if ((sqlite3_uint64)max_id >= SILT_JOIN_SUMMARY_MAX_IDS) return SQLITE_TOOBIG;
+    s->n_ids = (size_t)max_id + 1;
+    s->size = sqlite3_malloc64(s->n_ids * sizeof *s->size);
+    if (!s->size) return SQLITE_NOMEM;
+    memset(s->size, 0, s->n_ids * sizeof *s->size);
+    rc = prepare(db, &st, "SELECT id, n_distinct FROM \"%w\".\"%w_cols\" WHERE id >= 0", schema, name);
+    if (rc != SQLITE_OK) return rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sqlite3_int64 id = sqlite3_column_int64(st, 0), n = sqlite3_column_int64(st, 1);
+        /* A missing or odd count stays unknown, as rd_size reads it: no size bound. */
+        if (id >= 0 && (size_t)id < s->n_ids && sqlite3_column_type(st, 1) == SQLITE_INTEGER && n >= 0 &&
+            n < (sqlite3_int64)UINT32_MAX)
+            s->size[id] = (uint32_t)n + 1;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+int silt_join_summary_load(sqlite3 *db, const char *schema, const char *name, silt_join_summary *s) {
+    memset(s, 0, sizeof *s);
+    int rc = load_df(db, schema, name, s);
+    if (rc == SQLITE_OK) rc = load_sizes(db, schema, name, s);
+    if (rc != SQLITE_OK) silt_join_summary_free(s);
+    return rc;
+}
+
+size_t silt_join_summary_df(const silt_join_summary *s, int64_t h) {
+    size_t lo = 0, hi = s->n_h;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->h[mid] < h) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < s->n_h && s->h[lo] == h ? s->n[lo] : 0;
+}
+
+size_t silt_join_summary_size(const silt_join_summary *s, int64_t id) {
+    if (id < 0 || (uint64_t)id >= s->n_ids || s->size[id] == 0) return SIZE_MAX;
+    return (size_t)s->size[id] - 1;
+}

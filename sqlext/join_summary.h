@@ -1,0 +1,43 @@
+/* join_summary.h: an in-memory copy of the small, hot part of a silt_join table's exact
+ * layer: every value's posting list length (<t>_df) and every column's number of distinct
+ * values (<t>_cols.n_distinct).
+ *
+ * A search looks up the list length of up to 256 query values (exact = 1: all of them) and
+ * the size of ~100 candidate columns. Each lookup is a B-tree seek, and on a large lake most
+ * seeks miss SQLite's page cache (a few MB by default), so that these seeks were a third of
+ * an equi search's time on the 100,000-column benchmark lake (bench/README.md, join). The copy
+ * is 12 bytes per distinct value and 4 per column, loaded at a table's first search and
+ * dropped as soon as the lake may have changed (join_vtab.c decides when). */
+#ifndef SILT_JOIN_SUMMARY_H
+#define SILT_JOIN_SUMMARY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sqlext/sqlite.h"
+
+/* Lakes with more distinct values or column ids than these are not copied (their searches
+ * seek, as before): the copy stays under ~200 MB. */
+#define SILT_JOIN_SUMMARY_MAX_VALUES ((size_t)1 << 24)
+#define SILT_JOIN_SUMMARY_MAX_IDS ((size_t)1 << 24)
+
+typedef struct {
+    int64_t *h;     /* distinct value hashes, ascending */
+    uint32_t *n;    /* n[i]: length of h[i]'s posting list */
+    size_t n_h;
+    uint32_t *size; /* size[id]: n_distinct + 1 of column id; 0 when unknown or no such column */
+    size_t n_ids;   /* size has n_ids entries (largest id + 1) */
+} silt_join_summary;
+
+/* Loads the summary of table schema.name (which must have <name>_df). Returns SQLITE_OK,
+ * SQLITE_TOOBIG when the lake exceeds the limits above (s left empty), or an error. */
+int silt_join_summary_load(sqlite3 *db, const char *schema, const char *name, silt_join_summary *s);
+void silt_join_summary_free(silt_join_summary *s);
+
+/* The length of value h's posting list (0 when no column holds it). */
+size_t silt_join_summary_df(const silt_join_summary *s, int64_t h);
+
+/* Column id's number of distinct values, or SIZE_MAX when unknown. */
+size_t silt_join_summary_size(const silt_join_summary *s, int64_t id);
+
+#endif
