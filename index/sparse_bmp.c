@@ -4,12 +4,12 @@
  * The segment's documents are cut into blocks of SP_BMP_BLOCK_DOCS consecutive local
  * documents. Per term and block, the largest weight of the term there, rounded up to one of
  * 255 steps of the term's largest weight: a dense u8 array over all blocks for terms present
- * in a quarter of the blocks or more, else (block, u8) pairs. Negative weights get a second
+ * in an eighth of the blocks or more, else (block, u8) pairs. Negative weights get a second
  * such table of the largest -w, used for query terms of the other sign. The tables are
  * derived from the forward index at the first such search of a segment (not stored).
  *
  * A search sums |q_t| x step x blockmax over its terms into an upper bound per block (in
- * 16-bit integer units of a per-query scale, every product rounded up: see bound_units), then
+ * 16-bit integer units of a per-query scale, still an upper bound: see sat_add), then
  * scores whole blocks from the forward index (a block is one contiguous run), largest bound
  * first, while alpha x the bound can still reach the k-th best score: alpha 1 gives the exact
  * top k, lower trades recall for speed. Scoring is first from the int8 weights with an error
@@ -118,7 +118,9 @@ static int side_build(const sp_seg *s, uint32_t n_blocks, int sign, bmp_side *x)
         }
     uint32_t n_dense = 0;
     for (uint32_t t = 0; t < T; t++) {
-        int dense = (uint64_t)cnt[t] * 4 >= n_blocks && cnt[t] > 0;
+        /* From an eighth of the blocks on, a dense row (1 byte a block, summed 16 blocks an
+         * instruction) costs no more memory than pairs (5 bytes a pair) and far less time. */
+        int dense = (uint64_t)cnt[t] * 8 >= n_blocks && cnt[t] > 0;
         x->dense_at[t] = dense ? n_dense++ : UINT32_MAX;
         x->sp_off[t + 1] = x->sp_off[t] + (dense ? 0 : cnt[t]);
     }
@@ -197,10 +199,13 @@ static bmp_work *work_new(const sp_seg *s, const sp_bmp *m) {
  * of step c (|q| x the step of its table) gets a = ceil(c x S x 256) for the query's scale S,
  * and a block's bound in units is the saturating sum of floor(m x a / 256) over the terms, m
  * the block's step count. Each floor loses less than 1, so the true bound (sum of c x m) is
- * below (units + terms) / S; a saturated sum (65535) bounds nothing and counts as infinite. S
- * puts the sum of every term's largest share at 65,000 units, so a sum saturates only with
- * hundreds of terms; the largest bounds land at 11,000-31,000 units on bench/sparse's
- * queries, where the up to one unit lost per term is far below the u8 steps' own rounding. */
+ * below (units + terms) / S. S puts the sum of every term's largest share at 65,000 units
+ * (with x_i = c_i x S x 256, the x_i sum to 65,255): a term with a <= 256 adds at most
+ * floor(255 a / 256) = a - 1 < x_i, and each of the at most 255 terms with a > 256 less than
+ * x_i + 1, so a sum stays below 65,255 + 255 < 65,535 whatever the number of terms; a
+ * saturated sum would still count as an infinite bound, defensively. The largest bounds land at
+ * 11,000-31,000 units on bench/sparse's queries, where the up to one unit lost per term is far
+ * below the u8 steps' own rounding. */
 static inline uint16_t sat_add(uint16_t u, uint32_t m, uint32_t a) {
     uint32_t v = u + ((m * a) >> 8);
     return v > 65535 ? 65535 : (uint16_t)v;
@@ -559,10 +564,12 @@ int silt_spbmp_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
             w->sorted[fill[(uint64_t)(ub[j] - lo) * N_BUCKETS / span]++] = j;
         }
         int stopped = 0;
-        /* sorted[] ascends by bucket: walk it backwards, fetching blocks a few steps ahead. */
+        /* sorted[] ascends by bucket: walk it backwards, fetching blocks ahead. Scoring waits
+         * on memory: on bench/sparse, in one process, 12 blocks ahead was 1.14x faster than 4,
+         * and 16 to 24 about as fast as 12. */
         for (uint32_t oi = n_take; oi-- > 0;) {
-            if (oi >= 8) prefetch_first(s, w->sorted[oi - 8]);
-            if (oi >= 4) prefetch_block(s, w->sorted[oi - 4]);
+            if (oi >= 32) prefetch_first(s, w->sorted[oi - 32]);
+            if (oi >= 16) prefetch_block(s, w->sorted[oi - 16]);
             uint32_t j = w->sorted[oi];
             if (h->n == h->k) {
                 double theta = h->score[0];
@@ -576,7 +583,7 @@ int silt_spbmp_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
                 if (alpha * bound_of(ub[j], inv_s, n_used) * slack < theta) continue;
             }
             for (uint32_t d = block_start(s, j), d1 = block_start(s, j + 1); d < d1; d++) {
-                if (silt_spseg_is_dead(s, d) || (allow && !((allow[d >> 6] >> (d & 63)) & 1))) continue;
+                if ((s->n_dead && silt_spseg_is_dead(s, d)) || (allow && !((allow[d >> 6] >> (d & 63)) & 1))) continue;
                 float e;
                 float a = approx(avx2, s, d, w->qc, &e);
                 if (e == 0) continue; /* no query term */
