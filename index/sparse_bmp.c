@@ -324,13 +324,15 @@ static inline void prefetch_first(const sp_seg *s, uint32_t j) {
     __builtin_prefetch(&s->fwd_first[block_start(s, j + 1)]);
 }
 
-/* Asks for block j's term numbers and int8 weights (one contiguous run each). */
+/* Asks for block j's term numbers and int8 weights (one contiguous run each), into L2: 16
+ * blocks ahead are ~400 lines, which in L1 evicted each other before use (in one process on
+ * bench/sparse, L2 hints were 1.09x faster than L1 ones at 16 blocks ahead). */
 static inline void prefetch_block(const sp_seg *s, uint32_t j) {
     uint64_t i0 = s->fwd_first[block_start(s, j)], i1 = s->fwd_first[block_start(s, j + 1)];
     const char *p = (const char *)s->fwd_ids + i0 * s->id_bytes, *e = (const char *)s->fwd_ids + i1 * s->id_bytes;
-    for (p = (const char *)((uintptr_t)p & ~(uintptr_t)63); p < e; p += 64) __builtin_prefetch(p);
+    for (p = (const char *)((uintptr_t)p & ~(uintptr_t)63); p < e; p += 64) __builtin_prefetch(p, 0, 2);
     p = (const char *)(s->fwd_q + i0), e = (const char *)(s->fwd_q + i1);
-    for (p = (const char *)((uintptr_t)p & ~(uintptr_t)63); p < e; p += 64) __builtin_prefetch(p);
+    for (p = (const char *)((uintptr_t)p & ~(uintptr_t)63); p < e; p += 64) __builtin_prefetch(p, 0, 2);
 }
 
 /* Document d's score from its int8 weights (qc = query weight x impact scale); *e bounds
