@@ -184,6 +184,11 @@ uint64_t silt_spbmp_bytes(const sp_bmp *m);
 int silt_spbmp_search(const sp_seg *s, const sp_query *q, const uint64_t *allow, double alpha,
                       sp_heap *h, char **err);
 
+/* Every block's upper bound for q as silt_spbmp_search computes it (INFINITY where the
+ * integer sum saturated) into out[ceil(n_docs / SP_BMP_BLOCK_DOCS)]: for tests. 0, or -1 (out
+ * of memory) with *err. */
+int silt_spbmp_bounds(const sp_seg *s, const sp_query *q, double *out, char **err);
+
 /* Exact score of local document d for a query mapped to local terms (qloc[n_terms], 0 where
  * the term is not in the query); *shares is set when the document has a query term. */
 double silt_spseg_score(const sp_seg *s, uint32_t d, const float *qloc, int *shares);
