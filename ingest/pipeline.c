@@ -70,6 +70,7 @@ typedef struct pipe_state {
     silt_batch *free_list;
     int done;                  /* the producer has finished */
     int abort;                 /* the consumer failed: the producer must stop */
+    int consumer_waiting;      /* the consumer is waiting for a batch (also read without mu) */
 } pipe_state;
 
 static int ends_with(const char *s, size_t n, const char *suffix) {
@@ -170,9 +171,12 @@ static void reserve_part(pipe_state *ps, const silt_rows *prev) {
     (void)silt_rows_reserve(r, rows, r->n_fields + rows * fields_per, r->arena_bytes + rows * bytes_per);
 }
 
-/* Classifies the fields of a delimited file's batch here, on the producer thread, which has
- * time to spare where the inserting thread has none (see silt_batch.classes). Without
- * memory for the classes the consumer classifies as it goes. */
+/* Classifies the fields of a delimited file's batch (see silt_batch.classes). Whichever
+ * thread has time to spare does it: the producer while the consumer is busy (a file whose
+ * inserting is the slower side), the consumer before it takes a batch that arrived
+ * unclassified because it was waiting for it (a download or parse that is the slower side,
+ * e.g. over the network). Without memory for the classes the consumer classifies values as
+ * it binds them. */
 static void classify(pipe_state *ps, silt_batch *b) {
     b->classes = NULL;
     if (ps->format == SILT_FMT_JSONL || b->rows.n_fields == 0) return;
@@ -236,7 +240,8 @@ static int hand_over(pipe_state *ps, int sample_end, char **err) {
     }
     if (n_keys) memcpy(b->keys, ps->rd->keys, n_keys * sizeof *b->keys);
     b->n_keys = n_keys;
-    classify(ps, b);
+    if (__atomic_load_n(&ps->consumer_waiting, __ATOMIC_RELAXED)) b->classes = NULL; /* hand it over now */
+    else classify(ps, b);
     b->n_bytes_in = ps->n_bytes_in;
     b->format = ps->format;
     if (in_sample) {
@@ -407,6 +412,7 @@ static int consume(pipe_state *ps, char **err) {
     for (;;) {
         pthread_mutex_lock(&ps->mu);
         while (!ps->q_head && !ps->done) {
+            __atomic_store_n(&ps->consumer_waiting, 1, __ATOMIC_RELAXED);
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_nsec += 100 * 1000 * 1000;
@@ -421,11 +427,13 @@ static int consume(pipe_state *ps, char **err) {
             pthread_mutex_unlock(&ps->mu);
             return 0;
         }
+        __atomic_store_n(&ps->consumer_waiting, 0, __ATOMIC_RELAXED);
         silt_batch *b = ps->q_head;
         ps->q_head = b->next;
         if (!ps->q_head) ps->q_tail = NULL;
         b->next = NULL;
         pthread_mutex_unlock(&ps->mu);
+        if (!b->classes) classify(ps, b);
         int rc = c->records(c->ctx, b, 0, err);
         if (b->sample_part && !b->sample_end && rc == 0) {
             if (held_tail) held_tail->next = b;
