@@ -20,6 +20,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "core/err.h"
 
@@ -30,6 +33,8 @@ typedef struct csv_rd {
     silt_reader base;
     unsigned char cls[256]; /* C_* of every byte */
     int quote;              /* the quote byte, or SILT_CSV_NO_QUOTE */
+    unsigned char ends[4];  /* the bytes that end an unquoted field (the delimiter twice
+                               when there is no quote) */
     int state;              /* ST_* */
     char *buf;              /* the field being gathered (quoted, or cut by a chunk's end) */
     size_t n_buf, buf_cap;
@@ -88,6 +93,24 @@ static int end_record(csv_rd *rd, int by_cr, char **err) {
     return 0;
 }
 
+/* The first byte of q..end that can end an unquoted field, or end. Sixteen bytes at a time
+ * where SSE2 is there (every x86-64): fields are mostly a few dozen bytes. */
+static const unsigned char *field_end(const csv_rd *rd, const unsigned char *q, const unsigned char *end) {
+#ifdef __SSE2__
+    const __m128i e0 = _mm_set1_epi8((char)rd->ends[0]), e1 = _mm_set1_epi8((char)rd->ends[1]);
+    const __m128i e2 = _mm_set1_epi8((char)rd->ends[2]), e3 = _mm_set1_epi8((char)rd->ends[3]);
+    for (; end - q >= 16; q += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, e0), _mm_cmpeq_epi8(v, e1)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, e2), _mm_cmpeq_epi8(v, e3)));
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        if (mask) return q + __builtin_ctz(mask);
+    }
+#endif
+    while (q < end && !rd->cls[*q]) q++;
+    return q;
+}
+
 static int parse(csv_rd *rd, const char *data, size_t n, char **err) {
     const unsigned char *s = (const unsigned char *)data, *end = s + n;
     const unsigned char *cls = rd->cls;
@@ -116,9 +139,7 @@ static int parse(csv_rd *rd, const char *data, size_t n, char **err) {
             }
             break;
         case ST_UNQUOTED: {
-            const unsigned char *q = s;
-            while (end - q >= 4 && !cls[q[0]] && !cls[q[1]] && !cls[q[2]] && !cls[q[3]]) q += 4;
-            while (q < end && !cls[*q]) q++;
+            const unsigned char *q = field_end(rd, s, end);
             if (q == end) { /* the field goes on in the next chunk */
                 if (gather(rd, s, (size_t)(q - s), err)) return -1;
                 s = q;
@@ -245,6 +266,10 @@ silt_reader *silt_csv_reader_new(char delimiter, int quote, silt_rows *rows, cha
     rd->cls['\n'] = C_LF;
     if (quote != SILT_CSV_NO_QUOTE) rd->cls[quote] = C_QUOTE;
     rd->quote = quote;
+    rd->ends[0] = (unsigned char)delimiter;
+    rd->ends[1] = '\r';
+    rd->ends[2] = '\n';
+    rd->ends[3] = quote != SILT_CSV_NO_QUOTE ? (unsigned char)quote : (unsigned char)delimiter;
     rd->state = ST_RECORD;
     rd->base.feed = csv_feed;
     rd->base.finish = csv_finish;
