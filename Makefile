@@ -173,6 +173,8 @@ $(FUZZ_BUILD)/%.o: %.c $(HDRS) | $(DEPS)/libfaiss_c.a
 $(FUZZ_BUILD)/%.o: %.cpp $(HDRS) | $(DEPS)/libfaiss_c.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS_ALL) -DSQLITE_CORE -c $< -o $@
+# The reference objects are prerequisites of a pattern rule only: kept, not rebuilt each time.
+.SECONDARY: $(REF_SRC:%.c=$(FUZZ_BUILD)/%.o)
 # An archive, so that each target links only the objects it uses.
 $(FUZZ_BUILD)/libsilt_fuzz.a: $(FUZZ_OBJ)
 	@rm -f $@ && ar rcs $@ $^

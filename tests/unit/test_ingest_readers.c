@@ -122,24 +122,30 @@ Test(ingest, csv_unterminated_quote_names_its_line) {
 }
 
 /* ingest/csv_reader.c against the libcsv reader it replaced (tests/ref/csv_libcsv.c) on
- * random short inputs over the bytes that matter to the grammar: the same records, line
- * numbers and errors, whole or in chunks. Error lines are compared only without CRs: for a
- * record after a CR-only line end the reference counts LFs alone, csv_reader.c counts the CR
- * as the line end it is. */
+ * random inputs over the bytes that matter to the grammar: the same records, line numbers
+ * and errors, whole or in chunks. Every other input is long and mostly plain bytes, so that
+ * fields of 16 bytes and more (the reader's 16-byte scan) occur often, whole and cut by chunk
+ * ends. Error lines are compared only without CRs: for a record after a CR-only line end the
+ * reference counts LFs alone, csv_reader.c counts the CR as the line end it is. */
 Test(ingest, csv_reader_agrees_with_libcsv_reference) {
     static const char alphabet[] = {'a', 'b', '1', ',', ',', '"', '"', '\n', '\n', '\r', ' ', '\t', ';', '\'',
                                     (char)0xEF, (char)0xBB, (char)0xBF};
     static const struct { char delim; int quote; } modes[] = {{',', '"'}, {'\t', SILT_CSV_NO_QUOTE}, {';', '\''}};
     uint64_t seed = 0x5eed;
-    char in[64];
-    int errors = 0, records = 0;
+    char in[128];
+    int errors = 0, records = 0, long_runs = 0;
     for (int iter = 0; iter < 6000; iter++) {
-        size_t n = 0, len = (size_t)(iter % 40);
+        int plain = iter % 2; /* a long input of mostly plain bytes */
+        size_t n = 0, len = plain ? 40 + (size_t)(iter % 80) : (size_t)(iter % 40), run = 0, longest = 0;
         for (; n < len; n++) {
             seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-            in[n] = alphabet[(seed >> 33) % sizeof alphabet];
+            uint64_t r = seed >> 33;
+            in[n] = plain && r % 12 ? (char)('a' + r / 12 % 26) : alphabet[r % sizeof alphabet];
+            run = in[n] >= 'a' && in[n] <= 'z' ? run + 1 : 0;
+            if (run > longest) longest = run;
         }
         in[n] = 0;
+        long_runs += longest >= 20;
         int has_cr = memchr(in, '\r', n) != NULL;
         for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
             char *want = read_with(silt_ref_csv_reader_new, 0, modes[m].delim, modes[m].quote, in, n, n + 1);
@@ -156,9 +162,10 @@ Test(ingest, csv_reader_agrees_with_libcsv_reference) {
             free(want);
         }
     }
-    /* The inputs exercise both outcomes. */
+    /* The inputs exercise both outcomes, and fields longer than one 16-byte step. */
     cr_assert_gt(errors, 1000);
     cr_assert_gt(records, 3000);
+    cr_assert_gt(long_runs, 1000);
 }
 
 Test(ingest, csv_bad_delimiter_is_refused) {
