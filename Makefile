@@ -20,7 +20,7 @@ DEFAULT_MODEL_DIR := $(abspath build/models/use-lite)
 CFLAGS_ALL   := -std=c11 $(WARN) $(BASEFLAGS) -DSILT_DEFAULT_MODEL_DIR=\"$(DEFAULT_MODEL_DIR)\" $(CFLAGS)
 CXXFLAGS_ALL := -std=c++17 $(WARN) $(BASEFLAGS) -fopenmp $(CXXFLAGS)
 
-SYSLIBS := -lopenblas -lcurl -lcjson -lutf8proc -lz -lgomp -lstdc++ -lpthread -lm -ldl
+SYSLIBS := -lopenblas -lcurl -lcrypto -lcjson -lutf8proc -lz -lgomp -lstdc++ -lpthread -lm -ldl
 FAISS_LIBS := $(DEPS)/libfaiss_c.a $(DEPS)/libfaiss_sel.a
 
 SRC_C   := $(sort $(wildcard core/*.c index/*.c sqlext/*.c ingest/*.c))

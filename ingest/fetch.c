@@ -18,9 +18,8 @@
 #include <unistd.h>
 
 #include "core/err.h"
-#include "core/sha256.h"
+#include "ingest/digest.h"
 #include "ingest/hasher.h"
-#include "ingest/sha256_hw.h"
 #include "include/silt.h"
 
 /* libcurl's read buffer for a transfer. Larger chunks mean fewer callbacks into the parser,
@@ -247,7 +246,7 @@ typedef struct fetch_ctx {
     const silt_fetch_opts *opts;
     const silt_fetch_sink *sink;
     silt_fetch_info *info;
-    silt_sha256 sha;
+    silt_digest *digest; /* SHA-256 of the body */
     silt_hasher *hasher; /* hashes what follows the first FETCH_HASH_INLINE_BYTES */
     int began;      /* begin was called */
     int failed;     /* a callback failed; err holds why */
@@ -311,8 +310,8 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
     if (fc->hasher) {
         silt_hasher_feed(fc->hasher, p, n);
     } else {
-        silt_ingest_sha256_update(&fc->sha, p, n);
-        if (fc->info->n_bytes + (int64_t)n >= FETCH_HASH_INLINE_BYTES) fc->hasher = silt_hasher_start(&fc->sha);
+        silt_digest_update(fc->digest, p, n);
+        if (fc->info->n_bytes + (int64_t)n >= FETCH_HASH_INLINE_BYTES) fc->hasher = silt_hasher_start(fc->digest);
     }
     fc->info->n_bytes += (int64_t)n;
     if (fc->sink->data(fc->sink->ctx, p, n, &fc->err)) {
@@ -381,13 +380,17 @@ int silt_fetch(const char *url, const silt_fetch_opts *opts, const silt_fetch_si
     size_t sl = scheme_len(url);
     if (!sl) return silt_err(err, "'%s' is not a URL", url);
     fetch_ctx fc = {.opts = opts, .sink = sink, .info = info, .is_file = silt_fetch_is_file(url)};
-    silt_sha256_init(&fc.sha);
     if (fc.is_file &&
         silt_fetch_file_validators(url, &info->etag, &info->last_modified, err))
         return -1;
 
+    fc.digest = silt_digest_new();
+    if (!fc.digest) return silt_err(err, "out of memory (SHA-256 context)");
     CURL *c = curl_easy_init();
-    if (!c) return silt_err(err, "libcurl: cannot create a transfer handle");
+    if (!c) {
+        silt_digest_free(fc.digest);
+        return silt_err(err, "libcurl: cannot create a transfer handle");
+    }
     fc.curl = c;
     char errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *hdrs = NULL;
@@ -432,6 +435,7 @@ int silt_fetch(const char *url, const silt_fetch_opts *opts, const silt_fetch_si
         bad |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)opts->max_bytes) != CURLE_OK;
     if (hdrs) bad |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK;
     if (bad) {
+        silt_digest_free(fc.digest);
         curl_easy_cleanup(c);
         curl_slist_free_all(hdrs);
         return silt_err(err, "libcurl does not accept the transfer options (libcurl too old?)");
@@ -466,8 +470,10 @@ int silt_fetch(const char *url, const silt_fetch_opts *opts, const silt_fetch_si
         }
     }
     free(fc.err);
-    if (fc.hasher) silt_hasher_finish(fc.hasher, &fc.sha);
-    if (result == 0 && !info->stopped && !info->not_modified) silt_sha256_hex(&fc.sha, info->sha256);
+    if (fc.hasher) silt_hasher_finish(fc.hasher);
+    if (result == 0 && !info->stopped && !info->not_modified && silt_digest_hex(fc.digest, info->sha256))
+        result = silt_err(err, "libcrypto could not compute the SHA-256 of the download");
+    silt_digest_free(fc.digest);
     curl_easy_cleanup(c);
     curl_slist_free_all(hdrs);
     return result;

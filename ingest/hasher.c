@@ -7,13 +7,13 @@
 #include <string.h>
 
 #include "ingest/rows.h"
-#include "ingest/sha256_hw.h"
+#include "ingest/digest.h"
 
 #define BLOCK_BYTES ((size_t)1 << 20)
 #define N_BLOCKS 4
 
 struct silt_hasher {
-    silt_sha256 sha; /* the hashing thread's until finish joins it */
+    silt_digest *d;           /* the caller's, used by the thread until finish joins it */
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -35,7 +35,7 @@ static void *run(void *arg) {
         int i = h->head;
         pthread_mutex_unlock(&h->mu);
         /* The block stays counted until hashed, so the feeder cannot refill it. */
-        silt_ingest_sha256_update(&h->sha, block(h, i), h->len[i]);
+        silt_digest_update(h->d, block(h, i), h->len[i]);
         pthread_mutex_lock(&h->mu);
         h->head = (h->head + 1) % N_BLOCKS;
         h->count--;
@@ -45,7 +45,7 @@ static void *run(void *arg) {
     return NULL;
 }
 
-silt_hasher *silt_hasher_start(const silt_sha256 *sha) {
+silt_hasher *silt_hasher_start(silt_digest *d) {
     silt_hasher *h = calloc(1, sizeof *h);
     if (!h) return NULL;
     /* Huge pages: fresh 4 KiB pages would cost more to fault in than hashing them. */
@@ -54,7 +54,7 @@ silt_hasher *silt_hasher_start(const silt_sha256 *sha) {
         free(h);
         return NULL;
     }
-    h->sha = *sha;
+    h->d = d;
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
     if (pthread_create(&h->th, NULL, run, h) != 0) {
@@ -92,14 +92,13 @@ void silt_hasher_feed(silt_hasher *h, const void *p, size_t n) {
     pthread_mutex_unlock(&h->mu);
 }
 
-void silt_hasher_finish(silt_hasher *h, silt_sha256 *sha) {
+void silt_hasher_finish(silt_hasher *h) {
     pthread_mutex_lock(&h->mu);
     if (h->fill_len) push_block(h);
     h->done = 1;
     pthread_cond_broadcast(&h->cv);
     pthread_mutex_unlock(&h->mu);
     pthread_join(h->th, NULL);
-    *sha = h->sha;
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->cv);
     silt_big_free(h->mem, (size_t)N_BLOCKS * BLOCK_BYTES);

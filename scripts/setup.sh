@@ -16,7 +16,7 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 
 PKGS=(build-essential pkg-config cmake ninja-build dpkg-dev
-      sqlite3 libsqlite3-dev libfaiss-dev libopenblas-dev libcurl4-openssl-dev
+      sqlite3 libsqlite3-dev libfaiss-dev libopenblas-dev libcurl4-openssl-dev libssl-dev
       libcriterion-dev libcjson-dev libcsv-dev libutf8proc-dev zlib1g-dev libdqlite-dev go-dqlite
       ca-certificates
       clang libclang-rt-14-dev valgrind)  # make fuzz (libFuzzer) and make valgrind
