@@ -25,7 +25,7 @@
  *
  * Modes (hidden column `mode`): 'equi' (default) takes the 5·k columns holding most of the
  * query's rarest values plus, unless the lists read already prove that no other column can
- * enter the top k, 3·k (at least 30) columns from the embedding index, and ranks them by
+ * enter the top k, 2·k (at least 20) columns from the embedding index, and ranks them by
  * exact containment |Q ∩ X| / |Q| (score = containment);
  * 'semantic' ranks by the similarity of the column embeddings (score = cosine similarity),
  * for joins that tolerate spelling and format differences. `exact = 1` runs the exact top-k
@@ -57,9 +57,10 @@ enum { C_TBL, C_COL, C_SCORE, C_CONTAINMENT, C_QTABLE, C_QCOLUMN, C_K, C_EXACT, 
 /* equi takes fewer columns from the ANN index, with a narrower search: the rare-value
  * candidates find most high-containment columns, and on the 100,000-column benchmark lake
  * (bench/README.md) 30 columns at breadth 16 gave the same NDCG@10 as 100 at 64 (0.989),
- * at about a third less latency; fivethirtyeight stayed at 1.000. */
-#define EQUI_MIN_CANDIDATES 30
-#define EQUI_EMBED_CANDIDATES_PER_K 3
+ * at about a third less latency; fivethirtyeight stayed at 1.000. With the in-memory
+ * sample's candidates, 20 gave the same NDCG@10 as 30 on both lakes (session 6). */
+#define EQUI_MIN_CANDIDATES 20
+#define EQUI_EMBED_CANDIDATES_PER_K 2
 #define EQUI_EF_SEARCH 16
 #define RARE_CANDIDATES_PER_K 5   /* equi: columns taken from the rarest query values' lists */
 /* Query values whose posting list lengths equi looks up: one B-tree seek each, the largest
@@ -68,6 +69,14 @@ enum { C_TBL, C_COL, C_SCORE, C_CONTAINMENT, C_QTABLE, C_QCOLUMN, C_K, C_EXACT, 
  * fivethirtyeight; 128 cut ~30% but fell to 0.984 there. */
 #define RARE_SAMPLE 256
 #define RARE_POSTINGS 4096        /* posting entries equi reads from the rarest of them */
+/* The in-memory sample (join_summary.h) gives equi the lists of about a quarter of the query's
+ * values without a seek: up to SAMPLE_POSTINGS entries of them, rarest first. When the query
+ * has at least SAMPLE_DECIDES sampled values, only the RARE_LISTS_AFTER_SAMPLE rarest other
+ * lists are read from the table. On the 100,000-column benchmark lake (bench/README.md) this
+ * kept NDCG@10 at 0.98 where reading 8 lists without the sample gave 0.94-0.97. */
+#define SAMPLE_POSTINGS 16384
+#define SAMPLE_DECIDES 8
+#define RARE_LISTS_AFTER_SAMPLE 8
 
 /* Prepared statements over the shadow tables that read posting lists and column sets, for
  * silt_colset_topk and for verifying candidates. Owned by one search. */
@@ -1031,17 +1040,6 @@ static int rank_semantic(join_cursor *c, int *cap, lake_reader *rd, const column
 }
 
 typedef struct {
-    size_t len;
-    int64_t h;
-} rare_value;
-
-static int cmp_rare(const void *a, const void *b) {
-    const rare_value *x = a, *y = b;
-    if (x->len != y->len) return x->len < y->len ? -1 : 1;
-    return (x->h > y->h) - (x->h < y->h);
-}
-
-typedef struct {
     sqlite3_int64 id, count;
 } col_count;
 
@@ -1054,8 +1052,12 @@ static int cmp_count(const void *a, const void *b) {
 /* The equi mode's second source of candidates, which the embedding misses when a column's
  * text says little about its values (numbers, codes): the columns that hold the most of the
  * query's rarest values. Looks up the list lengths of up to RARE_SAMPLE query values (hashes
- * are in random order, so the first ones are a uniform sample), reads the shortest lists up
- * to RARE_POSTINGS entries, and adds the n_best columns seen most often.
+ * are in random order, so the first ones are a uniform sample), takes the lists of the
+ * query's values in the in-memory sample (the values of the smallest hashes: the same rule
+ * for every column, so the count of a column there estimates its containment, in LSH
+ * Ensemble's spirit) up to SAMPLE_POSTINGS entries, then reads the shortest other lists from
+ * the table up to RARE_POSTINGS entries (and RARE_LISTS_AFTER_SAMPLE lists when the sample
+ * held enough of the query), and adds the n_best columns seen most often.
  * The lists read also bound every candidate's overlap (JOSIE's prefix filter): a column seen
  * c times in the r lists read entirely can share at most c + |Q| - r values with Q, so most
  * candidates of a query whose best matches overlap by much need not be verified; when every
@@ -1066,7 +1068,8 @@ static void tighten(cand_col *x, size_t bound, int exact) {
 
 /* What the rare-value lists tell about columns that are not candidates, for the ANN step. */
 typedef struct {
-    silt_rowid_map count; /* column id -> times seen in the lists read */
+    silt_rowid_map count; /* column id -> index in counts */
+    col_count *counts;    /* every column seen in the lists read, with its count */
     size_t unread;        /* query values whose lists were not read */
     int complete;         /* every column seen has its count (else no bound holds) */
     size_t outside;       /* bound of the overlap of any column that is not a candidate */
@@ -1076,34 +1079,75 @@ typedef struct {
 static void rare_tighten(const rare_info *ri, cand_col *x) {
     if (!ri->complete) return;
     int64_t n;
-    tighten(x, (silt_rowid_map_get(&ri->count, x->id, &n) ? (size_t)n : 0) + ri->unread, ri->unread == 0);
+    tighten(x, (silt_rowid_map_get(&ri->count, x->id, &n) ? (size_t)ri->counts[n].count : 0) + ri->unread,
+            ri->unread == 0);
 }
 
+typedef struct {
+    size_t len;
+    int64_t h;
+    int mem; /* its list is in the in-memory sample */
+} rare_pick;
+
+static int cmp_pick(const void *a, const void *b) {
+    const rare_pick *x = a, *y = b;
+    if (x->mem != y->mem) return x->mem ? -1 : 1;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return (x->h > y->h) - (x->h < y->h);
+}
+
+/* A count's histogram bin: counts cannot exceed the lists read, but a bin past them keeps a
+ * damaged lake's postings (a column listed twice in one list) in range. */
+static size_t count_bin(sqlite3_int64 c, size_t max) { return c >= 0 && (size_t)c <= max ? (size_t)c : max + 1; }
+
 static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list *l, int n_best, rare_info *ri) {
+    /* The query's sampled values are the prefix of its sorted hashes below the threshold. */
+    size_t ns = 0;
+    if (rd->sum && rd->sum->has_sample)
+        while (ns < q->n_hashes && q->hashes[ns] < SILT_JOIN_SAMPLE_TAU) ns++;
     size_t n = q->n_hashes < RARE_SAMPLE ? q->n_hashes : RARE_SAMPLE;
-    rare_value *vals = sqlite3_malloc64(n * sizeof *vals);
-    col_count *counts = NULL;
+    if (n < ns) n = ns;
+    size_t mem_budget = ns ? SAMPLE_POSTINGS : 0, bt_budget = RARE_POSTINGS;
+    /* With enough sampled values the sample finds the large overlaps and few seeks remain
+     * worth their cost; a query with fewer (a small column) reads its rarest lists as
+     * before, which is cheap for a small column. */
+    size_t bt_lists = ns >= SAMPLE_DECIDES ? RARE_LISTS_AFTER_SAMPLE : SIZE_MAX;
+    size_t cap_counts = mem_budget + bt_budget;
+    rare_pick *vals = sqlite3_malloc64((n ? n : 1) * sizeof *vals);
+    col_count *counts = NULL, *top = NULL;
     int64_t *ids = NULL;
-    size_t n_ids = 0, cap_ids = 0, n_counts = 0, read = 0, lists_read = 0;
+    size_t n_ids = 0, cap_ids = 0, n_counts = 0, read_mem = 0, read_bt = 0, lists_read = 0, bt_read = 0;
     int complete = 1; /* every column seen in the lists read has its count */
     silt_rowid_map where = {0}; /* column id -> index in counts */
     int rc = vals ? SQLITE_OK : SQLITE_NOMEM;
     for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
         vals[i].h = q->hashes[i];
+        vals[i].mem = i < ns;
         rc = rd_list_len(rd, q->hashes[i], &vals[i].len);
     }
-    if (rc == SQLITE_OK) qsort(vals, n, sizeof *vals, cmp_rare);
-    for (size_t i = 0; rc == SQLITE_OK && i < n && read + vals[i].len <= RARE_POSTINGS; i++) {
-        if ((rc = rd_list(rd, vals[i].h, &ids, &n_ids, &cap_ids)) != SQLITE_OK) break;
-        read += n_ids;
+    if (rc == SQLITE_OK) qsort(vals, n, sizeof *vals, cmp_pick);
+    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+        const uint32_t *mids = NULL;
+        size_t m = 0;
+        if (vals[i].mem) {
+            if (read_mem + vals[i].len > mem_budget) continue;
+            silt_join_summary_sample_list(rd->sum, vals[i].h, &mids, &m);
+            read_mem += m;
+        } else {
+            if (read_bt + vals[i].len > bt_budget || bt_read >= bt_lists) break;
+            if ((rc = rd_list(rd, vals[i].h, &ids, &n_ids, &cap_ids)) != SQLITE_OK) break;
+            m = n_ids;
+            read_bt += n_ids;
+            bt_read++;
+        }
         lists_read++;
-        if (!counts && !(counts = sqlite3_malloc64(RARE_POSTINGS * sizeof *counts))) rc = SQLITE_NOMEM;
-        for (size_t j = 0; rc == SQLITE_OK && j < n_ids; j++) {
-            int64_t at;
-            if (silt_rowid_map_get(&where, ids[j], &at)) counts[at].count++;
-            else if (n_counts < RARE_POSTINGS) {
-                counts[n_counts] = (col_count){ids[j], 1};
-                if (silt_rowid_map_put(&where, ids[j], (int64_t)n_counts++)) rc = SQLITE_NOMEM;
+        if (!counts && !(counts = sqlite3_malloc64(cap_counts * sizeof *counts))) rc = SQLITE_NOMEM;
+        for (size_t j = 0; rc == SQLITE_OK && j < m; j++) {
+            int64_t at, id = mids ? (int64_t)mids[j] : ids[j];
+            if (silt_rowid_map_get(&where, id, &at)) counts[at].count++;
+            else if (n_counts < cap_counts) {
+                counts[n_counts] = (col_count){id, 1};
+                if (silt_rowid_map_put(&where, id, (int64_t)n_counts++)) rc = SQLITE_NOMEM;
             } else {
                 complete = 0; /* lists longer than <t>_df said: some counts are missing */
             }
@@ -1115,22 +1159,44 @@ static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list 
     ri->complete = complete;
     ri->outside = unread;
     if (rc == SQLITE_OK && n_counts) {
-        qsort(counts, n_counts, sizeof *counts, cmp_count);
-        /* `where` becomes id -> count: the same keys, so no allocation (a fresh map of
-         * this size costs page faults, measurable per query here). */
-        for (size_t i = 0; rc == SQLITE_OK && i < n_counts; i++)
-            if (silt_rowid_map_put(&where, counts[i].id, counts[i].count)) rc = SQLITE_NOMEM;
+        /* Only the n_best largest counts (and the largest one after them) are needed in
+         * order: a histogram of the counts (at most lists_read) finds the threshold, so one
+         * pass picks them and only those are sorted (sorting all of them, up to ~20,000
+         * with the sample's lists, was a fifth of this function's time). Ties at the
+         * threshold are taken in the order the lists met them. */
+        size_t want = n_counts < (size_t)n_best + 1 ? n_counts : (size_t)n_best + 1, n_top = 0;
+        size_t *hist = sqlite3_malloc64((lists_read + 2) * sizeof *hist);
+        top = sqlite3_malloc64(want * sizeof *top);
+        if (!hist || !top) rc = SQLITE_NOMEM;
+        size_t thr = 0, above = 0, at_thr = 0;
+        if (rc == SQLITE_OK) {
+            memset(hist, 0, (lists_read + 2) * sizeof *hist);
+            for (size_t i = 0; i < n_counts; i++) hist[count_bin(counts[i].count, lists_read)]++;
+            thr = lists_read + 1;
+            while (thr > 0 && above + hist[thr] < want) above += hist[thr--];
+            at_thr = want - above;
+            for (size_t i = 0; i < n_counts && n_top < want; i++) {
+                size_t x = count_bin(counts[i].count, lists_read);
+                if (x > thr || (x == thr && at_thr && at_thr--)) top[n_top++] = counts[i];
+            }
+            qsort(top, n_top, sizeof *top, cmp_count);
+        }
+        sqlite3_free(hist);
+        /* `where` (id -> index in counts) and counts stay for rare_tighten. */
         ri->count = where;
+        ri->counts = counts;
+        counts = NULL;
         memset(&where, 0, sizeof where);
-        for (size_t i = 0; rc == SQLITE_OK && i < n_counts && (int)i < n_best; i++) {
+        for (size_t i = 0; rc == SQLITE_OK && i < n_top && (int)i < n_best; i++) {
             size_t size, before = l->n;
-            rc = rd_size(rd, counts[i].id, &size);
-            if (rc == SQLITE_OK) rc = cand_add(l, counts[i].id, size, -2.0);
+            rc = rd_size(rd, top[i].id, &size);
+            if (rc == SQLITE_OK) rc = cand_add(l, top[i].id, size, -2.0);
             if (rc == SQLITE_OK && l->n > before) rare_tighten(ri, &l->a[l->n - 1]);
         }
-        /* Counts are sorted: the first one not taken bounds every column seen but not taken. */
-        if (n_counts > (size_t)n_best) ri->outside += (size_t)counts[n_best].count;
+        /* top is sorted: the first one not taken bounds every column seen but not taken. */
+        if (rc == SQLITE_OK && n_top > (size_t)n_best) ri->outside += (size_t)top[n_best].count;
     }
+    sqlite3_free(top);
     silt_rowid_map_free(&where);
     sqlite3_free(vals);
     sqlite3_free(counts);
@@ -1278,6 +1344,7 @@ done:
     reader_put(v, rd);
     cand_list_free(&cands);
     silt_rowid_map_free(&ri.count);
+    sqlite3_free(ri.counts);
     sqlite3_free(best.top);
     sqlite3_free(emb);
     free(text);
