@@ -281,7 +281,7 @@ Test(join_sample, queries_with_no_or_only_sampled_values) {
     cr_assert_eq(n_none, 20);
     cr_assert_eq(n_all, 20);
     for (int t = 16; t <= 17; t++) {
-        char qt[8];
+        char qt[16];
         snprintf(qt, sizeof qt, "t%d", t);
         for (int k = 1; k <= 10; k += 9) {
             char *e = containments(db, "lj", qt, k, 0), *x = containments(db, "lj", qt, k, 1);
