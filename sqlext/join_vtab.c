@@ -24,9 +24,10 @@
  * ANN index inherits silt_dense's transactional storage instead of a copy of it.
  *
  * Modes (hidden column `mode`): 'equi' (default) takes the 5·k columns holding most of the
- * query's rarest values plus, unless the lists read already prove that no other column can
- * enter the top k, 2·k (at least 20) columns from the embedding index, and ranks them by
- * exact containment |Q ∩ X| / |Q| (score = containment);
+ * query's rarest values and of its values in an in-memory sample of the posting lists plus,
+ * unless the lists read already prove that no other column can enter the top k or the
+ * sample held many of the query's values, 2·k (at least 20) columns from the embedding
+ * index, and ranks them by exact containment |Q ∩ X| / |Q| (score = containment);
  * 'semantic' ranks by the similarity of the column embeddings (score = cosine similarity),
  * for joins that tolerate spelling and format differences. `exact = 1` runs the exact top-k
  * overlap search over the posting lists (silt_colset_topk: rarest lists first, prefix
@@ -72,11 +73,16 @@ enum { C_TBL, C_COL, C_SCORE, C_CONTAINMENT, C_QTABLE, C_QCOLUMN, C_K, C_EXACT, 
 /* The in-memory sample (join_summary.h) gives equi the lists of about a quarter of the query's
  * values without a seek: up to SAMPLE_POSTINGS entries of them, rarest first. When the query
  * has at least SAMPLE_DECIDES sampled values, only the RARE_LISTS_AFTER_SAMPLE rarest other
- * lists are read from the table. On the 100,000-column benchmark lake (bench/README.md) this
- * kept NDCG@10 at 0.98 where reading 8 lists without the sample gave 0.94-0.97. */
+ * lists are read from the table, and when the lists of at least SAMPLE_SKIPS_ANN sampled
+ * values were counted, the embedding is not searched: the counts then find the columns of
+ * large overlap. Measured on the benchmark lakes (bench/README.md, join, session 6): NDCG@10
+ * 0.990 on the 100,000-column lake (0.991 with 8 lists, 0.94-0.97 reading 4-8 lists without
+ * the sample) and 0.993 on fivethirtyeight, where skipping the embedding from 8 or 12 sampled
+ * values on fell to 0.949 and 0.970 (16 and 24 kept 0.993). */
 #define SAMPLE_POSTINGS 16384
 #define SAMPLE_DECIDES 8
-#define RARE_LISTS_AFTER_SAMPLE 8
+#define RARE_LISTS_AFTER_SAMPLE 4
+#define SAMPLE_SKIPS_ANN 24
 
 /* Prepared statements over the shadow tables that read posting lists and column sets, for
  * silt_colset_topk and for verifying candidates. Owned by one search. */
@@ -1073,6 +1079,7 @@ typedef struct {
     size_t unread;        /* query values whose lists were not read */
     int complete;         /* every column seen has its count (else no bound holds) */
     size_t outside;       /* bound of the overlap of any column that is not a candidate */
+    size_t sampled_read;  /* the sample's lists counted (query values in the sample) */
 } rare_info;
 
 /* A column's overlap bound from the lists read: its count plus the lists not read. */
@@ -1131,6 +1138,7 @@ static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list 
         size_t m = 0;
         if (vals[i].mem) {
             if (read_mem + vals[i].len > mem_budget) continue;
+            ri->sampled_read++;
             silt_join_summary_sample_list(rd->sum, vals[i].h, &mids, &m);
             read_mem += m;
         } else {
@@ -1270,13 +1278,15 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
         /* The rare-value candidates first: when the k-th best overlap among them beats the
          * bound of every other column (the lists read bound those too), no column the
          * embedding could add can enter the top k, and the encoder and ANN index are not
-         * needed (on the 100,000-column benchmark lake, for 43% of the queries). */
+         * needed (on the 100,000-column benchmark lake, for 43% of the queries). Nor are
+         * they when the sample's counts covered SAMPLE_SKIPS_ANN query values. */
         best.k = (size_t)k;
         rc = add_rare_candidates(rd, &q, &cands, k * RARE_CANDIDATES_PER_K, &ri);
         if (rc == SQLITE_OK) rc = rank_equi(c, &cap, rd, &q, schema, table, qc, cands.a, cands.n, &best);
         if (rc != SQLITE_OK) goto done;
         n_rare = cands.n;
         if (ri.complete && best.n == best.k && best.top[0] > ri.outside) goto ranked;
+        if (ri.sampled_read >= SAMPLE_SKIPS_ANN) goto ranked;
     }
     text = column_text(table, qc, &q, MAX_TEXT_BYTES);
     emb = sqlite3_malloc64(sizeof(float) * (sqlite3_uint64)v->enc->dim);

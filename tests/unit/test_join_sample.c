@@ -360,3 +360,34 @@ Test(join_sample, the_sample_follows_every_change_of_an_attached_lake) {
     unlink(path);
     free(path);
 }
+
+/* A query of which the sample holds many values is answered from the lists alone: the
+ * encoder does not run for it (the column is not indexed, so it would), and the answer is
+ * exact's where the best matches share many values. */
+Test(join_sample, a_query_mostly_in_the_sample_does_not_search_the_embedding) {
+    count_encoder *enc = provide_counter();
+    char *path = make_lake(17);
+    sqlite3 *db = test_open(path);
+    index_lake(db, "lj", "");
+    exec_ok(db, "CREATE TABLE big(v TEXT); WITH RECURSIVE r(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM r WHERE i < 199)"
+                " INSERT INTO big SELECT 'v' || i FROM r;");
+    int n_sampled = 0;
+    char v[16];
+    for (int i = 0; i < 200; i++) {
+        snprintf(v, sizeof v, "v%d", i);
+        n_sampled += sampled(v);
+    }
+    cr_assert_geq(n_sampled, 24, "%d of big's values are sampled", n_sampled);
+    long long before = texts_embedded(enc);
+    for (int k = 1; k <= 3; k++) {
+        char *e = containments(db, "lj", "big", k, 0), *x = containments(db, "lj", "big", k, 1);
+        cr_assert(strlen(x) > 0);
+        cr_assert_str_eq(e, x, "k = %d", k);
+        free(e);
+        free(x);
+    }
+    cr_assert_eq(texts_embedded(enc), before, "big's text was not embedded");
+    sqlite3_close(db);
+    unlink(path);
+    free(path);
+}
