@@ -23,11 +23,12 @@
  * silt_dense table (cosine, HNSW32) holding each column's embedding under its id, so the
  * ANN index inherits silt_dense's transactional storage instead of a copy of it.
  *
- * Modes (hidden column `mode`): 'equi' (default) takes the 5·k columns holding most of the
- * query's rarest values and of its values in an in-memory sample of the posting lists plus,
- * unless the lists read already prove that no other column can enter the top k or the
- * sample held many of the query's values, 2·k (at least 20) columns from the embedding
- * index, and ranks them by exact containment |Q ∩ X| / |Q| (score = containment);
+ * Modes (hidden column `mode`): 'equi' (default) takes the 3·k (at least 30) columns
+ * holding most of the query's rarest values and of its values in an in-memory sample of the
+ * posting lists plus, unless the lists read already prove that no other column can enter
+ * the top k or the sample held many of the query's values, 2·k (at least 20) columns from
+ * the embedding index, and ranks them by exact containment |Q ∩ X| / |Q| (score =
+ * containment);
  * 'semantic' ranks by the similarity of the column embeddings (score = cosine similarity),
  * for joins that tolerate spelling and format differences. `exact = 1` runs the exact top-k
  * overlap search over the posting lists (silt_colset_topk: rarest lists first, prefix
@@ -63,7 +64,14 @@ enum { C_TBL, C_COL, C_SCORE, C_CONTAINMENT, C_QTABLE, C_QCOLUMN, C_K, C_EXACT, 
 #define EQUI_MIN_CANDIDATES 20
 #define EQUI_EMBED_CANDIDATES_PER_K 2
 #define EQUI_EF_SEARCH 16
-#define RARE_CANDIDATES_PER_K 5   /* equi: columns taken from the rarest query values' lists */
+/* equi: columns taken from the lists counted. 3 rather than 5 (session 6, with the sample's
+ * counts): equi 18-26% faster in the same process, NDCG@10 0.990 -> 0.984 on the 100,000-column
+ * lake and 0.993 -> 0.992 on fivethirtyeight (bench/README.md, join). */
+#define RARE_CANDIDATES_PER_K 3
+/* ... and at least this many: with the embedding not searched (SAMPLE_SKIPS_ANN), a small k
+ * would otherwise leave a handful of candidates, and the counts of columns of similar
+ * containment differ by the sample's noise. */
+#define RARE_MIN_CANDIDATES 30
 /* Query values whose posting list lengths equi looks up: one B-tree seek each, the largest
  * cost of a big query. Measured (bench/README.md, join): 256 rather than 1,024 cut the mean
  * latency on the 100,000-column lake by ~15% for NDCG@10 0.998 instead of 1.000 on
@@ -1316,7 +1324,8 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
          * needed (on the 100,000-column benchmark lake, for 43% of the queries). Nor are
          * they when the sample's counts covered SAMPLE_SKIPS_ANN query values. */
         best.k = (size_t)k;
-        rc = add_rare_candidates(rd, &q, &cands, k * RARE_CANDIDATES_PER_K, &ri);
+        int n_best = k > RARE_MIN_CANDIDATES / RARE_CANDIDATES_PER_K ? k * RARE_CANDIDATES_PER_K : RARE_MIN_CANDIDATES;
+        rc = add_rare_candidates(rd, &q, &cands, n_best, &ri);
         if (rc == SQLITE_OK) rc = rank_equi(c, &cap, rd, &q, schema, table, qc, cands.a, cands.n, &best);
         if (rc != SQLITE_OK) goto done;
         n_rare = cands.n;
