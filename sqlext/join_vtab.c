@@ -81,16 +81,17 @@ enum { C_TBL, C_COL, C_SCORE, C_CONTAINMENT, C_QTABLE, C_QCOLUMN, C_K, C_EXACT, 
 /* The in-memory sample (join_summary.h) gives equi the lists of about a quarter of the query's
  * values without a seek: up to SAMPLE_POSTINGS entries of them, rarest first. When the query
  * has at least SAMPLE_DECIDES sampled values, only the RARE_LISTS_AFTER_SAMPLE rarest other
- * lists are read from the table, and when the lists of at least SAMPLE_SKIPS_ANN sampled
- * values were counted, the embedding is not searched: the counts then find the columns of
- * large overlap. Measured on the benchmark lakes (bench/README.md, join, session 6): NDCG@10
- * 0.990 on the 100,000-column lake (0.991 with 8 lists, 0.94-0.97 reading 4-8 lists without
- * the sample) and 0.993 on fivethirtyeight, where skipping the embedding from 8 or 12 sampled
- * values on fell to 0.949 and 0.970 (16 and 24 kept 0.993). */
+ * lists are read from the table (else, a small column, RARE_LISTS_SMALL), and when the lists
+ * of at least SAMPLE_SKIPS_ANN sampled values were counted, the embedding is not searched:
+ * the counts then find the columns of large overlap. Measured on the benchmark lakes
+ * (bench/README.md, join, session 6): NDCG@10 0.981 on the 100,000-column lake (reading 4-8
+ * lists without the sample gave 0.94-0.97) and 0.991 on fivethirtyeight, where skipping the
+ * embedding from 8 or 12 sampled values on fell to 0.949 and 0.970 (16 and 24: 0.993). */
 #define SAMPLE_POSTINGS 16384
 #define SAMPLE_DECIDES 8
 #define RARE_LISTS_AFTER_SAMPLE 4
-#define SAMPLE_SKIPS_ANN 24
+#define RARE_LISTS_SMALL 16
+#define SAMPLE_SKIPS_ANN 16
 
 /* Prepared statements over the shadow tables that read posting lists and column sets, for
  * silt_colset_topk and for verifying candidates. Owned by one search. */
@@ -1087,8 +1088,9 @@ static int cmp_count(const void *a, const void *b) {
  * query's values in the in-memory sample (the values of the smallest hashes: the same rule
  * for every column, so the count of a column there estimates its containment, in LSH
  * Ensemble's spirit) up to SAMPLE_POSTINGS entries, then reads the shortest other lists from
- * the table up to RARE_POSTINGS entries (and RARE_LISTS_AFTER_SAMPLE lists when the sample
- * held enough of the query), and adds the n_best columns seen most often.
+ * the table up to RARE_POSTINGS entries and RARE_LISTS_AFTER_SAMPLE lists (RARE_LISTS_SMALL
+ * when the sample held few of the query's values), and adds the n_best columns seen most
+ * often.
  * The lists read also bound every candidate's overlap (JOSIE's prefix filter): a column seen
  * c times in the r lists read entirely can share at most c + |Q| - r values with Q, so most
  * candidates of a query whose best matches overlap by much need not be verified; when every
@@ -1160,9 +1162,8 @@ static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list 
     if (n < ns) n = ns;
     size_t mem_budget = ns ? SAMPLE_POSTINGS : 0, bt_budget = RARE_POSTINGS;
     /* With enough sampled values the sample finds the large overlaps and few seeks remain
-     * worth their cost; a query with fewer (a small column) reads its rarest lists as
-     * before, which is cheap for a small column. */
-    size_t bt_lists = ns >= SAMPLE_DECIDES ? RARE_LISTS_AFTER_SAMPLE : SIZE_MAX;
+     * worth their cost; a query with fewer (a small column) reads more of its rarest lists. */
+    size_t bt_lists = ns >= SAMPLE_DECIDES ? RARE_LISTS_AFTER_SAMPLE : RARE_LISTS_SMALL;
     size_t cap_counts = mem_budget + bt_budget;
     rare_pick *vals = sqlite3_malloc64((n ? n : 1) * sizeof *vals);
     col_count *counts = NULL, *top = NULL;
