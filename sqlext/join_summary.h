@@ -6,8 +6,10 @@
  * the size of ~100 candidate columns. Each lookup is a B-tree seek, and on a large lake most
  * seeks miss SQLite's page cache (a few MB by default), so that these seeks were a third of
  * an equi search's time on the 100,000-column benchmark lake (bench/README.md, join). The copy
- * is 12 bytes per distinct value and 4 per column, loaded at a table's first search and
- * dropped as soon as the lake may have changed (join_vtab.c decides when). */
+ * is 12 bytes per distinct value and 4 per column, plus the sample of the posting lists
+ * below (4 bytes per sampled posting and value: ~8 MB for the 100,000-column benchmark lake),
+ * loaded at a table's first search and dropped as soon as the lake may have changed
+ * (join_vtab.c decides when). */
 #ifndef SILT_JOIN_SUMMARY_H
 #define SILT_JOIN_SUMMARY_H
 
@@ -26,7 +28,7 @@
  * for every column, so a value two columns share is sampled in both or in neither, and the
  * sampled postings are one range of <t>_values' primary key: one range scan loads them. A
  * query's sampled values are the prefix of its sorted hashes, and their lists cost no seek. */
-#define SILT_JOIN_SAMPLE_SHIFT 2
+#define SILT_JOIN_SAMPLE_SHIFT 2 /* 2 to 63: the threshold below is INT64_MIN + 2^(64 - SHIFT) */
 #define SILT_JOIN_SAMPLE_TAU (INT64_MIN + (int64_t)(UINT64_C(1) << (64 - SILT_JOIN_SAMPLE_SHIFT)))
 #define SILT_JOIN_SAMPLE_MAX_POSTINGS ((size_t)1 << 25)
 
