@@ -8,6 +8,8 @@ void silt_join_summary_free(silt_join_summary *s) {
     sqlite3_free(s->h);
     sqlite3_free(s->n);
     sqlite3_free(s->size);
+    sqlite3_free(s->s_off);
+    sqlite3_free(s->s_col);
     memset(s, 0, sizeof *s);
 }
 
@@ -81,10 +83,55 @@ static int load_sizes(sqlite3 *db, const char *schema, const char *name, silt_jo
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* The sampled postings, in key order of <t>_values(h, col_id), into lists aligned with the
+ * prefix of s->h below the threshold. A posting whose value <t>_df lacks, or a list longer
+ * than <t>_df says, means the two tables disagree (a damaged lake): no sample then, so that
+ * searches read the table itself as before. */
+static int load_sample(sqlite3 *db, const char *schema, const char *name, silt_join_summary *s) {
+    size_t ns = 0;
+    while (ns < s->n_h && s->h[ns] < SILT_JOIN_SAMPLE_TAU) ns++;
+    size_t total = 0;
+    for (size_t i = 0; i < ns; i++) total += s->n[i];
+    if (total > SILT_JOIN_SAMPLE_MAX_POSTINGS) return SQLITE_OK;
+    s->s_off = sqlite3_malloc64((ns + 1) * sizeof *s->s_off);
+    s->s_col = sqlite3_malloc64((total ? total : 1) * sizeof *s->s_col);
+    if (!s->s_off || !s->s_col) return SQLITE_NOMEM;
+    sqlite3_stmt *st;
+    int rc = prepare(db, &st, "SELECT h, col_id FROM \"%w\".\"%w_values\" WHERE h < ?1 ORDER BY h, col_id", schema,
+                     name);
+    if (rc != SQLITE_OK) return rc;
+    sqlite3_bind_int64(st, 1, SILT_JOIN_SAMPLE_TAU);
+    size_t i = 0, n = 0; /* s->h[i] is the list being filled; n postings so far */
+    int ok = 1;
+    s->s_off[0] = 0;
+    while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t h = sqlite3_column_int64(st, 0);
+        sqlite3_int64 id = sqlite3_column_int64(st, 1);
+        while (i < ns && s->h[i] < h) s->s_off[++i] = (uint32_t)n;
+        ok = i < ns && s->h[i] == h && n < total && id >= 0 && id <= (sqlite3_int64)UINT32_MAX &&
+             (size_t)(n - s->s_off[i]) < s->n[i];
+        if (ok) s->s_col[n++] = (uint32_t)id;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return rc;
+    while (ok && i < ns) s->s_off[++i] = (uint32_t)n;
+    if (!ok || n != total) { /* disagreement: keep the rest of the summary, no sample */
+        sqlite3_free(s->s_off);
+        sqlite3_free(s->s_col);
+        s->s_off = NULL;
+        s->s_col = NULL;
+        return SQLITE_OK;
+    }
+    s->n_sampled = ns;
+    s->has_sample = 1;
+    return SQLITE_OK;
+}
+
 int silt_join_summary_load(sqlite3 *db, const char *schema, const char *name, silt_join_summary *s) {
     memset(s, 0, sizeof *s);
     int rc = load_df(db, schema, name, s);
     if (rc == SQLITE_OK) rc = load_sizes(db, schema, name, s);
+    if (rc == SQLITE_OK) rc = load_sample(db, schema, name, s);
     if (rc != SQLITE_OK) silt_join_summary_free(s);
     return rc;
 }
@@ -102,4 +149,21 @@ size_t silt_join_summary_df(const silt_join_summary *s, int64_t h) {
 size_t silt_join_summary_size(const silt_join_summary *s, int64_t id) {
     if (id < 0 || (uint64_t)id >= s->n_ids || s->size[id] == 0) return SIZE_MAX;
     return (size_t)s->size[id] - 1;
+}
+
+int silt_join_summary_sample_list(const silt_join_summary *s, int64_t h, const uint32_t **ids, size_t *n) {
+    if (!s->has_sample || h >= SILT_JOIN_SAMPLE_TAU) return 0;
+    size_t lo = 0, hi = s->n_sampled;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->h[mid] < h) lo = mid + 1;
+        else hi = mid;
+    }
+    *n = 0;
+    *ids = s->s_col;
+    if (lo < s->n_sampled && s->h[lo] == h) {
+        *ids = s->s_col + s->s_off[lo];
+        *n = s->s_off[lo + 1] - s->s_off[lo];
+    }
+    return 1;
 }

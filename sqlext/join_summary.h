@@ -6,8 +6,10 @@
  * the size of ~100 candidate columns. Each lookup is a B-tree seek, and on a large lake most
  * seeks miss SQLite's page cache (a few MB by default), so that these seeks were a third of
  * an equi search's time on the 100,000-column benchmark lake (bench/README.md, join). The copy
- * is 12 bytes per distinct value and 4 per column, loaded at a table's first search and
- * dropped as soon as the lake may have changed (join_vtab.c decides when). */
+ * is 12 bytes per distinct value and 4 per column, plus the sample of the posting lists
+ * below (4 bytes per sampled posting and value: ~8 MB for the 100,000-column benchmark lake),
+ * loaded at a table's first search and dropped as soon as the lake may have changed
+ * (join_vtab.c decides when). */
 #ifndef SILT_JOIN_SUMMARY_H
 #define SILT_JOIN_SUMMARY_H
 
@@ -21,12 +23,28 @@
 #define SILT_JOIN_SUMMARY_MAX_VALUES ((size_t)1 << 24)
 #define SILT_JOIN_SUMMARY_MAX_IDS ((size_t)1 << 24)
 
+/* The sample: every posting of the values whose hash lies in the lowest 1/2^SHIFT of the hash
+ * space (signed order: h < SILT_JOIN_SAMPLE_TAU). A hash of the value decides, the same rule
+ * for every column, so a value two columns share is sampled in both or in neither, and the
+ * sampled postings are one range of <t>_values' primary key: one range scan loads them. A
+ * query's sampled values are the prefix of its sorted hashes, and their lists cost no seek. */
+#define SILT_JOIN_SAMPLE_SHIFT 2 /* 2 to 63: the threshold below is INT64_MIN + 2^(64 - SHIFT) */
+#define SILT_JOIN_SAMPLE_TAU (INT64_MIN + (int64_t)(UINT64_C(1) << (64 - SILT_JOIN_SAMPLE_SHIFT)))
+#define SILT_JOIN_SAMPLE_MAX_POSTINGS ((size_t)1 << 25)
+
 typedef struct {
     int64_t *h;     /* distinct value hashes, ascending */
     uint32_t *n;    /* n[i]: length of h[i]'s posting list */
     size_t n_h;
     uint32_t *size; /* size[id]: n_distinct + 1 of column id; 0 when unknown or no such column */
     size_t n_ids;   /* size has n_ids entries (largest id + 1) */
+    /* The sample's posting lists: h[i] (i < n_sampled, the prefix of h below the threshold)
+     * is held by columns s_col[s_off[i] .. s_off[i + 1]), ascending. has_sample is 0 when the
+     * lake is over SILT_JOIN_SAMPLE_MAX_POSTINGS or <t>_values disagrees with <t>_df. */
+    int has_sample;
+    size_t n_sampled;
+    uint32_t *s_off;  /* n_sampled + 1 entries */
+    uint32_t *s_col;
 } silt_join_summary;
 
 /* Loads the summary of table schema.name (which must have <name>_df). Returns SQLITE_OK,
@@ -39,5 +57,9 @@ size_t silt_join_summary_df(const silt_join_summary *s, int64_t h);
 
 /* Column id's number of distinct values, or SIZE_MAX when unknown. */
 size_t silt_join_summary_size(const silt_join_summary *s, int64_t id);
+
+/* When s has a sample and h is below its threshold, sets *ids / *n to h's whole posting list
+ * (n = 0: no column holds h) and returns 1; else returns 0 (read the list from the table). */
+int silt_join_summary_sample_list(const silt_join_summary *s, int64_t h, const uint32_t **ids, size_t *n);
 
 #endif

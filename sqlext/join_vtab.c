@@ -23,10 +23,12 @@
  * silt_dense table (cosine, HNSW32) holding each column's embedding under its id, so the
  * ANN index inherits silt_dense's transactional storage instead of a copy of it.
  *
- * Modes (hidden column `mode`): 'equi' (default) takes the 5·k columns holding most of the
- * query's rarest values plus, unless the lists read already prove that no other column can
- * enter the top k, 3·k (at least 30) columns from the embedding index, and ranks them by
- * exact containment |Q ∩ X| / |Q| (score = containment);
+ * Modes (hidden column `mode`): 'equi' (default) takes the 3·k (at least 30) columns
+ * holding most of the query's rarest values and of its values in an in-memory sample of the
+ * posting lists plus, unless the lists read already prove that no other column can enter
+ * the top k or the sample held many of the query's values, 2·k (at least 20) columns from
+ * the embedding index, and ranks them by exact containment |Q ∩ X| / |Q| (score =
+ * containment);
  * 'semantic' ranks by the similarity of the column embeddings (score = cosine similarity),
  * for joins that tolerate spelling and format differences. `exact = 1` runs the exact top-k
  * overlap search over the posting lists (silt_colset_topk: rarest lists first, prefix
@@ -57,17 +59,39 @@ enum { C_TBL, C_COL, C_SCORE, C_CONTAINMENT, C_QTABLE, C_QCOLUMN, C_K, C_EXACT, 
 /* equi takes fewer columns from the ANN index, with a narrower search: the rare-value
  * candidates find most high-containment columns, and on the 100,000-column benchmark lake
  * (bench/README.md) 30 columns at breadth 16 gave the same NDCG@10 as 100 at 64 (0.989),
- * at about a third less latency; fivethirtyeight stayed at 1.000. */
-#define EQUI_MIN_CANDIDATES 30
-#define EQUI_EMBED_CANDIDATES_PER_K 3
+ * at about a third less latency; fivethirtyeight stayed at 1.000. With the in-memory
+ * sample's candidates, 20 gave the same NDCG@10 as 30 on both lakes (session 6). */
+#define EQUI_MIN_CANDIDATES 20
+#define EQUI_EMBED_CANDIDATES_PER_K 2
 #define EQUI_EF_SEARCH 16
-#define RARE_CANDIDATES_PER_K 5   /* equi: columns taken from the rarest query values' lists */
+/* equi: columns taken from the lists counted. 3 rather than 5 (session 6, with the sample's
+ * counts): equi 18-26% faster in the same process, NDCG@10 0.990 -> 0.984 on the 100,000-column
+ * lake and 0.993 -> 0.992 on fivethirtyeight (bench/README.md, join). */
+#define RARE_CANDIDATES_PER_K 3
+/* ... and at least this many: with the embedding not searched (SAMPLE_SKIPS_ANN), a small k
+ * would otherwise leave a handful of candidates, and the counts of columns of similar
+ * containment differ by the sample's noise. */
+#define RARE_MIN_CANDIDATES 30
 /* Query values whose posting list lengths equi looks up: one B-tree seek each, the largest
  * cost of a big query. Measured (bench/README.md, join): 256 rather than 1,024 cut the mean
  * latency on the 100,000-column lake by ~15% for NDCG@10 0.998 instead of 1.000 on
  * fivethirtyeight; 128 cut ~30% but fell to 0.984 there. */
 #define RARE_SAMPLE 256
 #define RARE_POSTINGS 4096        /* posting entries equi reads from the rarest of them */
+/* The in-memory sample (join_summary.h) gives equi the lists of about a quarter of the query's
+ * values without a seek: up to SAMPLE_POSTINGS entries of them, rarest first. When the query
+ * has at least SAMPLE_DECIDES sampled values, only the RARE_LISTS_AFTER_SAMPLE rarest other
+ * lists are read from the table (else, a small column, RARE_LISTS_SMALL), and when the lists
+ * of at least SAMPLE_SKIPS_ANN sampled values were counted, the embedding is not searched:
+ * the counts then find the columns of large overlap. Measured on the benchmark lakes
+ * (bench/README.md, join, session 6): NDCG@10 0.981 on the 100,000-column lake (reading 4-8
+ * lists without the sample gave 0.94-0.97) and 0.991 on fivethirtyeight, where skipping the
+ * embedding from 8 or 12 sampled values on fell to 0.949 and 0.970 (16 and 24: 0.993). */
+#define SAMPLE_POSTINGS 16384
+#define SAMPLE_DECIDES 8
+#define RARE_LISTS_AFTER_SAMPLE 4
+#define RARE_LISTS_SMALL 16
+#define SAMPLE_SKIPS_ANN 16
 
 /* Prepared statements over the shadow tables that read posting lists and column sets, for
  * silt_colset_topk and for verifying candidates. Owned by one search. */
@@ -85,6 +109,9 @@ typedef struct lake_reader {
     /* When set, list lengths and column sizes come from this copy instead of len and size
      * (summary_attach decides; only the table's kept reader gets it). */
     const silt_join_summary *sum;
+    /* With sum: slot[id] is -1, or column id's index in the counts of the search under way
+     * (equi's list counting; reset before the search returns). n_ids entries. */
+    int32_t *slot;
 } lake_reader;
 
 typedef struct {
@@ -105,6 +132,7 @@ typedef struct {
      * summary is used, since a rollback would make any copy taken since wrong), and with
      * the kept reader when the schema changes. */
     silt_join_summary sum;
+    int32_t *slot;           /* sum.n_ids entries of -1 between searches (lake_reader.slot) */
     int sum_state;           /* 0: none, 1: loaded, 2: the lake is over the copy's limits */
     sqlite3_int64 sum_dv;    /* data_version it was loaded under */
     int wrote;               /* xUpdate ran since the summary was last checked */
@@ -548,6 +576,8 @@ static void reader_close(lake_reader *r) {
 
 static void summary_drop(join_vtab *v) {
     silt_join_summary_free(&v->sum);
+    sqlite3_free(v->slot);
+    v->slot = NULL;
     v->sum_state = 0;
 }
 
@@ -684,6 +714,7 @@ static void reader_drop(join_vtab *v) {
  * <t>_df, and a lake over the summary's limits seek as before. */
 static int summary_attach(join_vtab *v, lake_reader *rd) {
     rd->sum = NULL;
+    rd->slot = NULL;
     if (rd != &v->reader || !rd->has_df) return SQLITE_OK;
     if (v->wrote) {
         if (!sqlite3_get_autocommit(v->db)) return SQLITE_OK;
@@ -701,10 +732,20 @@ static int summary_attach(join_vtab *v, lake_reader *rd) {
     if (!v->sum_state) {
         rc = silt_join_summary_load(v->db, v->schema, v->name, &v->sum);
         if (rc != SQLITE_OK && rc != SQLITE_TOOBIG) return rc;
+        if (rc == SQLITE_OK && v->sum.n_ids) {
+            /* Counting postings by column in this array instead of a hash map made the
+             * sample's ~10,000 postings per query several times cheaper to count. */
+            v->slot = sqlite3_malloc64(v->sum.n_ids * sizeof *v->slot);
+            if (!v->slot) {
+                silt_join_summary_free(&v->sum);
+                return SQLITE_NOMEM;
+            }
+            memset(v->slot, 0xff, v->sum.n_ids * sizeof *v->slot);
+        }
         v->sum_state = rc == SQLITE_OK ? 1 : 2;
         v->sum_dv = dv;
     }
-    if (v->sum_state == 1) rd->sum = &v->sum;
+    if (v->sum_state == 1) rd->sum = &v->sum, rd->slot = v->slot;
     return SQLITE_OK;
 }
 
@@ -1031,17 +1072,6 @@ static int rank_semantic(join_cursor *c, int *cap, lake_reader *rd, const column
 }
 
 typedef struct {
-    size_t len;
-    int64_t h;
-} rare_value;
-
-static int cmp_rare(const void *a, const void *b) {
-    const rare_value *x = a, *y = b;
-    if (x->len != y->len) return x->len < y->len ? -1 : 1;
-    return (x->h > y->h) - (x->h < y->h);
-}
-
-typedef struct {
     sqlite3_int64 id, count;
 } col_count;
 
@@ -1054,8 +1084,13 @@ static int cmp_count(const void *a, const void *b) {
 /* The equi mode's second source of candidates, which the embedding misses when a column's
  * text says little about its values (numbers, codes): the columns that hold the most of the
  * query's rarest values. Looks up the list lengths of up to RARE_SAMPLE query values (hashes
- * are in random order, so the first ones are a uniform sample), reads the shortest lists up
- * to RARE_POSTINGS entries, and adds the n_best columns seen most often.
+ * are in random order, so the first ones are a uniform sample), takes the lists of the
+ * query's values in the in-memory sample (the values of the smallest hashes: the same rule
+ * for every column, so the count of a column there estimates its containment, in LSH
+ * Ensemble's spirit) up to SAMPLE_POSTINGS entries, then reads the shortest other lists from
+ * the table up to RARE_POSTINGS entries and RARE_LISTS_AFTER_SAMPLE lists (RARE_LISTS_SMALL
+ * when the sample held few of the query's values), and adds the n_best columns seen most
+ * often.
  * The lists read also bound every candidate's overlap (JOSIE's prefix filter): a column seen
  * c times in the r lists read entirely can share at most c + |Q| - r values with Q, so most
  * candidates of a query whose best matches overlap by much need not be verified; when every
@@ -1066,46 +1101,113 @@ static void tighten(cand_col *x, size_t bound, int exact) {
 
 /* What the rare-value lists tell about columns that are not candidates, for the ANN step. */
 typedef struct {
-    silt_rowid_map count; /* column id -> times seen in the lists read */
+    int32_t *slot;        /* the reader's slot array (n_slot entries), or NULL: then count */
+    size_t n_slot;
+    silt_rowid_map count; /* column id -> index in counts, without slot */
+    col_count *counts;    /* every column seen in the lists read, with its count */
+    size_t n_counts;
     size_t unread;        /* query values whose lists were not read */
     int complete;         /* every column seen has its count (else no bound holds) */
     size_t outside;       /* bound of the overlap of any column that is not a candidate */
+    size_t sampled_read;  /* the sample's lists counted (query values in the sample) */
 } rare_info;
+
+/* Sets *at to column id's index in ri->counts; 0 when it has none. */
+static int ri_index(const rare_info *ri, int64_t id, int64_t *at) {
+    if (!ri->slot) return silt_rowid_map_get(&ri->count, id, at);
+    if (id < 0 || (uint64_t)id >= ri->n_slot || ri->slot[id] < 0) return 0;
+    *at = ri->slot[id];
+    return 1;
+}
+
+/* Gives the reader's slot array back as it found it (all -1), and frees the rest. */
+static void ri_free(rare_info *ri) {
+    for (size_t i = 0; ri->slot && i < ri->n_counts; i++) ri->slot[ri->counts[i].id] = -1;
+    silt_rowid_map_free(&ri->count);
+    sqlite3_free(ri->counts);
+    memset(ri, 0, sizeof *ri);
+}
 
 /* A column's overlap bound from the lists read: its count plus the lists not read. */
 static void rare_tighten(const rare_info *ri, cand_col *x) {
     if (!ri->complete) return;
     int64_t n;
-    tighten(x, (silt_rowid_map_get(&ri->count, x->id, &n) ? (size_t)n : 0) + ri->unread, ri->unread == 0);
+    tighten(x, (ri_index(ri, x->id, &n) ? (size_t)ri->counts[n].count : 0) + ri->unread,
+            ri->unread == 0);
 }
 
+typedef struct {
+    size_t len;
+    int64_t h;
+    int mem; /* its list is in the in-memory sample */
+} rare_pick;
+
+static int cmp_pick(const void *a, const void *b) {
+    const rare_pick *x = a, *y = b;
+    if (x->mem != y->mem) return x->mem ? -1 : 1;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return (x->h > y->h) - (x->h < y->h);
+}
+
+/* A count's histogram bin: counts cannot exceed the lists read, but a bin past them keeps a
+ * damaged lake's postings (a column listed twice in one list) in range. */
+static size_t count_bin(sqlite3_int64 c, size_t max) { return c >= 0 && (size_t)c <= max ? (size_t)c : max + 1; }
+
 static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list *l, int n_best, rare_info *ri) {
+    /* The query's sampled values are the prefix of its sorted hashes below the threshold. */
+    size_t ns = 0;
+    if (rd->sum && rd->sum->has_sample)
+        while (ns < q->n_hashes && q->hashes[ns] < SILT_JOIN_SAMPLE_TAU) ns++;
     size_t n = q->n_hashes < RARE_SAMPLE ? q->n_hashes : RARE_SAMPLE;
-    rare_value *vals = sqlite3_malloc64(n * sizeof *vals);
-    col_count *counts = NULL;
+    if (n < ns) n = ns;
+    size_t mem_budget = ns ? SAMPLE_POSTINGS : 0, bt_budget = RARE_POSTINGS;
+    /* With enough sampled values the sample finds the large overlaps and few seeks remain
+     * worth their cost; a query with fewer (a small column) reads more of its rarest lists. */
+    size_t bt_lists = ns >= SAMPLE_DECIDES ? RARE_LISTS_AFTER_SAMPLE : RARE_LISTS_SMALL;
+    size_t cap_counts = mem_budget + bt_budget;
+    rare_pick *vals = sqlite3_malloc64((n ? n : 1) * sizeof *vals);
+    col_count *counts = NULL, *top = NULL;
     int64_t *ids = NULL;
-    size_t n_ids = 0, cap_ids = 0, n_counts = 0, read = 0, lists_read = 0;
+    size_t n_ids = 0, cap_ids = 0, n_counts = 0, read_mem = 0, read_bt = 0, lists_read = 0, bt_read = 0;
     int complete = 1; /* every column seen in the lists read has its count */
-    silt_rowid_map where = {0}; /* column id -> index in counts */
+    ri->slot = rd->sum ? rd->slot : NULL;
+    ri->n_slot = ri->slot ? rd->sum->n_ids : 0;
     int rc = vals ? SQLITE_OK : SQLITE_NOMEM;
     for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
         vals[i].h = q->hashes[i];
+        vals[i].mem = i < ns;
         rc = rd_list_len(rd, q->hashes[i], &vals[i].len);
     }
-    if (rc == SQLITE_OK) qsort(vals, n, sizeof *vals, cmp_rare);
-    for (size_t i = 0; rc == SQLITE_OK && i < n && read + vals[i].len <= RARE_POSTINGS; i++) {
-        if ((rc = rd_list(rd, vals[i].h, &ids, &n_ids, &cap_ids)) != SQLITE_OK) break;
-        read += n_ids;
+    if (rc == SQLITE_OK) qsort(vals, n, sizeof *vals, cmp_pick);
+    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+        const uint32_t *mids = NULL;
+        size_t m = 0;
+        if (vals[i].mem) {
+            if (read_mem + vals[i].len > mem_budget) continue;
+            ri->sampled_read++;
+            silt_join_summary_sample_list(rd->sum, vals[i].h, &mids, &m);
+            read_mem += m;
+        } else {
+            if (read_bt + vals[i].len > bt_budget || bt_read >= bt_lists) break;
+            if ((rc = rd_list(rd, vals[i].h, &ids, &n_ids, &cap_ids)) != SQLITE_OK) break;
+            m = n_ids;
+            read_bt += n_ids;
+            bt_read++;
+        }
         lists_read++;
-        if (!counts && !(counts = sqlite3_malloc64(RARE_POSTINGS * sizeof *counts))) rc = SQLITE_NOMEM;
-        for (size_t j = 0; rc == SQLITE_OK && j < n_ids; j++) {
-            int64_t at;
-            if (silt_rowid_map_get(&where, ids[j], &at)) counts[at].count++;
-            else if (n_counts < RARE_POSTINGS) {
-                counts[n_counts] = (col_count){ids[j], 1};
-                if (silt_rowid_map_put(&where, ids[j], (int64_t)n_counts++)) rc = SQLITE_NOMEM;
+        if (!counts && !(counts = ri->counts = sqlite3_malloc64(cap_counts * sizeof *counts))) rc = SQLITE_NOMEM;
+        for (size_t j = 0; rc == SQLITE_OK && j < m; j++) {
+            int64_t at, id = mids ? (int64_t)mids[j] : ids[j];
+            if (ri_index(ri, id, &at)) counts[at].count++;
+            else if (n_counts < cap_counts && (!ri->slot || (id >= 0 && (uint64_t)id < ri->n_slot))) {
+                counts[n_counts] = (col_count){id, 1};
+                if (ri->slot) ri->slot[id] = (int32_t)n_counts;
+                else if (silt_rowid_map_put(&ri->count, id, (int64_t)n_counts)) rc = SQLITE_NOMEM;
+                if (rc == SQLITE_OK) ri->n_counts = ++n_counts;
             } else {
-                complete = 0; /* lists longer than <t>_df said: some counts are missing */
+                /* Lists longer than <t>_df said, or a column id past <t>_cols' (a damaged
+                 * lake): some counts are missing. */
+                complete = 0;
             }
         }
     }
@@ -1115,25 +1217,41 @@ static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list 
     ri->complete = complete;
     ri->outside = unread;
     if (rc == SQLITE_OK && n_counts) {
-        qsort(counts, n_counts, sizeof *counts, cmp_count);
-        /* `where` becomes id -> count: the same keys, so no allocation (a fresh map of
-         * this size costs page faults, measurable per query here). */
-        for (size_t i = 0; rc == SQLITE_OK && i < n_counts; i++)
-            if (silt_rowid_map_put(&where, counts[i].id, counts[i].count)) rc = SQLITE_NOMEM;
-        ri->count = where;
-        memset(&where, 0, sizeof where);
-        for (size_t i = 0; rc == SQLITE_OK && i < n_counts && (int)i < n_best; i++) {
+        /* Only the n_best largest counts (and the largest one after them) are needed in
+         * order: a histogram of the counts (at most lists_read) finds the threshold, so one
+         * pass picks them and only those are sorted (sorting all of them, up to ~20,000
+         * with the sample's lists, was a fifth of this function's time). Ties at the
+         * threshold are taken in the order the lists met them. */
+        size_t want = n_counts < (size_t)n_best + 1 ? n_counts : (size_t)n_best + 1, n_top = 0;
+        size_t *hist = sqlite3_malloc64((lists_read + 2) * sizeof *hist);
+        top = sqlite3_malloc64(want * sizeof *top);
+        if (!hist || !top) rc = SQLITE_NOMEM;
+        size_t thr = 0, above = 0, at_thr = 0;
+        if (rc == SQLITE_OK) {
+            memset(hist, 0, (lists_read + 2) * sizeof *hist);
+            for (size_t i = 0; i < n_counts; i++) hist[count_bin(counts[i].count, lists_read)]++;
+            thr = lists_read + 1;
+            while (thr > 0 && above + hist[thr] < want) above += hist[thr--];
+            at_thr = want - above;
+            for (size_t i = 0; i < n_counts && n_top < want; i++) {
+                size_t x = count_bin(counts[i].count, lists_read);
+                if (x > thr || (x == thr && at_thr && at_thr--)) top[n_top++] = counts[i];
+            }
+            qsort(top, n_top, sizeof *top, cmp_count);
+        }
+        sqlite3_free(hist);
+        /* ri's counts and index stay for rare_tighten until the search ends (ri_free). */
+        for (size_t i = 0; rc == SQLITE_OK && i < n_top && (int)i < n_best; i++) {
             size_t size, before = l->n;
-            rc = rd_size(rd, counts[i].id, &size);
-            if (rc == SQLITE_OK) rc = cand_add(l, counts[i].id, size, -2.0);
+            rc = rd_size(rd, top[i].id, &size);
+            if (rc == SQLITE_OK) rc = cand_add(l, top[i].id, size, -2.0);
             if (rc == SQLITE_OK && l->n > before) rare_tighten(ri, &l->a[l->n - 1]);
         }
-        /* Counts are sorted: the first one not taken bounds every column seen but not taken. */
-        if (n_counts > (size_t)n_best) ri->outside += (size_t)counts[n_best].count;
+        /* top is sorted: the first one not taken bounds every column seen but not taken. */
+        if (rc == SQLITE_OK && n_top > (size_t)n_best) ri->outside += (size_t)top[n_best].count;
     }
-    silt_rowid_map_free(&where);
+    sqlite3_free(top);
     sqlite3_free(vals);
-    sqlite3_free(counts);
     free(ids);
     return rc;
 }
@@ -1204,13 +1322,16 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
         /* The rare-value candidates first: when the k-th best overlap among them beats the
          * bound of every other column (the lists read bound those too), no column the
          * embedding could add can enter the top k, and the encoder and ANN index are not
-         * needed (on the 100,000-column benchmark lake, for 43% of the queries). */
+         * needed (on the 100,000-column benchmark lake, for 43% of the queries). Nor are
+         * they when the sample's counts covered SAMPLE_SKIPS_ANN query values. */
         best.k = (size_t)k;
-        rc = add_rare_candidates(rd, &q, &cands, k * RARE_CANDIDATES_PER_K, &ri);
+        int n_best = k > RARE_MIN_CANDIDATES / RARE_CANDIDATES_PER_K ? k * RARE_CANDIDATES_PER_K : RARE_MIN_CANDIDATES;
+        rc = add_rare_candidates(rd, &q, &cands, n_best, &ri);
         if (rc == SQLITE_OK) rc = rank_equi(c, &cap, rd, &q, schema, table, qc, cands.a, cands.n, &best);
         if (rc != SQLITE_OK) goto done;
         n_rare = cands.n;
         if (ri.complete && best.n == best.k && best.top[0] > ri.outside) goto ranked;
+        if (ri.sampled_read >= SAMPLE_SKIPS_ANN) goto ranked;
     }
     text = column_text(table, qc, &q, MAX_TEXT_BYTES);
     emb = sqlite3_malloc64(sizeof(float) * (sqlite3_uint64)v->enc->dim);
@@ -1277,7 +1398,7 @@ done:
     sqlite3_free(err);
     reader_put(v, rd);
     cand_list_free(&cands);
-    silt_rowid_map_free(&ri.count);
+    ri_free(&ri);
     sqlite3_free(best.top);
     sqlite3_free(emb);
     free(text);
