@@ -57,11 +57,16 @@ SELECT count(*) FROM lj;
 ROLLBACK;
 SELECT count(*) FROM lj;
 INSERT INTO lj(lj) VALUES ('integrity-check');
+-- a view's column is a query column like a table's
+CREATE VIEW order_view AS SELECT customer AS who FROM orders;
+SELECT tbl, col, containment FROM lj WHERE query_table = 'order_view' AND query_column = 'WHO' AND k = 2 AND exact = 1;
+DROP VIEW order_view;
 -- errors, each leaving the table as it was
 INSERT INTO lj(tbl) VALUES ('nope');
 INSERT INTO lj(tbl, col) VALUES ('orders', 'nope');
 INSERT INTO lj(tbl) VALUES (42);
 SELECT * FROM lj WHERE query_table = 'orders' AND query_column = 'zzz';
+SELECT * FROM lj WHERE query_table = 'orders' AND query_column = 'ROWID';
 SELECT * FROM lj WHERE query_table = 'nope' AND query_column = 'x';
 SELECT * FROM lj WHERE query_table = 'orders';
 SELECT * FROM lj WHERE query_table = 'orders' AND query_column = 'customer' AND k = 0;
