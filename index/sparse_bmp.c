@@ -197,24 +197,23 @@ static bmp_work *work_new(const sp_seg *s, const sp_bmp *m) {
 
 /* Bounds in integers (idea: twice the SIMD lanes of floats and half the bytes): a query term
  * of step c (|q| x the step of its table) gets a = ceil(c x S x 256) for the query's scale S,
- * and a block's bound in units is the saturating sum of floor(m x a / 256) over the terms, m
- * the block's step count. Each floor loses less than 1, so the true bound (sum of c x m) is
- * below (units + terms) / S. S puts the sum of every term's largest share at 65,000 units
- * (with x_i = c_i x S x 256, the x_i sum to 65,255): a term with a <= 256 adds at most
- * floor(255 a / 256) = a - 1 < x_i, and each of the at most 255 terms with a > 256 less than
- * x_i + 1, so a sum stays below 65,255 + 255 < 65,535 whatever the number of terms; a
- * saturated sum would still count as an infinite bound, defensively. The largest bounds land at
- * 11,000-31,000 units on bench/sparse's queries, where the up to one unit lost per term is far
- * below the u8 steps' own rounding. */
+ * and a block's bound in units is the saturating sum of floor(m x a / 256) + 1 over the terms
+ * present in the block (m > 0), m the block's step count: each term adds more than c x m x S,
+ * so units / S bounds the true bound (sum of c x m). The + 1 only where the term is present
+ * (a block holds ~16 of a query's ~40 terms on bench/sparse) rather than one unit per query
+ * term for every block: bounds as tight as the u8 steps allow (a small gain, measured in
+ * bench/README.md: block counts are sensitive to a fraction of a percent). Overflow: with x_i = c_i x S x 256, a term adds
+ * at most 255 a / 256 + 1 < x_i x 255/256 x (1 + 1e-6) + 2, and S puts the sum of the
+ * x_i x 255/256 at 65,000 - 2 n for n terms (bound_units), so a sum stays below 65,535
+ * whatever the number of terms up to 16,000; a saturated sum (more terms) still counts as an
+ * infinite bound. The largest bounds land at 11,000-31,000 units on bench/sparse's queries. */
 static inline uint16_t sat_add(uint16_t u, uint32_t m, uint32_t a) {
-    uint32_t v = u + ((m * a) >> 8);
+    uint32_t v = u + ((m * a) >> 8) + (m != 0);
     return v > 65535 ? 65535 : (uint16_t)v;
 }
 
-/* Largest bound a block of u units may have (u as bound_units counted it over n_used terms). */
-static inline double bound_of(uint32_t u, double inv_scale, uint32_t n_used) {
-    return u >= 65535 ? INFINITY : ((double)u + n_used) * inv_scale;
-}
+/* Largest bound a block of u units may have. */
+static inline double bound_of(uint32_t u, double inv_scale) { return u >= 65535 ? INFINITY : u * inv_scale; }
 
 #define MAX_FUSED 4
 
@@ -225,13 +224,15 @@ __attribute__((target("avx2"))) static void add_dense_avx2(uint16_t *ub, const u
                                                             uint32_t n_d, uint32_t n) {
     __m256i va[MAX_FUSED];
     for (uint32_t t = 0; t < n_d; t++) va[t] = _mm256_set1_epi16((short)a[t]);
+    const __m256i one = _mm256_set1_epi16(1);
     uint32_t j = 0;
     for (; j + 16 <= n; j += 16) {
         __m256i acc = _mm256_loadu_si256((const __m256i *)(ub + j));
         for (uint32_t t = 0; t < n_d; t++) {
-            /* (m << 8) x a >> 16 = m x a >> 8 */
-            __m256i m = _mm256_slli_epi16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(d[t] + j))), 8);
-            acc = _mm256_adds_epu16(acc, _mm256_mulhi_epu16(m, va[t]));
+            /* (m << 8) x a >> 16 = m x a >> 8, and min(m, 1) the unit of a present term */
+            __m256i m = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(d[t] + j)));
+            __m256i add = _mm256_adds_epu16(_mm256_mulhi_epu16(_mm256_slli_epi16(m, 8), va[t]), _mm256_min_epu16(m, one));
+            acc = _mm256_adds_epu16(acc, add);
         }
         _mm256_storeu_si256((__m256i *)(ub + j), acc);
     }
@@ -424,27 +425,28 @@ static uint32_t map_terms(const sp_seg *s, const sp_bmp *m, const sp_query *q, b
     return nq;
 }
 
-/* Bounds of every block in units (ub, [n_blocks]); *scale and *n_used give them as values
- * (bound_of). pre receives, chunk by chunk, the blocks reaching half the largest bound so far:
+/* Bounds of every block in units (ub, [n_blocks]); *scale gives them as values (bound_of). pre receives, chunk by chunk, the blocks reaching half the largest bound so far:
  * a superset of those reaching half the final largest (*n_pre of them). Returns the largest. */
 static uint32_t bound_units(const sp_bmp *m, bterm *qt, uint32_t nq, uint64_t *spos, uint16_t *ub,
-                            uint32_t *pre, uint32_t *n_pre, double *scale, uint32_t *n_used_out) {
+                            uint32_t *pre, uint32_t *n_pre, double *scale) {
     const uint32_t NB = m->n_blocks;
     const int avx2 = have_avx2();
-    /* The query's scale: every term's largest share (c x 255) sums to 65,000 units. a is
-     * computed in double from |q| and the step (exact products), raised by 1e-6 so that
-     * unit x m covers the weight it was checked against in float (within 2^-24) and the
-     * ceiling stays above the exact product: a <= 65,000 x 256 / 255 x (1 + 1e-6) < 65,536. */
+    /* The query's scale: every term's largest share (c x 255) sums to 65,000 - 2 n units,
+     * room for the + 1 and the ceiling of each term (sat_add). a is computed in double from
+     * |q| and the step (exact products), raised by 1e-6 so that unit x m covers the weight it
+     * was checked against in float (within 2^-24) and the ceiling stays above the exact
+     * product: a <= 65,000 x 256 / 255 x (1 + 1e-6) < 65,536. */
     double csum = 0;
     uint32_t n_used = 0;
     for (uint32_t i = 0; i < nq; i++) csum += qt[i].c, n_used += qt[i].c != 0;
-    const double S = csum > 0 ? 65000.0 / (255.0 * csum) : 1;
+    const double room = n_used < 16000 ? 65000.0 - 2.0 * n_used : 33000.0;
+    const double S = csum > 0 ? room / (255.0 * csum) : 1;
     for (uint32_t i = 0; i < nq; i++) {
         double c = qt[i].c == 0 ? 0 : fabs((double)qt[i].w) * m->side[qt[i].w < 0].unit[qt[i].lt];
         double a = ceil(c * S * 256 * (1 + 1e-6));
         qt[i].a = (uint16_t)(a > 65535 ? 65535 : a);
     }
-    *scale = S, *n_used_out = n_used;
+    *scale = S;
     /* Bounds a chunk of blocks at a time, every term over the chunk (sparse lists through a
      * cursor each), so that the chunk's bounds stay in L1 while all terms add to them. */
     enum { CHUNK = 8192 };
@@ -491,10 +493,10 @@ int silt_spbmp_bounds(const sp_seg *s, const sp_query *q, double *out, char **er
         silt_err(err, "out of memory in a sparse search over %u documents", s->n_docs);
         goto done;
     }
-    uint32_t nq = map_terms(s, m, q, qt), n_pre, n_used;
+    uint32_t nq = map_terms(s, m, q, qt), n_pre;
     double S;
-    bound_units(m, qt, nq, spos, ub, pre, &n_pre, &S, &n_used);
-    for (uint32_t j = 0; j < m->n_blocks; j++) out[j] = bound_of(ub[j], 1 / S, n_used);
+    bound_units(m, qt, nq, spos, ub, pre, &n_pre, &S);
+    for (uint32_t j = 0; j < m->n_blocks; j++) out[j] = bound_of(ub[j], 1 / S);
     rc = 0;
 done:
     free(qt), free(spos), free(ub), free(pre);
@@ -531,9 +533,9 @@ int silt_spbmp_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
     const uint32_t NB = m->n_blocks;
     const int avx2 = have_avx2();
     uint16_t *ub = w->ub;
-    uint32_t n_pre, n_used;
+    uint32_t n_pre;
     double S;
-    uint32_t top = bound_units(m, qt, nq, spos, ub, w->taken, &n_pre, &S, &n_used);
+    uint32_t top = bound_units(m, qt, nq, spos, ub, w->taken, &n_pre, &S);
     const double inv_s = 1 / S;
     /* The unit sums are exact and cover the float steps (bound_units); this slack covers the
      * double arithmetic below and the exact scores' own rounding with a wide margin. */
@@ -578,11 +580,11 @@ int silt_spbmp_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
                 uint64_t bk = (uint64_t)(ub[j] - lo) * N_BUCKETS / span;
                 /* No block left in this round may reach the k-th best: stop. */
                 uint32_t edge = lo + (uint32_t)(((bk + 1) * span - 1) / N_BUCKETS);
-                if (alpha * bound_of(edge, inv_s, n_used) * slack < theta) {
+                if (alpha * bound_of(edge, inv_s) * slack < theta) {
                     stopped = 1;
                     break;
                 }
-                if (alpha * bound_of(ub[j], inv_s, n_used) * slack < theta) continue;
+                if (alpha * bound_of(ub[j], inv_s) * slack < theta) continue;
             }
             for (uint32_t d = block_start(s, j), d1 = block_start(s, j + 1); d < d1; d++) {
                 if ((s->n_dead && silt_spseg_is_dead(s, d)) || (allow && !((allow[d >> 6] >> (d & 63)) & 1))) continue;
@@ -602,7 +604,7 @@ int silt_spbmp_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
         hi = lo;
         lo = 0;
         if (h->n == h->k) {
-            double u = h->score[0] / (alpha * slack) * S - n_used;
+            double u = h->score[0] / (alpha * slack) * S;
             lo = u <= 0 ? 0 : u >= 65535 ? 65535 : (uint32_t)u;
         }
         if (lo >= hi) break;
