@@ -202,11 +202,12 @@ static bmp_work *work_new(const sp_seg *s, const sp_bmp *m) {
  * so units / S bounds the true bound (sum of c x m). The + 1 only where the term is present
  * (a block holds ~16 of a query's ~40 terms on bench/sparse) rather than one unit per query
  * term for every block: bounds as tight as the u8 steps allow (a small gain, measured in
- * bench/README.md: block counts are sensitive to a fraction of a percent). Overflow: with x_i = c_i x S x 256, a term adds
- * at most 255 a / 256 + 1 < x_i x 255/256 x (1 + 1e-6) + 2, and S puts the sum of the
- * x_i x 255/256 at 65,000 - 2 n for n terms (bound_units), so a sum stays below 65,535
- * whatever the number of terms up to 16,000; a saturated sum (more terms) still counts as an
- * infinite bound. The largest bounds land at 11,000-31,000 units on bench/sparse's queries. */
+ * bench/README.md: blocks scored move with a fraction of a percent of the bounds).
+ * Overflow: with x_i = c_i x S x 256, a term adds at most 255 a / 256 + 1 < x_i x 255/256 x
+ * (1 + 1e-6) + 2, and S puts the sum of the x_i x 255/256 at 65,000 - 2 n for n terms
+ * (bound_units), so a sum stays below 65,535 for up to 16,000 terms; a saturated sum (more
+ * terms) still counts as an infinite bound. The largest bounds land at 11,000-31,000 units on
+ * bench/sparse's queries. */
 static inline uint16_t sat_add(uint16_t u, uint32_t m, uint32_t a) {
     uint32_t v = u + ((m * a) >> 8) + (m != 0);
     return v > 65535 ? 65535 : (uint16_t)v;
