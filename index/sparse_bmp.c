@@ -4,7 +4,7 @@
  * The segment's documents are cut into blocks of SP_BMP_BLOCK_DOCS consecutive local
  * documents. Per term and block, the largest weight of the term there, rounded up to one of
  * 255 steps of the term's largest weight: a dense u8 array over all blocks for terms present
- * in an eighth of the blocks or more, else (block, u8) pairs. Negative weights get a second
+ * in a sixteenth of the blocks or more, else (block, u8) pairs. Negative weights get a second
  * such table of the largest -w, used for query terms of the other sign. The tables are
  * derived from the forward index at the first such search of a segment (not stored).
  *
@@ -118,9 +118,12 @@ static int side_build(const sp_seg *s, uint32_t n_blocks, int sign, bmp_side *x)
         }
     uint32_t n_dense = 0;
     for (uint32_t t = 0; t < T; t++) {
-        /* From an eighth of the blocks on, a dense row (1 byte a block, summed 16 blocks an
-         * instruction) costs no more memory than pairs (5 bytes a pair) and far less time. */
-        int dense = (uint64_t)cnt[t] * 8 >= n_blocks && cnt[t] > 0;
+        /* From a sixteenth of the blocks on, a dense row (1 byte a block, summed 16 blocks an
+         * instruction) costs at most 3.2x the memory of pairs (5 bytes a pair) and less time
+         * than scattering pairs into bounds held in L2 (bound_units): in one process on
+         * bench/sparse, block_max 0.9 was 1.06x faster than with rows from an eighth, and rows
+         * from a 32nd no faster than from a sixteenth. */
+        int dense = (uint64_t)cnt[t] * 16 >= n_blocks && cnt[t] > 0;
         x->dense_at[t] = dense ? n_dense++ : UINT32_MAX;
         x->sp_off[t + 1] = x->sp_off[t] + (dense ? 0 : cnt[t]);
     }
@@ -197,41 +200,45 @@ static bmp_work *work_new(const sp_seg *s, const sp_bmp *m) {
 
 /* Bounds in integers (idea: twice the SIMD lanes of floats and half the bytes): a query term
  * of step c (|q| x the step of its table) gets a = ceil(c x S x 256) for the query's scale S,
- * and a block's bound in units is the saturating sum of floor(m x a / 256) over the terms, m
- * the block's step count. Each floor loses less than 1, so the true bound (sum of c x m) is
- * below (units + terms) / S. S puts the sum of every term's largest share at 65,000 units
- * (with x_i = c_i x S x 256, the x_i sum to 65,255): a term with a <= 256 adds at most
- * floor(255 a / 256) = a - 1 < x_i, and each of the at most 255 terms with a > 256 less than
- * x_i + 1, so a sum stays below 65,255 + 255 < 65,535 whatever the number of terms; a
- * saturated sum would still count as an infinite bound, defensively. The largest bounds land at
- * 11,000-31,000 units on bench/sparse's queries, where the up to one unit lost per term is far
- * below the u8 steps' own rounding. */
+ * and a block's bound in units is the saturating sum of floor(m x a / 256) + 1 over the terms
+ * present in the block (m > 0), m the block's step count: each term adds more than c x m x S,
+ * so units / S bounds the true bound (sum of c x m). The + 1 only where the term is present
+ * (a block holds ~16 of a query's ~40 terms on bench/sparse) rather than one unit per query
+ * term for every block: bounds as tight as the u8 steps allow (a small gain, measured in
+ * bench/README.md: blocks scored move with a fraction of a percent of the bounds).
+ * Overflow: with x_i = c_i x S x 256, a term adds at most 255 a / 256 + 1 < x_i x 255/256 x
+ * (1 + 1e-6) + 2, and S puts the sum of the x_i x 255/256 at 65,000 - 2 n for n terms
+ * (bound_units), so a sum stays below 65,535 for up to 16,000 terms; a saturated sum (more
+ * terms) still counts as an infinite bound. The largest bounds land at 11,000-31,000 units on
+ * bench/sparse's queries. */
 static inline uint16_t sat_add(uint16_t u, uint32_t m, uint32_t a) {
-    uint32_t v = u + ((m * a) >> 8);
+    uint32_t v = u + ((m * a) >> 8) + (m != 0);
     return v > 65535 ? 65535 : (uint16_t)v;
 }
 
-/* Largest bound a block of u units may have (u as bound_units counted it over n_used terms). */
-static inline double bound_of(uint32_t u, double inv_scale, uint32_t n_used) {
-    return u >= 65535 ? INFINITY : ((double)u + n_used) * inv_scale;
-}
+/* Largest bound a block of u units may have. */
+static inline double bound_of(uint32_t u, double inv_scale) { return u >= 65535 ? INFINITY : u * inv_scale; }
 
-#define MAX_FUSED 4
+/* Dense terms summed per load and store of the bounds: with the bounds in L2 (bound_units), 8
+ * was 1.09x faster than 4 in one process, and 16 no faster than 8. */
+#define MAX_FUSED 8
 
-/* ub[j] += floor(d_i[j] x a_i / 256) for n_d (<= MAX_FUSED) frequent terms, saturating, j < n:
- * their share of the bounds over a chunk, the chunk's sums loaded and stored once for them. */
+/* ub[j] += floor(d_i[j] x a_i / 256), + 1 where d_i[j] > 0 (sat_add), saturating, for j < n
+ * and n_d (<= MAX_FUSED) frequent terms: the sums loaded and stored once for them. */
 #ifdef __x86_64__
 __attribute__((target("avx2"))) static void add_dense_avx2(uint16_t *ub, const uint8_t *const *d, const uint16_t *a,
                                                             uint32_t n_d, uint32_t n) {
     __m256i va[MAX_FUSED];
     for (uint32_t t = 0; t < n_d; t++) va[t] = _mm256_set1_epi16((short)a[t]);
+    const __m256i one = _mm256_set1_epi16(1);
     uint32_t j = 0;
     for (; j + 16 <= n; j += 16) {
         __m256i acc = _mm256_loadu_si256((const __m256i *)(ub + j));
         for (uint32_t t = 0; t < n_d; t++) {
-            /* (m << 8) x a >> 16 = m x a >> 8 */
-            __m256i m = _mm256_slli_epi16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(d[t] + j))), 8);
-            acc = _mm256_adds_epu16(acc, _mm256_mulhi_epu16(m, va[t]));
+            /* (m << 8) x a >> 16 = m x a >> 8, and min(m, 1) the unit of a present term */
+            __m256i m = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(d[t] + j)));
+            __m256i add = _mm256_adds_epu16(_mm256_mulhi_epu16(_mm256_slli_epi16(m, 8), va[t]), _mm256_min_epu16(m, one));
+            acc = _mm256_adds_epu16(acc, add);
         }
         _mm256_storeu_si256((__m256i *)(ub + j), acc);
     }
@@ -288,8 +295,8 @@ static void add_dense(int avx2, uint16_t *ub, const uint8_t *const *d, const uin
         for (uint32_t t = 0; t < n_d; t++) ub[j] = sat_add(ub[j], d[t][j], a[t]);
 }
 
-/* The chunk ub[0..n)'s largest bound. */
-static uint32_t chunk_max(int avx2, const uint16_t *ub, uint32_t n) {
+/* The largest of ub[0..n). */
+static uint32_t bounds_max(int avx2, const uint16_t *ub, uint32_t n) {
     uint32_t mx = 0, j = 0;
 #ifdef __x86_64__
     if (avx2) mx = max_avx2(ub, j = n & ~15u);
@@ -424,58 +431,52 @@ static uint32_t map_terms(const sp_seg *s, const sp_bmp *m, const sp_query *q, b
     return nq;
 }
 
-/* Bounds of every block in units (ub, [n_blocks]); *scale and *n_used give them as values
- * (bound_of). pre receives, chunk by chunk, the blocks reaching half the largest bound so far:
- * a superset of those reaching half the final largest (*n_pre of them). Returns the largest. */
-static uint32_t bound_units(const sp_bmp *m, bterm *qt, uint32_t nq, uint64_t *spos, uint16_t *ub,
-                            uint32_t *pre, uint32_t *n_pre, double *scale, uint32_t *n_used_out) {
+/* Bounds of every block in units (ub, [n_blocks]); *scale gives them as values (bound_of). pre
+ * receives the blocks reaching half the largest bound (*n_pre of them). Returns the largest. */
+static uint32_t bound_units(const sp_bmp *m, bterm *qt, uint32_t nq, uint16_t *ub, uint32_t *pre,
+                            uint32_t *n_pre, double *scale) {
     const uint32_t NB = m->n_blocks;
     const int avx2 = have_avx2();
-    /* The query's scale: every term's largest share (c x 255) sums to 65,000 units. a is
-     * computed in double from |q| and the step (exact products), raised by 1e-6 so that
-     * unit x m covers the weight it was checked against in float (within 2^-24) and the
-     * ceiling stays above the exact product: a <= 65,000 x 256 / 255 x (1 + 1e-6) < 65,536. */
+    /* The query's scale: every term's largest share (c x 255) sums to 65,000 - 2 n units,
+     * room for the + 1 and the ceiling of each term (sat_add). a is computed in double from
+     * |q| and the step (exact products), raised by 1e-6 so that unit x m covers the weight it
+     * was checked against in float (within 2^-24) and the ceiling stays above the exact
+     * product: a <= 65,000 x 256 / 255 x (1 + 1e-6) < 65,536. */
     double csum = 0;
     uint32_t n_used = 0;
     for (uint32_t i = 0; i < nq; i++) csum += qt[i].c, n_used += qt[i].c != 0;
-    const double S = csum > 0 ? 65000.0 / (255.0 * csum) : 1;
+    const double room = n_used < 16000 ? 65000.0 - 2.0 * n_used : 33000.0;
+    const double S = csum > 0 ? room / (255.0 * csum) : 1;
     for (uint32_t i = 0; i < nq; i++) {
         double c = qt[i].c == 0 ? 0 : fabs((double)qt[i].w) * m->side[qt[i].w < 0].unit[qt[i].lt];
         double a = ceil(c * S * 256 * (1 + 1e-6));
         qt[i].a = (uint16_t)(a > 65535 ? 65535 : a);
     }
-    *scale = S, *n_used_out = n_used;
-    /* Bounds a chunk of blocks at a time, every term over the chunk (sparse lists through a
-     * cursor each), so that the chunk's bounds stay in L1 while all terms add to them. */
-    enum { CHUNK = 8192 };
-    for (uint32_t i = 0; i < nq; i++) spos[i] = qt[i].c != 0 ? m->side[qt[i].w < 0].sp_off[qt[i].lt] : 0;
-    uint32_t top = 0;
-    *n_pre = 0;
-    for (uint32_t c0 = 0; c0 < NB; c0 += CHUNK) {
-        uint32_t c1 = NB - c0 > CHUNK ? c0 + CHUNK : NB;
-        const uint8_t *dd[MAX_FUSED];
-        uint16_t da[MAX_FUSED];
-        uint32_t n_d = 0;
-        memset(ub + c0, 0, (size_t)(c1 - c0) * sizeof *ub);
-        for (uint32_t i = 0; i < nq; i++) {
-            if (qt[i].c == 0) continue;
-            const bmp_side *x = &m->side[qt[i].w < 0];
-            uint32_t t = qt[i].lt;
-            uint32_t a = qt[i].a;
-            if (x->dense_at[t] != UINT32_MAX) {
-                dd[n_d] = x->dense + (size_t)x->dense_at[t] * NB + c0, da[n_d++] = (uint16_t)a;
-                if (n_d == MAX_FUSED) add_dense(avx2, ub + c0, dd, da, n_d, c1 - c0), n_d = 0;
-            } else {
-                uint64_t j = spos[i], e = x->sp_off[t + 1];
-                for (; j < e && x->sp_blk[j] < c1; j++) ub[x->sp_blk[j]] = sat_add(ub[x->sp_blk[j]], x->sp_max[j], a);
-                spos[i] = j;
-            }
+    *scale = S;
+    /* Term after term over all blocks, not a chunk of blocks (in L1) at a time for every
+     * term: each dense row and pair list is then one sequential run that the hardware
+     * prefetcher follows, where 8,192-block chunks restarted ~30 short runs per term; the
+     * bounds (2 bytes a block, 500 KB at 1M documents) stay in L2. In one process on
+     * bench/sparse, block_max 0.9 was 1.16x faster so. */
+    const uint8_t *dd[MAX_FUSED];
+    uint16_t da[MAX_FUSED];
+    uint32_t n_d = 0;
+    memset(ub, 0, (size_t)NB * sizeof *ub);
+    for (uint32_t i = 0; i < nq; i++) {
+        if (qt[i].c == 0) continue;
+        const bmp_side *x = &m->side[qt[i].w < 0];
+        uint32_t t = qt[i].lt, a = qt[i].a;
+        if (x->dense_at[t] != UINT32_MAX) {
+            dd[n_d] = x->dense + (size_t)x->dense_at[t] * NB, da[n_d++] = (uint16_t)a;
+            if (n_d == MAX_FUSED) add_dense(avx2, ub, dd, da, n_d, NB), n_d = 0;
+        } else {
+            for (uint64_t j = x->sp_off[t], e = x->sp_off[t + 1]; j < e; j++)
+                ub[x->sp_blk[j]] = sat_add(ub[x->sp_blk[j]], x->sp_max[j], a);
         }
-        if (n_d) add_dense(avx2, ub + c0, dd, da, n_d, c1 - c0);
-        uint32_t cm = chunk_max(avx2, ub + c0, c1 - c0);
-        top = cm > top ? cm : top;
-        if (top >= 2) *n_pre += collect(avx2, ub + c0, c1 - c0, (uint16_t)(top / 2), c0, pre + *n_pre);
     }
+    if (n_d) add_dense(avx2, ub, dd, da, n_d, NB);
+    uint32_t top = bounds_max(avx2, ub, NB);
+    *n_pre = top >= 2 ? collect(avx2, ub, NB, (uint16_t)(top / 2), 0, pre) : 0;
     return top;
 }
 
@@ -483,21 +484,20 @@ int silt_spbmp_bounds(const sp_seg *s, const sp_query *q, double *out, char **er
     sp_bmp *m = bmp_get(s);
     if (!m) return silt_err(err, "out of memory deriving block maxima for a sparse segment of %u documents", s->n_docs);
     bterm *qt = malloc(((size_t)q->n + 1) * sizeof *qt);
-    uint64_t *spos = malloc(((size_t)q->n + 1) * sizeof *spos);
     uint16_t *ub = malloc(((size_t)m->n_blocks + 1) * sizeof *ub);
     uint32_t *pre = malloc(((size_t)m->n_blocks + 1) * sizeof *pre);
     int rc = -1;
-    if (!qt || !spos || !ub || !pre) {
+    if (!qt || !ub || !pre) {
         silt_err(err, "out of memory in a sparse search over %u documents", s->n_docs);
         goto done;
     }
-    uint32_t nq = map_terms(s, m, q, qt), n_pre, n_used;
+    uint32_t nq = map_terms(s, m, q, qt), n_pre;
     double S;
-    bound_units(m, qt, nq, spos, ub, pre, &n_pre, &S, &n_used);
-    for (uint32_t j = 0; j < m->n_blocks; j++) out[j] = bound_of(ub[j], 1 / S, n_used);
+    bound_units(m, qt, nq, ub, pre, &n_pre, &S);
+    for (uint32_t j = 0; j < m->n_blocks; j++) out[j] = bound_of(ub[j], 1 / S);
     rc = 0;
 done:
-    free(qt), free(spos), free(ub), free(pre);
+    free(qt), free(ub), free(pre);
     return rc;
 }
 
@@ -515,10 +515,9 @@ int silt_spbmp_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
     }
     if (!w) w = work_new(s, m);
     bterm *qt = malloc(((size_t)q->n + 1) * sizeof *qt);
-    uint64_t *spos = malloc(((size_t)q->n + 1) * sizeof *spos);
     int rc = -1;
     uint32_t nq = 0;
-    if (!w || !qt || !spos) {
+    if (!w || !qt) {
         silt_err(err, "out of memory in a sparse search over %u documents", s->n_docs);
         goto done;
     }
@@ -531,9 +530,9 @@ int silt_spbmp_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
     const uint32_t NB = m->n_blocks;
     const int avx2 = have_avx2();
     uint16_t *ub = w->ub;
-    uint32_t n_pre, n_used;
+    uint32_t n_pre;
     double S;
-    uint32_t top = bound_units(m, qt, nq, spos, ub, w->taken, &n_pre, &S, &n_used);
+    uint32_t top = bound_units(m, qt, nq, ub, w->taken, &n_pre, &S);
     const double inv_s = 1 / S;
     /* The unit sums are exact and cover the float steps (bound_units); this slack covers the
      * double arithmetic below and the exact scores' own rounding with a wide margin. */
@@ -578,11 +577,11 @@ int silt_spbmp_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
                 uint64_t bk = (uint64_t)(ub[j] - lo) * N_BUCKETS / span;
                 /* No block left in this round may reach the k-th best: stop. */
                 uint32_t edge = lo + (uint32_t)(((bk + 1) * span - 1) / N_BUCKETS);
-                if (alpha * bound_of(edge, inv_s, n_used) * slack < theta) {
+                if (alpha * bound_of(edge, inv_s) * slack < theta) {
                     stopped = 1;
                     break;
                 }
-                if (alpha * bound_of(ub[j], inv_s, n_used) * slack < theta) continue;
+                if (alpha * bound_of(ub[j], inv_s) * slack < theta) continue;
             }
             for (uint32_t d = block_start(s, j), d1 = block_start(s, j + 1); d < d1; d++) {
                 if ((s->n_dead && silt_spseg_is_dead(s, d)) || (allow && !((allow[d >> 6] >> (d & 63)) & 1))) continue;
@@ -602,7 +601,7 @@ int silt_spbmp_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
         hi = lo;
         lo = 0;
         if (h->n == h->k) {
-            double u = h->score[0] / (alpha * slack) * S - n_used;
+            double u = h->score[0] / (alpha * slack) * S;
             lo = u <= 0 ? 0 : u >= 65535 ? 65535 : (uint32_t)u;
         }
         if (lo >= hi) break;
@@ -613,6 +612,6 @@ done:
         for (uint32_t i = 0; i < nq; i++) w->qloc[qt[i].lt] = 0, w->qc[qt[i].lt] = 0;
     if (owned) work_free(w);
     else pthread_mutex_unlock(&m->lock);
-    free(qt), free(spos);
+    free(qt);
     return rc;
 }

@@ -295,6 +295,8 @@ sp_seg *silt_spseg_build(sp_doc_fn get, void *ctx, uint32_t n_docs, uint32_t blo
     s->by_rowid = malloc(((size_t)n_docs + 1) * sizeof *s->by_rowid);
     s->dead = calloc(((size_t)n_docs + 63) / 64 + 1, sizeof *s->dead);
     s->fwd_first = malloc(((size_t)n_docs + 1) * sizeof *s->fwd_first);
+    /* read at a random place per candidate and block, as the forward index itself */
+    silt_sp_advise_huge(s->fwd_first, ((size_t)n_docs + 1) * sizeof *s->fwd_first);
     if (!s->rowids || !s->by_rowid || !s->dead || !s->fwd_first ||
         tmap_init(&m, 4096))
         return build_oom(s, &t, &m, err, "documents"), NULL;

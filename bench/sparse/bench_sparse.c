@@ -21,6 +21,22 @@
 #include "bench/sparse/synth.h"
 #include "index/sparse_index.h"
 
+/* Anonymous memory of this process and the part of it in transparent huge pages, in MB (from
+ * /proc/self/smaps_rollup; -1 where that file is missing): shows whether the index's
+ * huge-page advice took. */
+static void anon_mb(double *anon, double *huge) {
+    *anon = *huge = -1;
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    if (!f) return;
+    char line[256];
+    long kb;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "Anonymous: %ld kB", &kb) == 1) *anon = kb / 1024.0;
+        if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1) *huge = kb / 1024.0;
+    }
+    fclose(f);
+}
+
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -156,6 +172,9 @@ int main(int argc, char **argv) {
                now_s() - a, st.bytes / 1e6);
         break;
     }
+    double anon, huge;
+    anon_mb(&anon, &huge);
+    printf("process anonymous memory %.0f MB, of it in transparent huge pages %.0f MB\n", anon, huge);
     uint32_t stride = n_q / (uint32_t)n_set ? n_q / (uint32_t)n_set : 1;
     for (uint32_t i = 0; i < n_q; i++) {
         for (size_t si = 0; si < n_set; si++) {

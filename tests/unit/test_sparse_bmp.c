@@ -175,3 +175,46 @@ Test(sparse_bmp, many_terms_stay_finite_and_exact) {
     silt_spseg_free(s);
     docs_free(&c);
 }
+
+/* Every document holds every term at the term's largest weight, so every block's step count is
+ * 255 for every term: the most a bound can sum. With 3,000 terms (below 16,000, where the
+ * query's scale leaves room for each term's + 1 and ceiling) the bounds must stay finite; with
+ * 20,000 (above) they may saturate, which counts as infinite. Either way they bound every
+ * score and block_max 1 equals the exact search. */
+static void check_all_at_max(uint32_t n_terms, int must_be_finite) {
+    docs c;
+    docs_make(&c, 64, n_terms, n_terms, 0, 8);
+    for (uint64_t i = 0; i < c.off[64]; i++) c.w[i] = 1.0f;
+    char *err = NULL;
+    sp_seg *s = silt_spseg_build(get_doc, &c, 64, 16, 1, &err);
+    cr_assert(s, "%s", err ? err : "");
+    uint32_t *ids = malloc(n_terms * sizeof *ids);
+    float *w = malloc(n_terms * sizeof *w);
+    cr_assert(ids && w);
+    sp_query q = make_query(n_terms, 1, ids, w, 4);
+    cr_assert_eq(assert_bounds(s, &q), 16);
+    double ub[16];
+    cr_assert_eq(silt_spbmp_bounds(s, &q, ub, &err), 0);
+    for (int j = 0; j < 16; j++)
+        if (must_be_finite) cr_assert(isfinite(ub[j]), "block %d saturated with %u terms", j, n_terms);
+    double hs[5], he[5];
+    int64_t rs[5], re[5];
+    sp_heap a = {hs, rs, 0, 5}, b = {he, re, 0, 5};
+    sp_search_opts ex = {1, 1, 0, 0};
+    cr_assert_eq(silt_spseg_search(s, &q, NULL, &ex, &a, &err), 0);
+    cr_assert_eq(silt_spbmp_search(s, &q, NULL, 1.0, &b, &err), 0);
+    cr_assert_eq(a.n, 5);
+    cr_assert_eq(b.n, 5);
+    for (int i = 0; i < 5; i++) {
+        int found = 0;
+        for (int k = 0; k < 5; k++) found += rs[i] == re[k] && hs[i] == he[k];
+        cr_assert_eq(found, 1, "exact hit %lld missing from block_max 1", (long long)rs[i]);
+    }
+    free(ids), free(w);
+    silt_spseg_free(s);
+    docs_free(&c);
+}
+
+Test(sparse_bmp, every_term_at_its_maximum_stays_below_saturation) { check_all_at_max(3000, 1); }
+
+Test(sparse_bmp, beyond_sixteen_thousand_terms_saturation_stays_an_upper_bound) { check_all_at_max(20000, 0); }
