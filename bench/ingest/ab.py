@@ -16,6 +16,17 @@ import tempfile
 import time
 
 
+def fresh_run(times, key, db, cmd, env=None):
+    """Runs cmd (which writes database file db, removed first) and appends its wall time to
+    times[key]. Also used by http_ab.py."""
+    for ext in ("", "-journal"):
+        if os.path.exists(db + ext):
+            os.remove(db + ext)
+    t = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=env)
+    times.setdefault(key, []).append(time.perf_counter() - t)
+
+
 def main():
     if len(sys.argv) < 4:
         sys.exit(__doc__)
@@ -24,12 +35,7 @@ def main():
     times = {}
 
     def run(key, cmd):
-        for ext in ("", "-journal"):
-            if os.path.exists(db + ext):
-                os.remove(db + ext)
-        t = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        times.setdefault(key, []).append(time.perf_counter() - t)
+        fresh_run(times, key, db, cmd)
 
     for r in range(rounds):
         order = list(range(len(sos)))

@@ -16,6 +16,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ab import fresh_run  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -38,12 +41,7 @@ def main():
         times = {}
 
         def run(key, cmd):
-            for ext in ("", "-journal"):
-                if os.path.exists(db + ext):
-                    os.remove(db + ext)
-            t = time.perf_counter()
-            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=env)
-            times.setdefault(key, []).append(time.perf_counter() - t)
+            fresh_run(times, key, db, cmd, env)
 
         for r in range(rounds):
             order = list(range(len(sos)))

@@ -11,6 +11,7 @@
 
 #include "index/colset.h"
 #include "join_testutil.h"
+#include "sqlite_faults.h"
 #include "sqlext/join_summary.h"
 
 #define N_TABLES 16 /* at most 20 columns: the ANN step can return every other column */
@@ -205,31 +206,10 @@ Test(join_sample, a_lake_whose_tables_disagree_has_no_sample) {
     free(path);
 }
 
-/* SQLite's allocator with the n-th allocation from now failing (0: none). */
-static sqlite3_mem_methods real_mem;
-static long fail_countdown;
-static int injected;
-
-static int countdown(void) {
-    if (fail_countdown > 0 && --fail_countdown == 0) {
-        injected = 1;
-        return 1;
-    }
-    return 0;
-}
-static void *faulty_malloc(int n) { return countdown() ? NULL : real_mem.xMalloc(n); }
-static void *faulty_realloc(void *p, int n) { return countdown() ? NULL : real_mem.xRealloc(p, n); }
-
 /* Each allocation of the load fails in turn: an error and an empty summary, never a half
  * one; the next load is whole. (Searches under the same faults: join_summary's test.) */
 Test(join_sample, every_allocation_failure_of_the_load_is_an_error) {
-    cr_assert_eq(sqlite3_shutdown(), SQLITE_OK);
-    cr_assert_eq(sqlite3_config(SQLITE_CONFIG_GETMALLOC, &real_mem), SQLITE_OK);
-    sqlite3_mem_methods m = real_mem;
-    m.xMalloc = faulty_malloc;
-    m.xRealloc = faulty_realloc;
-    cr_assert_eq(sqlite3_config(SQLITE_CONFIG_MALLOC, &m), SQLITE_OK);
-    cr_assert_eq(sqlite3_initialize(), SQLITE_OK);
+    install_faulty_allocator();
     provide_counter();
     char *path = make_lake(13, SMALL);
     sqlite3 *db = test_open(path);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "join_testutil.h"
+#include "sqlite_faults.h"
 
 /* A lake file of 12 one-column tables drawn from 40 values, skewed so that list lengths
  * differ; returns its path (malloc'd). The lake table is schema.lj. */
@@ -282,32 +283,11 @@ Test(join_summary, a_grown_column_is_found_in_an_attached_lake) {
 
 /* ---- out of memory ------------------------------------------------------------------ */
 
-/* SQLite's allocator with the n-th allocation from now failing (0: none). */
-static sqlite3_mem_methods real_mem;
-static long fail_countdown;
-static int injected;
-
-static int countdown(void) {
-    if (fail_countdown > 0 && --fail_countdown == 0) {
-        injected = 1;
-        return 1;
-    }
-    return 0;
-}
-static void *faulty_malloc(int n) { return countdown() ? NULL : real_mem.xMalloc(n); }
-static void *faulty_realloc(void *p, int n) { return countdown() ? NULL : real_mem.xRealloc(p, n); }
-
 /* Each allocation of a search (equi and exact) fails in turn, starting right after the lake
  * changed (so the in-memory copy is loaded under the faults too): the search must fail with
  * an error or answer correctly, never crash, and the next search must answer correctly. */
 Test(join_summary, every_allocation_failure_of_a_search_is_an_error) {
-    cr_assert_eq(sqlite3_shutdown(), SQLITE_OK);
-    cr_assert_eq(sqlite3_config(SQLITE_CONFIG_GETMALLOC, &real_mem), SQLITE_OK);
-    sqlite3_mem_methods m = real_mem;
-    m.xMalloc = faulty_malloc;
-    m.xRealloc = faulty_realloc;
-    cr_assert_eq(sqlite3_config(SQLITE_CONFIG_MALLOC, &m), SQLITE_OK);
-    cr_assert_eq(sqlite3_initialize(), SQLITE_OK);
+    install_faulty_allocator();
     provide_counter();
     sqlite3 *db = open_lake();
     const char *queries[] = {

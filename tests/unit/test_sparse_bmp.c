@@ -97,6 +97,24 @@ static sp_seg *build(docs *c, uint32_t n_docs, uint32_t vocab, uint32_t nnz, int
     return s;
 }
 
+/* The top 5 of block_max 1 are the exact search's top 5, scores included. */
+static void assert_block_max_1_is_exact(sp_seg *s, const sp_query *q) {
+    char *err = NULL;
+    double hs[5], he[5];
+    int64_t rs[5], re[5];
+    sp_heap a = {hs, rs, 0, 5}, b = {he, re, 0, 5};
+    sp_search_opts ex = {1, 1, 0, 0};
+    cr_assert_eq(silt_spseg_search(s, q, NULL, &ex, &a, &err), 0, "%s", err ? err : "");
+    cr_assert_eq(silt_spbmp_search(s, q, NULL, 1.0, &b, &err), 0, "%s", err ? err : "");
+    cr_assert_eq(a.n, 5);
+    cr_assert_eq(b.n, 5);
+    for (int i = 0; i < 5; i++) {
+        int found = 0;
+        for (int k = 0; k < 5; k++) found += rs[i] == re[k] && hs[i] == he[k];
+        cr_assert_eq(found, 1, "exact hit %lld missing from block_max 1", (long long)rs[i]);
+    }
+}
+
 Test(sparse_bmp, integer_bounds_are_upper_bounds) {
     docs c;
     sp_seg *s = build(&c, 3001, 400, 40, 0, 5); /* a last block of one document */
@@ -158,19 +176,7 @@ Test(sparse_bmp, many_terms_stay_finite_and_exact) {
     char *err = NULL;
     cr_assert_eq(silt_spbmp_bounds(s, &q, ub, &err), 0);
     for (int j = 0; j < 16; j++) cr_assert(isfinite(ub[j]));
-    double hs[5], he[5];
-    int64_t rs[5], re[5];
-    sp_heap a = {hs, rs, 0, 5}, b = {he, re, 0, 5};
-    sp_search_opts ex = {1, 1, 0, 0};
-    cr_assert_eq(silt_spseg_search(s, &q, NULL, &ex, &a, &err), 0);
-    cr_assert_eq(silt_spbmp_search(s, &q, NULL, 1.0, &b, &err), 0);
-    cr_assert_eq(a.n, 5);
-    cr_assert_eq(b.n, 5);
-    for (int i = 0; i < 5; i++) {
-        int found = 0;
-        for (int k = 0; k < 5; k++) found += rs[i] == re[k] && hs[i] == he[k];
-        cr_assert_eq(found, 1, "exact hit %lld missing from block_max 1", (long long)rs[i]);
-    }
+    assert_block_max_1_is_exact(s, &q);
     free(ids), free(w);
     silt_spseg_free(s);
     docs_free(&c);
@@ -197,19 +203,7 @@ static void check_all_at_max(uint32_t n_terms, int must_be_finite) {
     cr_assert_eq(silt_spbmp_bounds(s, &q, ub, &err), 0);
     for (int j = 0; j < 16; j++)
         if (must_be_finite) cr_assert(isfinite(ub[j]), "block %d saturated with %u terms", j, n_terms);
-    double hs[5], he[5];
-    int64_t rs[5], re[5];
-    sp_heap a = {hs, rs, 0, 5}, b = {he, re, 0, 5};
-    sp_search_opts ex = {1, 1, 0, 0};
-    cr_assert_eq(silt_spseg_search(s, &q, NULL, &ex, &a, &err), 0);
-    cr_assert_eq(silt_spbmp_search(s, &q, NULL, 1.0, &b, &err), 0);
-    cr_assert_eq(a.n, 5);
-    cr_assert_eq(b.n, 5);
-    for (int i = 0; i < 5; i++) {
-        int found = 0;
-        for (int k = 0; k < 5; k++) found += rs[i] == re[k] && hs[i] == he[k];
-        cr_assert_eq(found, 1, "exact hit %lld missing from block_max 1", (long long)rs[i]);
-    }
+    assert_block_max_1_is_exact(s, &q);
     free(ids), free(w);
     silt_spseg_free(s);
     docs_free(&c);
