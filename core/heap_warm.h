@@ -6,11 +6,12 @@
  * new memory on the inserting thread, a load's critical path (for a 3 MB file about 500
  * faults at 8-15 us each on this project's VMs). That thread waits idle for several
  * milliseconds while the first records are downloaded and parsed, so it can take the
- * faults then: silt_heap_warm_step allocates blocks of the heap and writes one byte a page;
- * silt_heap_warm_settle frees all blocks but the last, which stays allocated as a fence
- * between the freed run and the top of the heap, so that the allocator keeps the run, and
- * its resident pages, for the next allocations of the same thread (the same arena) instead
- * of handing it back to the system.
+ * faults then: silt_heap_warm_step allocates blocks of the heap and makes their pages
+ * resident (MADV_POPULATE_WRITE, one system call a block; one write a page where the
+ * kernel refuses it); silt_heap_warm_settle frees all blocks but the last, which stays
+ * allocated as a fence between the freed run and the top of the heap, so that the
+ * allocator keeps the run, and its resident pages, for the next allocations of the same
+ * thread (the same arena) instead of handing it back to the system.
  *
  * Only a hint: with an allocator that behaves otherwise nothing is gained and nothing
  * breaks; an allocation failure ends the warming quietly. */
@@ -26,6 +27,7 @@ typedef struct silt_heap_warm {
     size_t n;      /* blocks held */
     size_t target; /* blocks to hold, the fence included */
     int settled;   /* silt_heap_warm_settle ran: at most the fence is held */
+    int populate;  /* pages are made resident with madvise (0 once the kernel refused it) */
 } silt_heap_warm;
 
 /* Prepares to warm about `bytes` (nothing is allocated yet). */

@@ -66,3 +66,50 @@ Test(heap_warm, later_allocations_reuse_the_warmed_run) {
     cr_assert_gt(inside, 48, "%d of 64 allocations came from the warmed run", inside);
 }
 #endif
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* Every whole page of every warmed block is resident after its step, whichever way it was
+ * made so: by madvise where the kernel has MADV_POPULATE_WRITE (then that path must have
+ * been taken), by a write a page where it has not or when told not to try. */
+static void assert_blocks_resident(const silt_heap_warm *w, size_t n) {
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned char vec[64];
+    for (size_t i = 0; i < n; i++) {
+        uintptr_t lo = ((uintptr_t)w->blocks[i] + (uintptr_t)page - 1) & ~(uintptr_t)(page - 1);
+        uintptr_t hi = ((uintptr_t)w->blocks[i] + 65536) & ~(uintptr_t)(page - 1);
+        size_t pages = (hi - lo) / (size_t)page;
+        cr_assert_leq(pages, sizeof vec);
+        cr_assert_eq(mincore((void *)lo, hi - lo, vec), 0);
+        for (size_t k = 0; k < pages; k++)
+            cr_assert(vec[k] & 1, "block %zu page %zu of %zu not resident", i, k, pages);
+    }
+}
+
+static int kernel_populates(void) {
+    size_t len = 4 * (size_t)sysconf(_SC_PAGESIZE);
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(m, MAP_FAILED);
+    int ok = madvise(m, len, 23 /* MADV_POPULATE_WRITE */) == 0;
+    munmap(m, len);
+    return ok;
+}
+
+Test(heap_warm, warmed_blocks_are_resident) {
+    silt_heap_warm w;
+    silt_heap_warm_init(&w, (size_t)8 * 65536);
+    while (silt_heap_warm_step(&w)) {}
+    cr_assert_eq(w.n, 9);
+    assert_blocks_resident(&w, w.n);
+    cr_assert_eq(w.populate, kernel_populates(), "madvise used exactly when the kernel has it");
+    silt_heap_warm_release(&w);
+
+    silt_heap_warm_init(&w, (size_t)8 * 65536);
+    w.populate = 0; /* the fallback: a write a page */
+    while (silt_heap_warm_step(&w)) {}
+    assert_blocks_resident(&w, w.n);
+    silt_heap_warm_release(&w);
+}
+#endif
