@@ -61,10 +61,12 @@ enum { C_TBL, C_COL, C_SCORE, C_CONTAINMENT, C_QTABLE, C_QCOLUMN, C_K, C_EXACT, 
  * candidates find most high-containment columns, and on the 100,000-column benchmark lake
  * (bench/README.md) 30 columns at breadth 16 gave the same NDCG@10 as 100 at 64 (0.989),
  * at about a third less latency; fivethirtyeight stayed at 1.000. With the in-memory
- * sample's candidates, 20 gave the same NDCG@10 as 30 on both lakes (session 6). */
+ * sample's candidates, 20 gave the same NDCG@10 as 30 on both lakes (session 6), and breadth
+ * 8 the same as 16 (0.981 / 0.991; 4 too) for a search of ~0.5 ms instead of ~0.8 at 100,000
+ * columns (session 7): the graph walk reads ~2 KB per vector visited, most of it from memory. */
 #define EQUI_MIN_CANDIDATES 20
 #define EQUI_EMBED_CANDIDATES_PER_K 2
-#define EQUI_EF_SEARCH 16
+#define EQUI_EF_SEARCH 8
 /* equi: columns taken from the lists counted. 3 rather than 5 (session 6, with the sample's
  * counts): equi 18-26% faster in the same process, NDCG@10 0.990 -> 0.984 on the 100,000-column
  * lake and 0.993 -> 0.992 on fivethirtyeight (bench/README.md, join). */
