@@ -745,6 +745,7 @@ static int rd_overlap(void *ctx, int64_t id, size_t size, const int64_t *q, size
 
 /* The (tbl, col) of column id, valid until the next call; SQLITE_DONE when it is gone. */
 static int rd_name(lake_reader *r, sqlite3_int64 id, const char **tbl, const char **col) {
+    if (r->sum) return silt_join_summary_name(r->sum, id, tbl, col) ? SQLITE_ROW : SQLITE_DONE;
     sqlite3_reset(r->name);
     sqlite3_bind_int64(r->name, 1, id);
     int rc = sqlite3_step(r->name);
