@@ -95,6 +95,12 @@ enum { C_TBL, C_COL, C_SCORE, C_CONTAINMENT, C_QTABLE, C_QCOLUMN, C_K, C_EXACT, 
 #define RARE_LISTS_AFTER_SAMPLE 4
 #define RARE_LISTS_SMALL 16
 #define SAMPLE_SKIPS_ANN 16
+/* ... and when it would be searched, the lists not read yet are all read if there are at most
+ * REST_LISTS of them with at most REST_POSTINGS entries in all: the counts are then the
+ * overlaps, which decide without the embedding (fewer seeks than the embedding costs, and an
+ * exact answer). */
+#define REST_LISTS 48
+#define REST_POSTINGS 2048
 
 /* Prepared statements over the shadow tables that read posting lists and column sets, for
  * silt_colset_topk and for verifying candidates. Owned by one search. */
@@ -1023,7 +1029,8 @@ static void rare_tighten(const rare_info *ri, cand_col *x) {
 typedef struct {
     size_t len;
     int64_t h;
-    int mem; /* its list is in the in-memory sample */
+    int mem;  /* its list is in the in-memory sample */
+    int done; /* its list was counted */
 } rare_pick;
 
 static int cmp_pick(const void *a, const void *b) {
@@ -1048,7 +1055,7 @@ static int add_rare_candidates(lake_reader *rd, const silt_join_column *q, cand_
     /* With enough sampled values the sample finds the large overlaps and few seeks remain
      * worth their cost; a query with fewer (a small column) reads more of its rarest lists. */
     size_t bt_lists = ns >= SAMPLE_DECIDES ? RARE_LISTS_AFTER_SAMPLE : RARE_LISTS_SMALL;
-    size_t cap_counts = mem_budget + bt_budget;
+    size_t cap_counts = mem_budget + bt_budget + REST_POSTINGS;
     rare_pick *vals = sqlite3_malloc64((n ? n : 1) * sizeof *vals);
     col_count *counts = NULL, *top = NULL;
     int64_t *ids = NULL;
@@ -1060,24 +1067,44 @@ static int add_rare_candidates(lake_reader *rd, const silt_join_column *q, cand_
     for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
         vals[i].h = q->hashes[i];
         vals[i].mem = i < ns;
+        vals[i].done = 0;
         rc = rd_list_len(rd, q->hashes[i], &vals[i].len);
     }
     if (rc == SQLITE_OK) qsort(vals, n, sizeof *vals, cmp_pick);
+    /* Pass 0 reads within the budgets above. Pass 1 reads every list left when the embedding
+     * would otherwise be searched and what is left is short (REST_*): then every count is an
+     * overlap, no set needs reading, and the lists bound every other column exactly. */
+    for (int pass = 0; rc == SQLITE_OK && pass < 2; pass++) {
+        if (pass == 1) {
+            size_t rest = 0, rest_lists = 0;
+            for (size_t i = 0; i < n; i++)
+                if (!vals[i].done) rest += vals[i].len, rest_lists++;
+            if (ri->sampled_read >= SAMPLE_SKIPS_ANN || n < q->n_hashes || !rest_lists || rest > REST_POSTINGS ||
+                rest_lists > REST_LISTS)
+                break;
+        }
     for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
         const uint32_t *mids = NULL;
         size_t m = 0;
+        if (vals[i].done) continue;
+        if (vals[i].len == 0) { /* no column holds it (lengths are exact): nothing to read */
+            vals[i].done = 1;
+            lists_read++;
+            continue;
+        }
         if (vals[i].mem) {
-            if (read_mem + vals[i].len > mem_budget) continue;
-            ri->sampled_read++;
+            if (pass == 0 && read_mem + vals[i].len > mem_budget) continue;
+            if (pass == 0) ri->sampled_read++;
             silt_join_summary_sample_list(rd->sum, vals[i].h, &mids, &m);
             read_mem += m;
         } else {
-            if (read_bt + vals[i].len > bt_budget || bt_read >= bt_lists) break;
+            if (pass == 0 && (read_bt + vals[i].len > bt_budget || bt_read >= bt_lists)) break;
             if ((rc = rd_list(rd, vals[i].h, &ids, &n_ids, &cap_ids)) != SQLITE_OK) break;
             m = n_ids;
             read_bt += n_ids;
             bt_read++;
         }
+        vals[i].done = 1;
         lists_read++;
         if (!counts && !(counts = ri->counts = sqlite3_malloc64(cap_counts * sizeof *counts))) rc = SQLITE_NOMEM;
         for (size_t j = 0; rc == SQLITE_OK && j < m; j++) {
@@ -1094,6 +1121,7 @@ static int add_rare_candidates(lake_reader *rd, const silt_join_column *q, cand_
                 complete = 0;
             }
         }
+    }
     }
     /* Every read list was read whole (rd_list returns all of it), so counts are exact. */
     size_t unread = q->n_hashes - lists_read;
@@ -1215,6 +1243,7 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
         if (rc != SQLITE_OK) goto done;
         n_rare = cands.n;
         if (ri.complete && best.n == best.k && best.top[0] > ri.outside) goto ranked;
+        if (ri.complete && ri.outside == 0) goto ranked; /* no other column shares a value */
         if (ri.sampled_read >= SAMPLE_SKIPS_ANN) goto ranked;
     }
     text = column_text(table, qc, &q, MAX_TEXT_BYTES);

@@ -508,3 +508,73 @@ Test(join_sample, a_query_mostly_in_the_sample_does_not_search_the_embedding) {
     unlink(path);
     free(path);
 }
+
+/* Values the sample does not hold, "u0", "u1", ...: their lists are read from the table. */
+static int unsampled_values(char (*out)[16], int n) {
+    int got = 0;
+    for (int i = 0; got < n; i++) {
+        snprintf(out[got], 16, "u%d", i);
+        if (!sampled(out[got])) got++;
+    }
+    return got;
+}
+
+/* A query whose lists are not all read within equi's budgets (none of its values is sampled,
+ * so at most 16 are read from the table first): when few are left, equi reads them too and
+ * answers exactly from the counts, without the embedding; when many are left, it searches the
+ * embedding as before. Values no column holds cost no read (their length is 0). */
+Test(join_sample, equi_reads_the_few_lists_left_instead_of_searching_the_embedding) {
+    count_encoder *enc = provide_counter();
+    char *path = make_lake(19, SMALL);
+    sqlite3 *db = test_open(path);
+    index_lake(db, "lj", "");
+    char u[90][16];
+    unsampled_values(u, 90);
+    char sql[256];
+    exec_ok(db, "CREATE TABLE holder(v TEXT); CREATE TABLE half(v TEXT); CREATE TABLE few(v TEXT);"
+                "CREATE TABLE wide(v TEXT); CREATE TABLE none(v TEXT)");
+    for (int i = 0; i < 90; i++) {
+        snprintf(sql, sizeof sql, "INSERT INTO holder VALUES ('%s')", u[i]);
+        exec_ok(db, sql);
+        if (i % 2 == 0) {
+            snprintf(sql, sizeof sql, "INSERT INTO half VALUES ('%s')", u[i]);
+            exec_ok(db, sql);
+        }
+        if (i < 30) {
+            snprintf(sql, sizeof sql, "INSERT INTO few VALUES ('%s')", u[i]);
+            exec_ok(db, sql);
+        }
+        if (i < 70) {
+            snprintf(sql, sizeof sql, "INSERT INTO wide VALUES ('%s')", u[i]);
+            exec_ok(db, sql);
+        }
+        /* five values a column holds, the rest held by none */
+        snprintf(sql, sizeof sql, "INSERT INTO none VALUES ('%s%s')", u[i], i < 5 ? "" : "-nowhere");
+        exec_ok(db, sql);
+    }
+    exec_ok(db, "INSERT INTO lj(tbl) VALUES ('holder'), ('half')");
+    /* few: 30 lists, 16 read first, 14 left: read as well. none: 85 empty lists and 5 read. */
+    const char *decided[] = {"few", "none"};
+    for (int q = 0; q < 2; q++) {
+        long long before = texts_embedded(enc);
+        for (int k = 1; k <= 10; k += k < 3 ? 2 : 7) {
+            char *e = containments(db, "lj", decided[q], k, 0), *x = containments(db, "lj", decided[q], k, 1);
+            cr_assert(strlen(x) > 0);
+            cr_assert_str_eq(e, x, "%s, k = %d", decided[q], k);
+            free(e);
+            free(x);
+        }
+        cr_assert_eq(texts_embedded(enc), before, "%s: the lists decided, no embedding", decided[q]);
+    }
+    /* wide: 70 lists, 54 left after the first 16: too many, so the embedding is searched. */
+    long long before = texts_embedded(enc);
+    char *e = containments(db, "lj", "wide", 2, 0), *x = containments(db, "lj", "wide", 2, 1);
+    cr_assert_str_eq(e, x);
+    cr_assert_str_eq(x, "1.000000 0.500000");
+    cr_assert_eq(texts_embedded(enc), before + 1, "wide: lists left unread, the embedding searched");
+    free(e);
+    free(x);
+    sqlite3_close(db);
+    unlink(path);
+    free(path);
+}
