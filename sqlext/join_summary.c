@@ -7,6 +7,9 @@
 void silt_join_summary_free(silt_join_summary *s) {
     sqlite3_free(s->h);
     sqlite3_free(s->n);
+    sqlite3_free(s->first);
+    sqlite3_free(s->names);
+    sqlite3_free(s->name_at);
     sqlite3_free(s->size);
     sqlite3_free(s->s_off);
     sqlite3_free(s->s_col);
@@ -55,6 +58,59 @@ static int load_df(sqlite3 *db, const char *schema, const char *name, silt_join_
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* The bucket index over s->h (see join_summary.h). */
+static uint64_t bucket_key(int64_t h) { return (uint64_t)h ^ (UINT64_C(1) << 63); } /* signed order */
+
+static int index_buckets(silt_join_summary *s) {
+    int bits = 1;
+    while (bits < 24 && ((size_t)1 << bits) * 8 < s->n_h) bits++;
+    size_t nb = (size_t)1 << bits;
+    s->first = sqlite3_malloc64((nb + 1) * sizeof *s->first);
+    if (!s->first) return SQLITE_NOMEM;
+    size_t i = 0;
+    for (size_t b = 0; b < nb; b++) {
+        while (i < s->n_h && (bucket_key(s->h[i]) >> (64 - bits)) < b) i++;
+        s->first[b] = (uint32_t)i;
+    }
+    s->first[nb] = (uint32_t)s->n_h;
+    s->bits = bits;
+    return SQLITE_OK;
+}
+
+/* The index of h in s->h, or s->n_h when absent. */
+static size_t find(const silt_join_summary *s, int64_t h) {
+    if (!s->first) return s->n_h;
+    size_t b = (size_t)(bucket_key(h) >> (64 - s->bits)), lo = s->first[b], hi = s->first[b + 1];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->h[mid] < h) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < s->first[b + 1] && s->h[lo] == h ? lo : s->n_h;
+}
+
+/* Appends "tbl\0col\0" of column id to the names; 0, or SQLITE_NOMEM / SQLITE_TOOBIG. */
+static int add_name(silt_join_summary *s, size_t id, const char *tbl, int tn, const char *col, int cn,
+                    size_t *len, size_t *cap) {
+    size_t need = *len + (size_t)tn + (size_t)cn + 2;
+    if (need >= UINT32_MAX) return SQLITE_TOOBIG;
+    if (need > *cap) {
+        size_t c = *cap ? *cap : 4096;
+        while (c < need) c *= 2;
+        char *g = sqlite3_realloc64(s->names, c);
+        if (!g) return SQLITE_NOMEM;
+        s->names = g;
+        *cap = c;
+    }
+    s->name_at[id] = (uint32_t)*len;
+    memcpy(s->names + *len, tbl, (size_t)tn);
+    s->names[*len + (size_t)tn] = 0;
+    memcpy(s->names + *len + (size_t)tn + 1, col, (size_t)cn);
+    s->names[need - 1] = 0;
+    *len = need;
+    return SQLITE_OK;
+}
+
 static int load_sizes(sqlite3 *db, const char *schema, const char *name, silt_join_summary *s) {
     sqlite3_stmt *st;
     int rc = prepare(db, &st, "SELECT max(id) FROM \"%w\".\"%w_cols\"", schema, name);
@@ -68,16 +124,26 @@ static int load_sizes(sqlite3 *db, const char *schema, const char *name, silt_jo
     if ((sqlite3_uint64)max_id >= SILT_JOIN_SUMMARY_MAX_IDS) return SQLITE_TOOBIG;
     s->n_ids = (size_t)max_id + 1;
     s->size = sqlite3_malloc64(s->n_ids * sizeof *s->size);
-    if (!s->size) return SQLITE_NOMEM;
+    s->name_at = sqlite3_malloc64(s->n_ids * sizeof *s->name_at);
+    if (!s->size || !s->name_at) return SQLITE_NOMEM;
     memset(s->size, 0, s->n_ids * sizeof *s->size);
-    rc = prepare(db, &st, "SELECT id, n_distinct FROM \"%w\".\"%w_cols\" WHERE id >= 0", schema, name);
+    memset(s->name_at, 0xff, s->n_ids * sizeof *s->name_at);
+    rc = prepare(db, &st, "SELECT id, n_distinct, tbl, col FROM \"%w\".\"%w_cols\" WHERE id >= 0", schema, name);
     if (rc != SQLITE_OK) return rc;
+    size_t len = 0, cap = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         sqlite3_int64 id = sqlite3_column_int64(st, 0), n = sqlite3_column_int64(st, 1);
+        if (id < 0 || (size_t)id >= s->n_ids) continue;
         /* A missing or odd count stays unknown, as rd_size reads it: no size bound. */
-        if (id >= 0 && (size_t)id < s->n_ids && sqlite3_column_type(st, 1) == SQLITE_INTEGER && n >= 0 &&
-            n < (sqlite3_int64)UINT32_MAX)
+        if (sqlite3_column_type(st, 1) == SQLITE_INTEGER && n >= 0 && n < (sqlite3_int64)UINT32_MAX)
             s->size[id] = (uint32_t)n + 1;
+        const char *t = (const char *)sqlite3_column_text(st, 2), *c = (const char *)sqlite3_column_text(st, 3);
+        if (!t || !c) { /* NOT NULL columns: only out of memory gives NULL here */
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        /* Names as C strings, as the seek's reader uses them (up to a NUL). */
+        if ((rc = add_name(s, (size_t)id, t, (int)strlen(t), c, (int)strlen(c), &len, &cap)) != SQLITE_OK) break;
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -130,6 +196,7 @@ static int load_sample(sqlite3 *db, const char *schema, const char *name, silt_j
 int silt_join_summary_load(sqlite3 *db, const char *schema, const char *name, silt_join_summary *s) {
     memset(s, 0, sizeof *s);
     int rc = load_df(db, schema, name, s);
+    if (rc == SQLITE_OK) rc = index_buckets(s);
     if (rc == SQLITE_OK) rc = load_sizes(db, schema, name, s);
     if (rc == SQLITE_OK) rc = load_sample(db, schema, name, s);
     if (rc != SQLITE_OK) silt_join_summary_free(s);
@@ -137,13 +204,8 @@ int silt_join_summary_load(sqlite3 *db, const char *schema, const char *name, si
 }
 
 size_t silt_join_summary_df(const silt_join_summary *s, int64_t h) {
-    size_t lo = 0, hi = s->n_h;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (s->h[mid] < h) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < s->n_h && s->h[lo] == h ? s->n[lo] : 0;
+    size_t i = find(s, h);
+    return i < s->n_h ? s->n[i] : 0;
 }
 
 size_t silt_join_summary_size(const silt_join_summary *s, int64_t id) {
@@ -153,17 +215,19 @@ size_t silt_join_summary_size(const silt_join_summary *s, int64_t id) {
 
 int silt_join_summary_sample_list(const silt_join_summary *s, int64_t h, const uint32_t **ids, size_t *n) {
     if (!s->has_sample || h >= SILT_JOIN_SAMPLE_TAU) return 0;
-    size_t lo = 0, hi = s->n_sampled;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (s->h[mid] < h) lo = mid + 1;
-        else hi = mid;
-    }
+    size_t i = find(s, h); /* the sampled values are the prefix of h below the threshold */
     *n = 0;
     *ids = s->s_col;
-    if (lo < s->n_sampled && s->h[lo] == h) {
-        *ids = s->s_col + s->s_off[lo];
-        *n = s->s_off[lo + 1] - s->s_off[lo];
+    if (i < s->n_sampled) {
+        *ids = s->s_col + s->s_off[i];
+        *n = s->s_off[i + 1] - s->s_off[i];
     }
+    return 1;
+}
+
+int silt_join_summary_name(const silt_join_summary *s, int64_t id, const char **tbl, const char **col) {
+    if (id < 0 || (uint64_t)id >= s->n_ids || s->name_at[id] == UINT32_MAX) return 0;
+    *tbl = s->names + s->name_at[id];
+    *col = *tbl + strlen(*tbl) + 1;
     return 1;
 }

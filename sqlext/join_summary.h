@@ -1,12 +1,12 @@
 /* join_summary.h: an in-memory copy of the small, hot part of a silt_join table's exact
- * layer: every value's posting list length (<t>_df) and every column's number of distinct
- * values (<t>_cols.n_distinct).
+ * layer: every value's posting list length (<t>_df), every column's number of distinct
+ * values (<t>_cols.n_distinct) and names (<t>_cols.tbl, col).
  *
  * A search looks up the list length of up to 256 query values (exact = 1: all of them) and
  * the size of ~100 candidate columns. Each lookup is a B-tree seek, and on a large lake most
  * seeks miss SQLite's page cache (a few MB by default), so that these seeks were a third of
  * an equi search's time on the 100,000-column benchmark lake (bench/README.md, join). The copy
- * is 12 bytes per distinct value and 4 per column, plus the sample of the posting lists
+ * is 12 bytes per distinct value, 8 per column and its names, plus the sample of the posting lists
  * below (4 bytes per sampled posting and value: ~8 MB for the 100,000-column benchmark lake),
  * loaded at a table's first search and dropped as soon as the lake may have changed
  * (join_vtab.c decides when). */
@@ -36,8 +36,17 @@ typedef struct {
     int64_t *h;     /* distinct value hashes, ascending */
     uint32_t *n;    /* n[i]: length of h[i]'s posting list */
     size_t n_h;
+    /* h[first[b] .. first[b + 1]) are the hashes whose top `bits` bits (in unsigned order)
+     * are b: a lookup searches ~8 entries instead of all of h, a cache miss or two instead
+     * of ~20 (hashes are uniform; a skewed lake only makes some buckets longer). */
+    uint32_t *first;
+    int bits;
     uint32_t *size; /* size[id]: n_distinct + 1 of column id; 0 when unknown or no such column */
     size_t n_ids;   /* size has n_ids entries (largest id + 1) */
+    /* Column id's names: names + name_at[id] is "tbl\0col\0", or name_at[id] is UINT32_MAX
+     * (no such column). A search reads the names of ~10-20 columns; each was a seek. */
+    char *names;
+    uint32_t *name_at;
     /* The sample's posting lists: h[i] (i < n_sampled, the prefix of h below the threshold)
      * is held by columns s_col[s_off[i] .. s_off[i + 1]), ascending. has_sample is 0 when the
      * lake is over SILT_JOIN_SAMPLE_MAX_POSTINGS or <t>_values disagrees with <t>_df. */
@@ -57,6 +66,10 @@ size_t silt_join_summary_df(const silt_join_summary *s, int64_t h);
 
 /* Column id's number of distinct values, or SIZE_MAX when unknown. */
 size_t silt_join_summary_size(const silt_join_summary *s, int64_t id);
+
+/* Sets *tbl and *col to column id's names (valid while s is) and returns 1; 0 when there is no
+ * such column. */
+int silt_join_summary_name(const silt_join_summary *s, int64_t id, const char **tbl, const char **col);
 
 /* When s has a sample and h is below its threshold, sets *ids / *n to h's whole posting list
  * (n = 0: no column holds h) and returns 1; else returns 0 (read the list from the table). */

@@ -45,6 +45,7 @@
 #include "core/sha256.h"
 #include "index/colset.h"
 #include "index/rowid_map.h"
+#include "sqlext/join_column.h"
 #include "sqlext/join_summary.h"
 #include "sqlext/models.h"
 #include "sqlext/register.h"
@@ -60,10 +61,12 @@ enum { C_TBL, C_COL, C_SCORE, C_CONTAINMENT, C_QTABLE, C_QCOLUMN, C_K, C_EXACT, 
  * candidates find most high-containment columns, and on the 100,000-column benchmark lake
  * (bench/README.md) 30 columns at breadth 16 gave the same NDCG@10 as 100 at 64 (0.989),
  * at about a third less latency; fivethirtyeight stayed at 1.000. With the in-memory
- * sample's candidates, 20 gave the same NDCG@10 as 30 on both lakes (session 6). */
+ * sample's candidates, 20 gave the same NDCG@10 as 30 on both lakes (session 6), and breadth
+ * 8 the same as 16 (0.981 / 0.991; 4 too) for a search of ~0.5 ms instead of ~0.8 at 100,000
+ * columns (session 7): the graph walk reads ~2 KB per vector visited, most of it from memory. */
 #define EQUI_MIN_CANDIDATES 20
 #define EQUI_EMBED_CANDIDATES_PER_K 2
-#define EQUI_EF_SEARCH 16
+#define EQUI_EF_SEARCH 8
 /* equi: columns taken from the lists counted. 3 rather than 5 (session 6, with the sample's
  * counts): equi 18-26% faster in the same process, NDCG@10 0.990 -> 0.984 on the 100,000-column
  * lake and 0.993 -> 0.992 on fivethirtyeight (bench/README.md, join). */
@@ -77,7 +80,11 @@ enum { C_TBL, C_COL, C_SCORE, C_CONTAINMENT, C_QTABLE, C_QCOLUMN, C_K, C_EXACT, 
  * latency on the 100,000-column lake by ~15% for NDCG@10 0.998 instead of 1.000 on
  * fivethirtyeight; 128 cut ~30% but fell to 0.984 there. */
 #define RARE_SAMPLE 256
-#define RARE_POSTINGS 4096        /* posting entries equi reads from the rarest of them */
+/* Posting entries equi reads from the table, rarest lists first: each is a step of a
+ * statement (~0.2 us). 2,048 rather than 4,096 (session 7) cut the entries read on the
+ * 100,000-column lake from 1,258 to 897 per query, NDCG@10 0.981 -> 0.979 there and 0.992 on
+ * fivethirtyeight either way (its lists are short); 1,024 fell to 0.975. */
+#define RARE_POSTINGS 2048
 /* The in-memory sample (join_summary.h) gives equi the lists of about a quarter of the query's
  * values without a seek: up to SAMPLE_POSTINGS entries of them, rarest first. When the query
  * has at least SAMPLE_DECIDES sampled values, only the RARE_LISTS_AFTER_SAMPLE rarest other
@@ -92,6 +99,12 @@ enum { C_TBL, C_COL, C_SCORE, C_CONTAINMENT, C_QTABLE, C_QCOLUMN, C_K, C_EXACT, 
 #define RARE_LISTS_AFTER_SAMPLE 4
 #define RARE_LISTS_SMALL 16
 #define SAMPLE_SKIPS_ANN 16
+/* ... and when it would be searched, the lists not read yet are all read if there are at most
+ * REST_LISTS of them with at most REST_POSTINGS entries in all: the counts are then the
+ * overlaps, which decide without the embedding (fewer seeks than the embedding costs, and an
+ * exact answer). */
+#define REST_LISTS 48
+#define REST_POSTINGS 2048
 
 /* Prepared statements over the shadow tables that read posting lists and column sets, for
  * silt_colset_topk and for verifying candidates. Owned by one search. */
@@ -153,24 +166,6 @@ typedef struct {
     sqlite3_value *args[N_ARGS]; /* copies of the query arguments, for their columns */
 } join_cursor;
 
-/* A column's distinct non-empty values, most frequent first, and their sorted hashes. */
-typedef struct {
-    char **values;
-    size_t *lens;
-    size_t n_values; /* distinct */
-    sqlite3_int64 n_rows;
-    int64_t *hashes; /* sorted, unique */
-    size_t n_hashes;
-} column_data;
-
-static void column_data_free(column_data *c) {
-    for (size_t i = 0; i < c->n_values; i++) sqlite3_free(c->values[i]);
-    sqlite3_free(c->values);
-    sqlite3_free(c->lens);
-    sqlite3_free(c->hashes);
-    memset(c, 0, sizeof *c);
-}
-
 /* <t>_sets stores a column's sorted hashes as 8-byte little-endian integers, so that a
  * database file reads the same on any machine. */
 static void set_hash_put(unsigned char *b, size_t j, int64_t h) {
@@ -223,160 +218,7 @@ static int split_table(sqlite3 *db, const char *qualified, char **schema, char *
     return *schema && *table ? SQLITE_OK : SQLITE_NOMEM;
 }
 
-/* The text a value is compared by: SQLite's text form, except that an integral REAL reads
- * as an integer, so 3 in an INTEGER column joins 3.0 in a REAL one. */
-static const char *value_text(sqlite3_stmt *st, int i, char *buf, size_t buf_bytes, int *len) {
-    if (sqlite3_column_type(st, i) == SQLITE_FLOAT) {
-        double d = sqlite3_column_double(st, i);
-        if (d == floor(d) && fabs(d) < 9007199254740992.0) {
-            sqlite3_snprintf((int)buf_bytes, buf, "%lld", (long long)d);
-            *len = (int)strlen(buf);
-            return buf;
-        }
-    }
-    *len = sqlite3_column_bytes(st, i);
-    return (const char *)sqlite3_column_text(st, i);
-}
-
-typedef struct {
-    sqlite3_int64 count;
-    size_t at; /* position in SQLite's value order */
-} by_count;
-
-static int by_count_cmp(const void *a, const void *b) {
-    const by_count *x = a, *y = b;
-    if (x->count != y->count) return x->count > y->count ? -1 : 1;
-    return x->at < y->at ? -1 : x->at > y->at;
-}
-
-/* Puts the values, in SQLite's order of values (GROUP BY v ORDER BY v), most frequent
- * first; ties keep that order. The result is the order of "ORDER BY count DESC, v" without
- * a second sort inside SQLite (a seventh of reading a query column of the 100,000-column
- * lake), and the comparison of values stays SQLite's own: the column texts, and so the
- * digests stored for reused embeddings, are unchanged. 0, or -1 when out of memory. */
-static int order_by_count(column_data *c, const sqlite3_int64 *counts) {
-    size_t n = c->n_values;
-    by_count *o = sqlite3_malloc64(n * sizeof *o);
-    char **v = sqlite3_malloc64(n * sizeof *v);
-    size_t *l = sqlite3_malloc64(n * sizeof *l);
-    int64_t *h = sqlite3_malloc64(n * sizeof *h);
-    if (!o || !v || !l || !h) {
-        sqlite3_free(o), sqlite3_free(v), sqlite3_free(l), sqlite3_free(h);
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) o[i].count = counts[i], o[i].at = i;
-    qsort(o, n, sizeof *o, by_count_cmp);
-    for (size_t i = 0; i < n; i++) {
-        v[i] = c->values[o[i].at];
-        l[i] = c->lens[o[i].at];
-        h[i] = c->hashes[o[i].at];
-    }
-    sqlite3_free(o), sqlite3_free(c->values), sqlite3_free(c->lens), sqlite3_free(c->hashes);
-    c->values = v, c->lens = l, c->hashes = h;
-    return 0;
-}
-
-/* Reads column col of schema.table. Returns SQLITE_OK or an error with *err set. */
-static int load_column(sqlite3 *db, const char *schema, const char *table, const char *col,
-                       column_data *out, char **err) {
-    memset(out, 0, sizeof *out);
-    /* The column must exist: SQLite would read an unknown "name" as a string literal. The
-     * schema lookup answers for tables without preparing a statement; views (which it
-     * refuses), the rowid's names (which it accepts as columns) and errors go through
-     * pragma_table_info. */
-    int found = sqlite3_stricmp(col, "rowid") && sqlite3_stricmp(col, "oid") && sqlite3_stricmp(col, "_rowid_") &&
-                sqlite3_table_column_metadata(db, schema, table, col, NULL, NULL, NULL, NULL, NULL) == SQLITE_OK;
-    int table_found = found;
-    if (!found) {
-        sqlite3_stmt *chk;
-        if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info(?1, ?2)", -1, &chk, NULL) != SQLITE_OK)
-            return SQLITE_ERROR;
-        sqlite3_bind_text(chk, 1, table, -1, SQLITE_STATIC);
-        sqlite3_bind_text(chk, 2, schema, -1, SQLITE_STATIC);
-        while (sqlite3_step(chk) == SQLITE_ROW) {
-            table_found = 1;
-            if (sqlite3_stricmp((const char *)sqlite3_column_text(chk, 0), col) == 0) found = 1;
-        }
-        sqlite3_finalize(chk);
-    }
-    if (!found) {
-        *err = table_found ? sqlite3_mprintf("silt_join: table %s.%s has no column named %s", schema, table, col)
-                           : sqlite3_mprintf("silt_join: no such table: %s.%s", schema, table);
-        return SQLITE_ERROR;
-    }
-    char *sql = sqlite3_mprintf(
-        "SELECT v, count(*) AS c FROM (SELECT \"%w\" AS v FROM \"%w\".\"%w\") "
-        "WHERE v IS NOT NULL AND v <> '' GROUP BY v ORDER BY v",
-        col, schema, table);
-    if (!sql) return SQLITE_NOMEM;
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    sqlite3_free(sql);
-    if (rc != SQLITE_OK) {
-        *err = sqlite3_mprintf("silt_join: cannot read column %s.%s.%s: %s", schema, table, col,
-                               sqlite3_errmsg(db));
-        return SQLITE_ERROR;
-    }
-    size_t cap = 0;
-    sqlite3_int64 *counts = NULL;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (out->n_values == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **v = sqlite3_realloc64(out->values, cap * sizeof *v);
-            if (v) out->values = v;
-            size_t *l = sqlite3_realloc64(out->lens, cap * sizeof *l);
-            if (l) out->lens = l;
-            int64_t *h = sqlite3_realloc64(out->hashes, cap * sizeof *h);
-            if (h) out->hashes = h;
-            sqlite3_int64 *n = sqlite3_realloc64(counts, cap * sizeof *n);
-            if (n) counts = n;
-            if (!v || !l || !h || !n) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-        }
-        char buf[32];
-        int len;
-        const char *t = value_text(st, 0, buf, sizeof buf, &len);
-        char *copy = sqlite3_mprintf("%.*s", len, t ? t : "");
-        if (!copy) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        out->values[out->n_values] = copy;
-        out->lens[out->n_values] = (size_t)len;
-        out->hashes[out->n_values] = silt_colset_hash(copy, (size_t)len);
-        counts[out->n_values] = sqlite3_column_int64(st, 1);
-        out->n_rows += counts[out->n_values];
-        out->n_values++;
-    }
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE && out->n_values > 1 && order_by_count(out, counts) != 0) rc = SQLITE_NOMEM;
-    sqlite3_free(counts);
-    if (rc != SQLITE_DONE) {
-        column_data_free(out);
-        if (rc == SQLITE_NOMEM) return rc;
-        *err = sqlite3_mprintf("silt_join: reading %s.%s.%s: %s", schema, table, col,
-                               sqlite3_errmsg(db));
-        return SQLITE_ERROR;
-    }
-    /* Values that differ as SQL values but share a text form (3 and 3.0) count once. */
-    if (out->n_values) {
-        out->n_hashes = out->n_values;
-        int64_t *h = sqlite3_malloc64(out->n_hashes * sizeof *h);
-        if (!h) {
-            column_data_free(out);
-            return SQLITE_NOMEM;
-        }
-        memcpy(h, out->hashes, out->n_hashes * sizeof *h);
-        sqlite3_free(out->hashes);
-        out->hashes = h;
-        out->n_hashes = silt_colset_unique(out->hashes, out->n_hashes);
-    }
-    return SQLITE_OK;
-}
-
-static char *column_text(const char *table, const char *col, const column_data *c, size_t max_bytes) {
+static char *column_text(const char *table, const char *col, const silt_join_column *c, size_t max_bytes) {
     return silt_colset_text(table, col, (const char *const *)c->values, c->lens, c->n_values, max_bytes);
 }
 
@@ -913,6 +755,7 @@ static int rd_overlap(void *ctx, int64_t id, size_t size, const int64_t *q, size
 
 /* The (tbl, col) of column id, valid until the next call; SQLITE_DONE when it is gone. */
 static int rd_name(lake_reader *r, sqlite3_int64 id, const char **tbl, const char **col) {
+    if (r->sum) return silt_join_summary_name(r->sum, id, tbl, col) ? SQLITE_ROW : SQLITE_DONE;
     sqlite3_reset(r->name);
     sqlite3_bind_int64(r->name, 1, id);
     int rc = sqlite3_step(r->name);
@@ -946,7 +789,7 @@ static int is_query_column(const char *stored_tbl, const char *col, const char *
 /* exact = 1: silt_colset_topk over the posting lists. The query column itself (possibly
  * indexed under two spellings, "t" and "main.t") is dropped afterwards, so the search asks
  * for a few more than k and asks again in the unlikely case that all of those were it. */
-static int search_exact(join_cursor *c, lake_reader *rd, const column_data *q, const char *schema,
+static int search_exact(join_cursor *c, lake_reader *rd, const silt_join_column *q, const char *schema,
                         const char *table, const char *qc, int k, int *cap) {
     silt_colset_source src = {rd, rd_list_len, rd_list, rd_size, rd_overlap};
     for (size_t extra = 4;; extra *= 4) {
@@ -1026,7 +869,7 @@ static int cmp_by_sim(const void *a, const void *b) {
  * value or fewer than `least`), adds it to the rows. *added tells whether it did, *ov the
  * overlap. The name is read after the overlap, so that equi reads it (one seek) only for
  * candidates that can still enter the top k. */
-static int verify_candidate(join_cursor *c, int *cap, lake_reader *rd, const column_data *q, const char *schema,
+static int verify_candidate(join_cursor *c, int *cap, lake_reader *rd, const silt_join_column *q, const char *schema,
                             const char *table, const char *qc, const cand_col *x, int semantic, size_t least,
                             int *added, size_t *ov) {
     const char *t, *col;
@@ -1091,7 +934,7 @@ static int best_k_push(best_k *b, size_t ov) {
  * and stops once that bound falls below the k-th best overlap verified (here or by an
  * earlier call with the same heap), since no candidate left can enter the top k; the
  * result equals verifying them all. */
-static int rank_equi(join_cursor *c, int *cap, lake_reader *rd, const column_data *q, const char *schema,
+static int rank_equi(join_cursor *c, int *cap, lake_reader *rd, const silt_join_column *q, const char *schema,
                      const char *table, const char *qc, cand_col *a, size_t n, best_k *best) {
     for (size_t i = 0; i < n; i++)
         if (a[i].bound > q->n_hashes) a[i].bound = q->n_hashes;
@@ -1110,7 +953,7 @@ static int rank_equi(join_cursor *c, int *cap, lake_reader *rd, const column_dat
 }
 
 /* semantic: the k most similar candidates, each with its exact containment. */
-static int rank_semantic(join_cursor *c, int *cap, lake_reader *rd, const column_data *q, const char *schema,
+static int rank_semantic(join_cursor *c, int *cap, lake_reader *rd, const silt_join_column *q, const char *schema,
                          const char *table, const char *qc, cand_list *l, int k) {
     if (l->n > 1) qsort(l->a, l->n, sizeof *l->a, cmp_by_sim);
     int rc = SQLITE_OK;
@@ -1190,7 +1033,8 @@ static void rare_tighten(const rare_info *ri, cand_col *x) {
 typedef struct {
     size_t len;
     int64_t h;
-    int mem; /* its list is in the in-memory sample */
+    int mem;  /* its list is in the in-memory sample */
+    int done; /* its list was counted */
 } rare_pick;
 
 static int cmp_pick(const void *a, const void *b) {
@@ -1204,7 +1048,7 @@ static int cmp_pick(const void *a, const void *b) {
  * damaged lake's postings (a column listed twice in one list) in range. */
 static size_t count_bin(sqlite3_int64 c, size_t max) { return c >= 0 && (size_t)c <= max ? (size_t)c : max + 1; }
 
-static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list *l, int n_best, rare_info *ri) {
+static int add_rare_candidates(lake_reader *rd, const silt_join_column *q, cand_list *l, int n_best, rare_info *ri) {
     /* The query's sampled values are the prefix of its sorted hashes below the threshold. */
     size_t ns = 0;
     if (rd->sum && rd->sum->has_sample)
@@ -1215,7 +1059,7 @@ static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list 
     /* With enough sampled values the sample finds the large overlaps and few seeks remain
      * worth their cost; a query with fewer (a small column) reads more of its rarest lists. */
     size_t bt_lists = ns >= SAMPLE_DECIDES ? RARE_LISTS_AFTER_SAMPLE : RARE_LISTS_SMALL;
-    size_t cap_counts = mem_budget + bt_budget;
+    size_t cap_counts = mem_budget + bt_budget + REST_POSTINGS;
     rare_pick *vals = sqlite3_malloc64((n ? n : 1) * sizeof *vals);
     col_count *counts = NULL, *top = NULL;
     int64_t *ids = NULL;
@@ -1227,24 +1071,44 @@ static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list 
     for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
         vals[i].h = q->hashes[i];
         vals[i].mem = i < ns;
+        vals[i].done = 0;
         rc = rd_list_len(rd, q->hashes[i], &vals[i].len);
     }
     if (rc == SQLITE_OK) qsort(vals, n, sizeof *vals, cmp_pick);
+    /* Pass 0 reads within the budgets above. Pass 1 reads every list left when the embedding
+     * would otherwise be searched and what is left is short (REST_*): then every count is an
+     * overlap, no set needs reading, and the lists bound every other column exactly. */
+    for (int pass = 0; rc == SQLITE_OK && pass < 2; pass++) {
+        if (pass == 1) {
+            size_t rest = 0, rest_lists = 0;
+            for (size_t i = 0; i < n; i++)
+                if (!vals[i].done) rest += vals[i].len, rest_lists++;
+            if (ri->sampled_read >= SAMPLE_SKIPS_ANN || n < q->n_hashes || !rest_lists || rest > REST_POSTINGS ||
+                rest_lists > REST_LISTS)
+                break;
+        }
     for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
         const uint32_t *mids = NULL;
         size_t m = 0;
+        if (vals[i].done) continue;
+        if (vals[i].len == 0) { /* no column holds it (lengths are exact): nothing to read */
+            vals[i].done = 1;
+            lists_read++;
+            continue;
+        }
         if (vals[i].mem) {
-            if (read_mem + vals[i].len > mem_budget) continue;
-            ri->sampled_read++;
+            if (pass == 0 && read_mem + vals[i].len > mem_budget) continue;
+            if (pass == 0) ri->sampled_read++;
             silt_join_summary_sample_list(rd->sum, vals[i].h, &mids, &m);
             read_mem += m;
         } else {
-            if (read_bt + vals[i].len > bt_budget || bt_read >= bt_lists) break;
+            if (pass == 0 && (read_bt + vals[i].len > bt_budget || bt_read >= bt_lists)) break;
             if ((rc = rd_list(rd, vals[i].h, &ids, &n_ids, &cap_ids)) != SQLITE_OK) break;
             m = n_ids;
             read_bt += n_ids;
             bt_read++;
         }
+        vals[i].done = 1;
         lists_read++;
         if (!counts && !(counts = ri->counts = sqlite3_malloc64(cap_counts * sizeof *counts))) rc = SQLITE_NOMEM;
         for (size_t j = 0; rc == SQLITE_OK && j < m; j++) {
@@ -1261,6 +1125,7 @@ static int add_rare_candidates(lake_reader *rd, const column_data *q, cand_list 
                 complete = 0;
             }
         }
+    }
     }
     /* Every read list was read whole (rd_list returns all of it), so counts are exact. */
     size_t unread = q->n_hashes - lists_read;
@@ -1340,7 +1205,7 @@ static int stored_embedding(join_vtab *v, lake_reader *rd, const char *qt, const
 static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, int k, int exact,
                   int semantic) {
     char *schema = NULL, *table = NULL, *err = NULL;
-    column_data q;
+    silt_join_column q;
     memset(&q, 0, sizeof q);
     lake_reader local, *rd = NULL;
     memset(&local, 0, sizeof local);
@@ -1356,7 +1221,7 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
     size_t n_rare = 0; /* cands.a[0..n_rare) came from the rare-value lists */
     int rc = split_table(v->db, qt, &schema, &table);
     if (rc != SQLITE_OK) goto done;
-    rc = load_column(v->db, schema, table, qc, &q, &err);
+    rc = silt_join_column_read(v->db, schema, table, qc, SILT_JOIN_READ_FAST, &q, &err);
     if (rc != SQLITE_OK) goto done;
     if (q.n_hashes == 0) {
         err = sqlite3_mprintf("silt_join: query column %s.%s has no non-empty values", qt, qc);
@@ -1382,6 +1247,7 @@ static int search(join_vtab *v, join_cursor *c, const char *qt, const char *qc, 
         if (rc != SQLITE_OK) goto done;
         n_rare = cands.n;
         if (ri.complete && best.n == best.k && best.top[0] > ri.outside) goto ranked;
+        if (ri.complete && ri.outside == 0) goto ranked; /* no other column shares a value */
         if (ri.sampled_read >= SAMPLE_SKIPS_ANN) goto ranked;
     }
     text = column_text(table, qc, &q, MAX_TEXT_BYTES);
@@ -1453,7 +1319,7 @@ done:
     sqlite3_free(best.top);
     sqlite3_free(emb);
     free(text);
-    column_data_free(&q);
+    silt_join_column_free(&q);
     sqlite3_free(schema);
     sqlite3_free(table);
     return rc;
@@ -1634,8 +1500,8 @@ static int index_columns(join_vtab *v, const char *tbl, char **cols, int n, sqli
         PREP(ins_digest, "INSERT INTO \"%w\".\"%w_digests\"(id, sha256) VALUES (?1, ?2)", v->schema, v->name);
 #undef PREP
     for (int i = 0; i < n; i++) {
-        column_data cd;
-        rc = load_column(v->db, schema, table, cols[i], &cd, err);
+        silt_join_column cd;
+        rc = silt_join_column_read(v->db, schema, table, cols[i], SILT_JOIN_READ_FAST, &cd, err);
         if (rc != SQLITE_OK) goto done;
         sqlite3_reset(find);
         sqlite3_bind_text(find, 1, tbl, -1, SQLITE_STATIC);
@@ -1645,7 +1511,7 @@ static int index_columns(join_vtab *v, const char *tbl, char **cols, int n, sqli
             sqlite3_reset(find);
             rc = delete_column(v, old, err);
             if (rc != SQLITE_OK) {
-                column_data_free(&cd);
+                silt_join_column_free(&cd);
                 goto done;
             }
         }
@@ -1657,7 +1523,7 @@ static int index_columns(join_vtab *v, const char *tbl, char **cols, int n, sqli
         sqlite3_bind_int64(ins_col, 4, (sqlite3_int64)cd.n_hashes);
         rc = sqlite3_step(ins_col);
         if (rc != SQLITE_DONE) {
-            column_data_free(&cd);
+            silt_join_column_free(&cd);
             goto done;
         }
         ids[i] = sqlite3_last_insert_rowid(v->db);
@@ -1684,7 +1550,7 @@ static int index_columns(join_vtab *v, const char *tbl, char **cols, int n, sqli
             }
         }
         texts[i] = column_text(table, cols[i], &cd, MAX_TEXT_BYTES);
-        column_data_free(&cd);
+        silt_join_column_free(&cd);
         if (rc != SQLITE_DONE) goto done;
         if (!texts[i]) {
             rc = SQLITE_NOMEM;
@@ -2055,11 +1921,11 @@ static void fn_column_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         sqlite3_result_error_nomem(ctx);
         return;
     }
-    column_data cd;
-    int rc = load_column(db, schema, table, col, &cd, &err);
+    silt_join_column cd;
+    int rc = silt_join_column_read(db, schema, table, col, SILT_JOIN_READ_FAST, &cd, &err);
     if (rc == SQLITE_OK) {
         char *text = column_text(table, col, &cd, max_bytes);
-        column_data_free(&cd);
+        silt_join_column_free(&cd);
         if (!text) sqlite3_result_error_nomem(ctx);
         else {
             if (max_tokens > 0) {

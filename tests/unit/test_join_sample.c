@@ -148,6 +148,89 @@ static void assert_sample_matches_table(sqlite3 *db, const silt_join_summary *s)
     cr_assert_eq(n, 0);
 }
 
+/* Every list length and every column's names as the tables hold them; nothing for a hash or
+ * an id the lake lacks. */
+static void assert_lookups_match_tables(sqlite3 *db, const silt_join_summary *s) {
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT h, n FROM lj_df", -1, &st, NULL), SQLITE_OK);
+    size_t n_df = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t h = sqlite3_column_int64(st, 0);
+        cr_assert_eq((sqlite3_int64)silt_join_summary_df(s, h), sqlite3_column_int64(st, 1), "value %lld", (long long)h);
+        /* the neighbours of a stored hash are (almost surely) not stored */
+        if (h < INT64_MAX) cr_assert_eq(silt_join_summary_df(s, h + 1), 0);
+        n_df++;
+    }
+    sqlite3_finalize(st);
+    cr_assert_eq(n_df, s->n_h);
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT id, tbl, col FROM lj_cols", -1, &st, NULL), SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *t = NULL, *c = NULL;
+        cr_assert(silt_join_summary_name(s, sqlite3_column_int64(st, 0), &t, &c));
+        cr_assert_str_eq(t, (const char *)sqlite3_column_text(st, 1));
+        cr_assert_str_eq(c, (const char *)sqlite3_column_text(st, 2));
+    }
+    sqlite3_finalize(st);
+    const char *t, *c;
+    cr_assert(!silt_join_summary_name(s, -1, &t, &c));
+    cr_assert(!silt_join_summary_name(s, (int64_t)s->n_ids, &t, &c));
+    cr_assert_eq(silt_join_summary_df(s, INT64_MIN), 0);
+    cr_assert_eq(silt_join_summary_df(s, INT64_MAX), 0);
+}
+
+Test(join_sample, lookups_and_names_match_the_tables) {
+    provide_counter();
+    char *path = make_lake(14, LARGE);
+    sqlite3 *db = test_open(path);
+    index_lake(db, "lj", "");
+    exec_ok(db, "DELETE FROM lj WHERE tbl = 't5'"); /* ids without a column */
+    silt_join_summary s;
+    cr_assert_eq(silt_join_summary_load(db, "main", "lj", &s), SQLITE_OK);
+    assert_lookups_match_tables(db, &s);
+    const char *t, *c;
+    cr_assert(!silt_join_summary_name(&s, 6, &t, &c), "t5's column id 6 is gone");
+    silt_join_summary_free(&s);
+    sqlite3_close(db);
+    unlink(path);
+    free(path);
+}
+
+/* Hashes crowded into a few buckets of the lookup index (not what a hash gives, but what a
+ * damaged or crafted lake may hold), and the extremes of the range. */
+Test(join_sample, lookups_on_crowded_hashes) {
+    sqlite3 *db = test_open(NULL);
+    exec_ok(db, "CREATE TABLE lj_cols(id INTEGER PRIMARY KEY, tbl TEXT NOT NULL, col TEXT NOT NULL, n_values INTEGER, "
+                "n_distinct INTEGER);"
+                "CREATE TABLE lj_values(h INTEGER NOT NULL, col_id INTEGER NOT NULL, PRIMARY KEY(h, col_id)) WITHOUT ROWID;"
+                "CREATE TABLE lj_df(h INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
+                "INSERT INTO lj_cols VALUES (1, 'a', 'x', 5000, 5000), (3, 'b', 'y', 5000, 5000);"
+                "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < 4999) "
+                "INSERT INTO lj_values SELECT CASE WHEN i < 4000 THEN 1000 + 3 * i WHEN i = 4998 THEN -9223372036854775808 "
+                "WHEN i = 4999 THEN 9223372036854775807 ELSE -4611686018427387904 + 3 * i END, 1 FROM s;"
+                "INSERT INTO lj_values SELECT h, 3 FROM lj_values WHERE h % 2 = 0;"
+                "INSERT INTO lj_df SELECT h, count(*) FROM lj_values GROUP BY h;");
+    silt_join_summary s;
+    cr_assert_eq(silt_join_summary_load(db, "main", "lj", &s), SQLITE_OK);
+    cr_assert_eq(s.n_h, 5000);
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT h, n FROM lj_df", -1, &st, NULL), SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t h = sqlite3_column_int64(st, 0);
+        cr_assert_eq((sqlite3_int64)silt_join_summary_df(&s, h), sqlite3_column_int64(st, 1), "%lld", (long long)h);
+        if (h != INT64_MAX) cr_assert_eq(silt_join_summary_df(&s, h + 1), 0, "%lld", (long long)h + 1);
+        const uint32_t *ids;
+        size_t n = 0;
+        if (silt_join_summary_sample_list(&s, h, &ids, &n))
+            cr_assert_eq((sqlite3_int64)n, sqlite3_column_int64(st, 1), "%lld", (long long)h);
+    }
+    sqlite3_finalize(st);
+    const char *t, *c;
+    cr_assert(silt_join_summary_name(&s, 3, &t, &c) && !strcmp(t, "b") && !strcmp(c, "y"));
+    cr_assert(!silt_join_summary_name(&s, 2, &t, &c));
+    silt_join_summary_free(&s);
+    sqlite3_close(db);
+}
+
 Test(join_sample, the_sample_holds_exactly_the_sampled_lists) {
     provide_counter();
     char *path = make_lake(11, SMALL);
@@ -223,10 +306,12 @@ Test(join_sample, every_allocation_failure_of_the_load_is_an_error) {
         fail_countdown = 0;
         if (rc != SQLITE_OK) {
             cr_assert(injected, "allocation %ld: rc %d without a failure", n, rc);
-            cr_assert(!s.h && !s.size && !s.s_off && !s.s_col && !s.has_sample, "allocation %ld: a half summary", n);
+            cr_assert(!s.h && !s.size && !s.s_off && !s.s_col && !s.has_sample && !s.first && !s.names && !s.name_at,
+                      "allocation %ld: a half summary", n);
             failures++;
         } else {
             assert_sample_matches_table(db, &s);
+            assert_lookups_match_tables(db, &s);
         }
         silt_join_summary_free(&s);
         if (!injected) break;
@@ -419,6 +504,76 @@ Test(join_sample, a_query_mostly_in_the_sample_does_not_search_the_embedding) {
         free(x);
     }
     cr_assert_eq(texts_embedded(enc), before, "big's text was not embedded");
+    sqlite3_close(db);
+    unlink(path);
+    free(path);
+}
+
+/* Values the sample does not hold, "u0", "u1", ...: their lists are read from the table. */
+static int unsampled_values(char (*out)[16], int n) {
+    int got = 0;
+    for (int i = 0; got < n; i++) {
+        snprintf(out[got], 16, "u%d", i);
+        if (!sampled(out[got])) got++;
+    }
+    return got;
+}
+
+/* A query whose lists are not all read within equi's budgets (none of its values is sampled,
+ * so at most 16 are read from the table first): when few are left, equi reads them too and
+ * answers exactly from the counts, without the embedding; when many are left, it searches the
+ * embedding as before. Values no column holds cost no read (their length is 0). */
+Test(join_sample, equi_reads_the_few_lists_left_instead_of_searching_the_embedding) {
+    count_encoder *enc = provide_counter();
+    char *path = make_lake(19, SMALL);
+    sqlite3 *db = test_open(path);
+    index_lake(db, "lj", "");
+    char u[90][16];
+    unsampled_values(u, 90);
+    char sql[256];
+    exec_ok(db, "CREATE TABLE holder(v TEXT); CREATE TABLE half(v TEXT); CREATE TABLE few(v TEXT);"
+                "CREATE TABLE wide(v TEXT); CREATE TABLE none(v TEXT)");
+    for (int i = 0; i < 90; i++) {
+        snprintf(sql, sizeof sql, "INSERT INTO holder VALUES ('%s')", u[i]);
+        exec_ok(db, sql);
+        if (i % 2 == 0) {
+            snprintf(sql, sizeof sql, "INSERT INTO half VALUES ('%s')", u[i]);
+            exec_ok(db, sql);
+        }
+        if (i < 30) {
+            snprintf(sql, sizeof sql, "INSERT INTO few VALUES ('%s')", u[i]);
+            exec_ok(db, sql);
+        }
+        if (i < 70) {
+            snprintf(sql, sizeof sql, "INSERT INTO wide VALUES ('%s')", u[i]);
+            exec_ok(db, sql);
+        }
+        /* five values a column holds, the rest held by none */
+        snprintf(sql, sizeof sql, "INSERT INTO none VALUES ('%s%s')", u[i], i < 5 ? "" : "-nowhere");
+        exec_ok(db, sql);
+    }
+    exec_ok(db, "INSERT INTO lj(tbl) VALUES ('holder'), ('half')");
+    /* few: 30 lists, 16 read first, 14 left: read as well. none: 85 empty lists and 5 read. */
+    const char *decided[] = {"few", "none"};
+    for (int q = 0; q < 2; q++) {
+        long long before = texts_embedded(enc);
+        for (int k = 1; k <= 10; k += k < 3 ? 2 : 7) {
+            char *e = containments(db, "lj", decided[q], k, 0), *x = containments(db, "lj", decided[q], k, 1);
+            cr_assert(strlen(x) > 0);
+            cr_assert_str_eq(e, x, "%s, k = %d", decided[q], k);
+            free(e);
+            free(x);
+        }
+        cr_assert_eq(texts_embedded(enc), before, "%s: the lists decided, no embedding", decided[q]);
+    }
+    /* wide: 70 lists, 54 left after the first 16: too many, so the embedding is searched. */
+    long long before = texts_embedded(enc);
+    char *e = containments(db, "lj", "wide", 2, 0), *x = containments(db, "lj", "wide", 2, 1);
+    cr_assert_str_eq(e, x);
+    cr_assert_str_eq(x, "1.000000 0.500000");
+    cr_assert_eq(texts_embedded(enc), before + 1, "wide: lists left unread, the embedding searched");
+    free(e);
+    free(x);
     sqlite3_close(db);
     unlink(path);
     free(path);
