@@ -210,8 +210,8 @@ static sp_bmp *bmp_get(const sp_seg *cs) {
     return m;
 }
 
-/* Entries of a per-document bound array: 4 a block, and room for whole 16-block steps. */
-static size_t rd_len(const sp_bmp *m) { return ((size_t)m->n_blocks + 16) * SP_BMP_BLOCK_DOCS; }
+/* Entries of a per-document bound array: 4 a block (plus one block, so that it is never empty). */
+static size_t rd_len(const sp_bmp *m) { return ((size_t)m->n_blocks + 1) * SP_BMP_BLOCK_DOCS; }
 
 static bmp_work *work_new(const sp_seg *s, const sp_bmp *m) {
     bmp_work *w = calloc(1, sizeof *w);
