@@ -2,18 +2,25 @@
  * 2024), the fast search used when sp_search_opts.block_max is set.
  *
  * The segment's documents are cut into blocks of SP_BMP_BLOCK_DOCS consecutive local
- * documents. Per term and block, the largest weight of the term there, rounded up to one of
- * 255 steps of the term's largest weight: a dense u8 array over all blocks for terms present
- * in a sixteenth of the blocks or more, else (block, u8) pairs. Negative weights get a second
- * such table of the largest -w, used for query terms of the other sign. The tables are
- * derived from the forward index at the first such search of a segment (not stored).
+ * documents. A term present in a sixteenth of the blocks or more (a frequent term) has a dense
+ * u8 array over all blocks: the largest weight of the term in each block, rounded up to one of
+ * 255 steps of the term's largest weight. Every other (rare) term has its postings: (local
+ * document, u8 step of its weight). Negative weights get a second such table of the largest
+ * -w, used for query terms of the other sign. The tables are derived from the forward index
+ * at the first such search of a segment (not stored).
  *
- * A search sums |q_t| x step x blockmax over its terms into an upper bound per block (in
- * 16-bit integer units of a per-query scale, still an upper bound: see sat_add), then
- * scores whole blocks from the forward index (a block is one contiguous run), largest bound
- * first, while alpha x the bound can still reach the k-th best score: alpha 1 gives the exact
- * top k, lower trades recall for speed. Scoring is first from the int8 weights with an error
- * bound, and exactly from the float weights only where that bound reaches the k-th best.
+ * A search sums |q_t| x step over its rare terms into an upper bound per document (scattered
+ * postings), takes the largest of each block's documents, and adds |q_t| x step x blockmax of
+ * its frequent terms (streamed rows): an upper bound per block, in 16-bit integer units of a
+ * per-query scale (still an upper bound: see sat_add). It then scores blocks from the forward
+ * index, largest bound first, while alpha x the bound can still reach the k-th best score;
+ * within a block, only the documents whose own bound (their rare part + the block's frequent
+ * part) can: alpha 1 gives the exact top k, lower trades recall for speed. Scoring is first
+ * from the int8 weights with an error bound, and exactly from the float weights only where
+ * that bound reaches the k-th best. Rare terms seldom meet twice in a block, so the block's
+ * bound from per-document sums is the largest of its documents' rare parts where per-block
+ * maxima would add them: on bench/sparse this scores ~27% fewer blocks and reads ~70% fewer
+ * documents (bench/README.md, session 7).
  * On bench/sparse's collection (independent Zipf draws) the bounds of 4-document blocks
  * are tight enough and those of larger blocks are not (bench/README.md). */
 #include <math.h>
@@ -27,20 +34,24 @@
 #include "core/err.h"
 #include "index/sparse_segment.h"
 
+_Static_assert(SP_BMP_BLOCK_DOCS == 4, "sparse_bmp.c keeps a block's four per-document bounds in one 64-bit word");
+
+
 /* One sign's block maxima. */
 typedef struct {
     float *unit;        /* [n_terms] weight of one step: the term's largest weight / 255 */
     uint32_t *dense_at; /* [n_terms] row of the term in dense, or UINT32_MAX */
     uint8_t *dense;     /* [n_dense x n_blocks] per-block maxima of the frequent terms */
-    uint64_t *sp_off;   /* [n_terms + 1] start of the other terms' (block, max) pairs */
-    uint32_t *sp_blk;   /* blocks holding the term, ascending */
-    uint8_t *sp_max;    /* the term's maximum there */
+    uint64_t *sp_off;   /* [n_terms + 1] start of the rare terms' postings */
+    uint32_t *sp_doc;   /* local documents holding the term, ascending */
+    uint8_t *sp_step;   /* the term's weight there in steps, rounded up */
     uint64_t bytes;
 } bmp_side;
 
 /* Work arrays of one search (qloc and qc zero between searches). */
 typedef struct {
     uint16_t *ub;     /* [n_blocks] bounds in the query's units (bound_units), 65535: saturated */
+    uint16_t *rd;     /* [4 x n_blocks, padded] per document, its rare terms' part of ub */
     uint32_t *taken;  /* [n_blocks] blocks of the current round */
     uint32_t *sorted; /* [n_blocks] the same, bucketed by bound */
     float *qloc;      /* [n_terms] query weight by local term */
@@ -55,12 +66,12 @@ struct sp_bmp {
 };
 
 static void side_free(bmp_side *x) {
-    free(x->unit), free(x->dense_at), free(x->dense), free(x->sp_off), free(x->sp_blk), free(x->sp_max);
+    free(x->unit), free(x->dense_at), free(x->dense), free(x->sp_off), free(x->sp_doc), free(x->sp_step);
 }
 
 static void work_free(bmp_work *w) {
     if (!w) return;
-    free(w->ub), free(w->taken), free(w->sorted), free(w->qloc), free(w->qc);
+    free(w->ub), free(w->rd), free(w->taken), free(w->sorted), free(w->qloc), free(w->qc);
     free(w);
 }
 
@@ -73,7 +84,7 @@ void silt_spbmp_free(sp_bmp *m) {
 }
 
 uint64_t silt_spbmp_bytes(const sp_bmp *m) {
-    return m ? m->side[0].bytes + m->side[1].bytes + (uint64_t)m->n_blocks * 10 : 0;
+    return m ? m->side[0].bytes + m->side[1].bytes + (uint64_t)m->n_blocks * 18 : 0;
 }
 
 static inline uint32_t fwd_term(const sp_seg *s, uint64_t i) {
@@ -91,11 +102,21 @@ static inline float side_w(const sp_seg *s, uint64_t i, int sign) {
     return sign ? -s->fwd_w[i] : s->fwd_w[i];
 }
 
+/* Weight w > 0 in steps of unit, rounded up, and checked in float: unit x step is never
+ * below w. */
+static inline uint8_t step_of(float w, float unit) {
+    float st = ceilf(w / unit);
+    uint32_t q = st >= 255 ? 255 : st < 1 ? 1 : (uint32_t)st;
+    while (q < 255 && (float)q * unit < w) q++;
+    return (uint8_t)q;
+}
+
 /* Fills one side from the forward index; 0, or -1 when out of memory. */
 static int side_build(const sp_seg *s, uint32_t n_blocks, int sign, bmp_side *x) {
     uint32_t T = s->n_terms;
     uint64_t n_post = s->fwd_first[s->n_docs];
     uint32_t *cnt = calloc((size_t)T + 1, sizeof *cnt), *mark = calloc((size_t)T + 1, sizeof *mark);
+    uint32_t *dcnt = calloc((size_t)T + 1, sizeof *dcnt);
     uint8_t *tmax = calloc((size_t)T + 1, 1);
     uint32_t *touched = malloc(((size_t)T + 1) * sizeof *touched);
     uint64_t *fill = NULL;
@@ -103,18 +124,20 @@ static int side_build(const sp_seg *s, uint32_t n_blocks, int sign, bmp_side *x)
     x->unit = calloc((size_t)T + 1, sizeof *x->unit);
     x->dense_at = malloc(((size_t)T + 1) * sizeof *x->dense_at);
     x->sp_off = calloc((size_t)T + 1, sizeof *x->sp_off);
-    if (!cnt || !mark || !tmax || !touched || !x->unit || !x->dense_at || !x->sp_off) goto done;
+    if (!cnt || !dcnt || !mark || !tmax || !touched || !x->unit || !x->dense_at || !x->sp_off) goto done;
     for (uint64_t i = 0; i < n_post; i++) {
         uint32_t t = fwd_term(s, i);
         float w = side_w(s, i, sign);
         if (w > x->unit[t]) x->unit[t] = w; /* the largest weight for now */
     }
     for (uint32_t t = 0; t < T; t++) x->unit[t] = x->unit[t] > 0 ? x->unit[t] / 255.0f : 1.0f;
-    /* Blocks holding each term (mark: last block seen + 1). */
+    /* Blocks (mark: last block seen + 1) and documents holding each term. */
     for (uint32_t j = 0; j < n_blocks; j++)
         for (uint64_t i = s->fwd_first[block_start(s, j)]; i < s->fwd_first[block_start(s, j + 1)]; i++) {
             uint32_t t = fwd_term(s, i);
-            if (side_w(s, i, sign) > 0 && mark[t] != j + 1) mark[t] = j + 1, cnt[t]++;
+            if (!(side_w(s, i, sign) > 0)) continue;
+            dcnt[t]++;
+            if (mark[t] != j + 1) mark[t] = j + 1, cnt[t]++;
         }
     uint32_t n_dense = 0;
     for (uint32_t t = 0; t < T; t++) {
@@ -125,44 +148,45 @@ static int side_build(const sp_seg *s, uint32_t n_blocks, int sign, bmp_side *x)
          * from a 32nd no faster than from a sixteenth. */
         int dense = (uint64_t)cnt[t] * 16 >= n_blocks && cnt[t] > 0;
         x->dense_at[t] = dense ? n_dense++ : UINT32_MAX;
-        x->sp_off[t + 1] = x->sp_off[t] + (dense ? 0 : cnt[t]);
+        x->sp_off[t + 1] = x->sp_off[t] + (dense ? 0 : dcnt[t]);
     }
     uint64_t n_sp = x->sp_off[T];
     x->dense = calloc((size_t)n_dense * n_blocks + 1, 1);
-    x->sp_blk = malloc((size_t)(n_sp + 1) * sizeof *x->sp_blk);
-    x->sp_max = malloc((size_t)n_sp + 1);
+    x->sp_doc = malloc((size_t)(n_sp + 1) * sizeof *x->sp_doc);
+    x->sp_step = malloc((size_t)n_sp + 1);
     fill = malloc(((size_t)T + 1) * sizeof *fill);
-    if (!x->dense || !x->sp_blk || !x->sp_max || !fill) goto done;
+    if (!x->dense || !x->sp_doc || !x->sp_step || !fill) goto done;
     /* Read at places spread over hundreds of MB: huge pages spare TLB misses, as for the
      * forward index (silt_sp_advise_huge). */
     silt_sp_advise_huge(x->dense, (size_t)n_dense * n_blocks + 1);
-    silt_sp_advise_huge(x->sp_blk, (size_t)(n_sp + 1) * sizeof *x->sp_blk);
-    silt_sp_advise_huge(x->sp_max, (size_t)n_sp + 1);
+    silt_sp_advise_huge(x->sp_doc, (size_t)(n_sp + 1) * sizeof *x->sp_doc);
+    silt_sp_advise_huge(x->sp_step, (size_t)n_sp + 1);
     memcpy(fill, x->sp_off, (size_t)T * sizeof *fill);
     for (uint32_t j = 0; j < n_blocks; j++) {
         uint32_t nt = 0;
-        for (uint64_t i = s->fwd_first[block_start(s, j)]; i < s->fwd_first[block_start(s, j + 1)]; i++) {
-            uint32_t t = fwd_term(s, i);
-            float w = side_w(s, i, sign);
-            if (!(w > 0)) continue;
-            /* Rounded up, and checked in float: unit x step is never below the weight. */
-            float st = ceilf(w / x->unit[t]);
-            uint32_t q = st >= 255 ? 255 : st < 1 ? 1 : (uint32_t)st;
-            while (q < 255 && (float)q * x->unit[t] < w) q++;
-            if (!tmax[t]) touched[nt++] = t;
-            if (q > tmax[t]) tmax[t] = (uint8_t)q;
-        }
+        for (uint32_t d = block_start(s, j); d < block_start(s, j + 1); d++)
+            for (uint64_t i = s->fwd_first[d]; i < s->fwd_first[d + 1]; i++) {
+                uint32_t t = fwd_term(s, i);
+                float w = side_w(s, i, sign);
+                if (!(w > 0)) continue;
+                uint8_t q = step_of(w, x->unit[t]);
+                if (x->dense_at[t] == UINT32_MAX) {
+                    x->sp_doc[fill[t]] = d, x->sp_step[fill[t]++] = q;
+                    continue;
+                }
+                if (!tmax[t]) touched[nt++] = t;
+                if (q > tmax[t]) tmax[t] = q;
+            }
         for (uint32_t u = 0; u < nt; u++) {
             uint32_t t = touched[u];
-            if (x->dense_at[t] != UINT32_MAX) x->dense[(size_t)x->dense_at[t] * n_blocks + j] = tmax[t];
-            else x->sp_blk[fill[t]] = j, x->sp_max[fill[t]++] = tmax[t];
+            x->dense[(size_t)x->dense_at[t] * n_blocks + j] = tmax[t];
             tmax[t] = 0;
         }
     }
     x->bytes = (uint64_t)n_dense * n_blocks + n_sp * 5 + (uint64_t)T * 16;
     rc = 0;
 done:
-    free(cnt), free(mark), free(tmax), free(touched), free(fill);
+    free(cnt), free(dcnt), free(mark), free(tmax), free(touched), free(fill);
     return rc;
 }
 
@@ -186,15 +210,19 @@ static sp_bmp *bmp_get(const sp_seg *cs) {
     return m;
 }
 
+/* Entries of a per-document bound array: 4 a block (plus one block, so that it is never empty). */
+static size_t rd_len(const sp_bmp *m) { return ((size_t)m->n_blocks + 1) * SP_BMP_BLOCK_DOCS; }
+
 static bmp_work *work_new(const sp_seg *s, const sp_bmp *m) {
     bmp_work *w = calloc(1, sizeof *w);
     if (!w) return NULL;
     w->ub = malloc(((size_t)m->n_blocks + 1) * sizeof *w->ub);
+    w->rd = calloc(rd_len(m), sizeof *w->rd);
     w->taken = malloc(((size_t)m->n_blocks + 1) * sizeof *w->taken);
     w->sorted = malloc(((size_t)m->n_blocks + 1) * sizeof *w->sorted);
     w->qloc = calloc((size_t)s->n_terms + 1, sizeof *w->qloc);
     w->qc = calloc((size_t)s->n_terms + 1, sizeof *w->qc);
-    if (!w->ub || !w->taken || !w->sorted || !w->qloc || !w->qc) work_free(w), w = NULL;
+    if (!w->ub || !w->rd || !w->taken || !w->sorted || !w->qloc || !w->qc) work_free(w), w = NULL;
     return w;
 }
 
@@ -214,6 +242,15 @@ static bmp_work *work_new(const sp_seg *s, const sp_bmp *m) {
 static inline uint16_t sat_add(uint16_t u, uint32_t m, uint32_t a) {
     uint32_t v = u + ((m * a) >> 8) + (m != 0);
     return v > 65535 ? 65535 : (uint16_t)v;
+}
+
+/* Units of a document in a block of bound ub_j whose documents' rare parts are r[0..3]
+ * (lane: the document's place in the block): the block's frequent part, ub_j - max r, plus the
+ * document's rare part; saturated (65535) where the block's sum is. */
+static inline uint32_t doc_units(uint32_t ub_j, const uint16_t *r, uint32_t lane) {
+    if (ub_j >= 65535) return 65535;
+    uint32_t a = r[0] > r[1] ? r[0] : r[1], b = r[2] > r[3] ? r[2] : r[3];
+    return ub_j - (a > b ? a : b) + r[lane];
 }
 
 /* Largest bound a block of u units may have. */
@@ -246,6 +283,26 @@ __attribute__((target("avx2"))) static void add_dense_avx2(uint16_t *ub, const u
         for (uint32_t t = 0; t < n_d; t++) ub[j] = sat_add(ub[j], d[t][j], a[t]);
 }
 
+/* ub[j] = the largest of rd[4j..4j+3] for j < n (n a multiple of 16): in each 64-bit lane
+ * (one block) the largest of its four 16-bit documents lands in the low 16 bits, which one
+ * byte shuffle and one lane permutation bring together. */
+__attribute__((target("avx2"))) static void max4_avx2(uint16_t *ub, const uint16_t *rd, uint32_t n) {
+    const __m256i sh = _mm256_setr_epi8(0, 1, 8, 9, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 8, 9, -1, -1,
+                                        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m256i idx = _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1);
+    for (uint32_t j = 0; j < n; j += 16) {
+        __m128i part[4];
+        for (int k = 0; k < 4; k++) {
+            __m256i x = _mm256_loadu_si256((const __m256i *)(rd + 4 * j + 16 * k));
+            x = _mm256_max_epu16(x, _mm256_srli_epi64(x, 16));
+            x = _mm256_max_epu16(x, _mm256_srli_epi64(x, 32));
+            part[k] = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(x, sh), idx));
+        }
+        __m128i lo = _mm_unpacklo_epi64(part[0], part[1]), hi = _mm_unpacklo_epi64(part[2], part[3]);
+        _mm256_storeu_si256((__m256i *)(ub + j), _mm256_set_m128i(hi, lo));
+    }
+}
+
 /* Largest of ub[0..n) (n a multiple of 16). */
 __attribute__((target("avx2"))) static uint32_t max_avx2(const uint16_t *ub, uint32_t n) {
     __m256i mx = _mm256_setzero_si256();
@@ -257,14 +314,16 @@ __attribute__((target("avx2"))) static uint32_t max_avx2(const uint16_t *ub, uin
     return (uint32_t)_mm_extract_epi16(x, 0);
 }
 
-/* Appends to out the j in [0, n) (n a multiple of 16) with ub[j] >= lo, numbered from base. */
-__attribute__((target("avx2"))) static uint32_t collect_avx2(const uint16_t *ub, uint32_t n, uint16_t lo,
+/* Appends to out the j in [0, n) (n a multiple of 16) with lo <= ub[j] <= top, numbered from
+ * base. */
+__attribute__((target("avx2"))) static uint32_t collect_avx2(const uint16_t *ub, uint32_t n, uint16_t lo, uint16_t top,
                                                               uint32_t base, uint32_t *out) {
-    __m256i vlo = _mm256_set1_epi16((short)lo);
+    __m256i vlo = _mm256_set1_epi16((short)lo), vtop = _mm256_set1_epi16((short)top);
     uint32_t k = 0;
     for (uint32_t j = 0; j < n; j += 16) {
         __m256i x = _mm256_loadu_si256((const __m256i *)(ub + j));
-        uint32_t mask = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi16(_mm256_max_epu16(x, vlo), x));
+        __m256i in = _mm256_cmpeq_epi16(_mm256_min_epu16(_mm256_max_epu16(x, vlo), vtop), x);
+        uint32_t mask = (uint32_t)_mm256_movemask_epi8(in);
         while (mask) {
             uint32_t b = (uint32_t)__builtin_ctz(mask);
             out[k++] = base + j + b / 2;
@@ -295,6 +354,20 @@ static void add_dense(int avx2, uint16_t *ub, const uint8_t *const *d, const uin
         for (uint32_t t = 0; t < n_d; t++) ub[j] = sat_add(ub[j], d[t][j], a[t]);
 }
 
+/* ub[j] = the largest of block j's four per-document bounds rd[4j..4j+3], for j < n. */
+static void max4(int avx2, uint16_t *ub, const uint16_t *rd, uint32_t n) {
+    uint32_t j = 0;
+#ifdef __x86_64__
+    if (avx2) max4_avx2(ub, rd, j = n & ~15u);
+#endif
+    (void)avx2;
+    for (; j < n; j++) {
+        const uint16_t *r = rd + 4 * (size_t)j;
+        uint16_t a = r[0] > r[1] ? r[0] : r[1], b = r[2] > r[3] ? r[2] : r[3];
+        ub[j] = a > b ? a : b;
+    }
+}
+
 /* The largest of ub[0..n). */
 static uint32_t bounds_max(int avx2, const uint16_t *ub, uint32_t n) {
     uint32_t mx = 0, j = 0;
@@ -306,15 +379,16 @@ static uint32_t bounds_max(int avx2, const uint16_t *ub, uint32_t n) {
     return mx;
 }
 
-/* Appends base + j for the j < n with ub[j] >= lo to out; returns how many. */
-static uint32_t collect(int avx2, const uint16_t *ub, uint32_t n, uint16_t lo, uint32_t base, uint32_t *out) {
+/* Appends base + j for the j < n with lo <= ub[j] <= top to out; returns how many. */
+static uint32_t collect(int avx2, const uint16_t *ub, uint32_t n, uint16_t lo, uint16_t top, uint32_t base,
+                        uint32_t *out) {
     uint32_t k = 0, j = 0;
 #ifdef __x86_64__
-    if (avx2) k = collect_avx2(ub, j = n & ~15u, lo, base, out);
+    if (avx2) k = collect_avx2(ub, j = n & ~15u, lo, top, base, out);
 #endif
     (void)avx2;
     for (; j < n; j++)
-        if (ub[j] >= lo) out[k++] = base + j;
+        if (ub[j] >= lo && ub[j] <= top) out[k++] = base + j;
     return k;
 }
 
@@ -323,6 +397,7 @@ typedef struct {
     uint32_t lt;
     float w, c;
     uint16_t a; /* c in the query's bound units (bound_units) */
+    uint64_t at; /* bound_units: the next of the term's postings to add */
 } bterm;
 
 /* Asks for the fwd_first entries of block j (a few blocks ahead of the one scored). */
@@ -331,11 +406,11 @@ static inline void prefetch_first(const sp_seg *s, uint32_t j) {
     __builtin_prefetch(&s->fwd_first[block_start(s, j + 1)]);
 }
 
-/* Asks for block j's term numbers and int8 weights (one contiguous run each), into L2: 16
- * blocks ahead are ~400 lines, which in L1 evicted each other before use (in one process on
- * bench/sparse, L2 hints were 1.09x faster than L1 ones at 16 blocks ahead). */
-static inline void prefetch_block(const sp_seg *s, uint32_t j) {
-    uint64_t i0 = s->fwd_first[block_start(s, j)], i1 = s->fwd_first[block_start(s, j + 1)];
+/* Asks for document d's term numbers and int8 weights (one contiguous run each), into L2: 16
+ * blocks ahead are up to ~400 lines, which in L1 evicted each other before use (in one
+ * process on bench/sparse, L2 hints were 1.09x faster than L1 ones at 16 blocks ahead). */
+static inline void prefetch_doc(const sp_seg *s, uint32_t d) {
+    uint64_t i0 = s->fwd_first[d], i1 = s->fwd_first[d + 1];
     const char *p = (const char *)s->fwd_ids + i0 * s->id_bytes, *e = (const char *)s->fwd_ids + i1 * s->id_bytes;
     for (p = (const char *)((uintptr_t)p & ~(uintptr_t)63); p < e; p += 64) __builtin_prefetch(p, 0, 2);
     p = (const char *)(s->fwd_q + i0), e = (const char *)(s->fwd_q + i1);
@@ -414,6 +489,19 @@ static inline float approx(int avx2, const sp_seg *s, uint32_t d, const float *q
 
 #define N_BUCKETS 1024
 
+/* The first round takes the blocks of at least 5/8 of the largest bound (first_round). With
+ * per-document rare parts the bounds are tighter and the stopping point lies higher: on
+ * bench/sparse, half the largest took ~17,000 blocks a query (bucketed, ~600 of them scored)
+ * and 5/8 ~2,500, with a second round in few queries; 1.2x faster at block_max 0.905. 3/4
+ * needed a second round too often. */
+static inline uint32_t first_round(uint32_t top) { return top * 5 / 8; }
+
+/* Blocks fetched ahead of the one scored (their documents that may still be scored; the
+ * fwd_first entries and per-document bounds twice as far): scoring waits on memory. On
+ * bench/sparse 12 ahead was 1.14x faster than 4 and 16 to 24 about as fast as 12 (whole
+ * blocks), and 8, 16 or 24 ahead were within noise of each other with documents skipped. */
+#define PREFETCH_AHEAD 16u
+
 /* The query terms the segment knows, into qt (room for q->n); returns how many. */
 static uint32_t map_terms(const sp_seg *s, const sp_bmp *m, const sp_query *q, bterm *qt) {
     uint32_t nq = 0;
@@ -431,9 +519,12 @@ static uint32_t map_terms(const sp_seg *s, const sp_bmp *m, const sp_query *q, b
     return nq;
 }
 
-/* Bounds of every block in units (ub, [n_blocks]); *scale gives them as values (bound_of). pre
- * receives the blocks reaching half the largest bound (*n_pre of them). Returns the largest. */
-static uint32_t bound_units(const sp_bmp *m, bterm *qt, uint32_t nq, uint16_t *ub, uint32_t *pre,
+/* Bounds of every document's rare terms in units (rd, [rd_len], overwritten) and of every
+ * block (ub, [n_blocks]: the largest of its documents' rd + its frequent terms' part); *scale
+ * gives them as values (bound_of). A document's own bound is ub - (largest rd of its block) +
+ * its rd (doc_units). pre receives the blocks reaching first_round of the largest bound
+ * (*n_pre of them). Returns the largest. */
+static uint32_t bound_units(const sp_bmp *m, bterm *qt, uint32_t nq, uint16_t *ub, uint16_t *rd, uint32_t *pre,
                             uint32_t *n_pre, double *scale) {
     const uint32_t NB = m->n_blocks;
     const int avx2 = have_avx2();
@@ -453,51 +544,73 @@ static uint32_t bound_units(const sp_bmp *m, bterm *qt, uint32_t nq, uint16_t *u
         qt[i].a = (uint16_t)(a > 65535 ? 65535 : a);
     }
     *scale = S;
-    /* Term after term over all blocks, not a chunk of blocks (in L1) at a time for every
-     * term: each dense row and pair list is then one sequential run that the hardware
+    /* Rare terms first, into the documents' bounds (2 bytes a document), then each block's
+     * largest into ub. A range of 128k documents at a time, so that the part of rd scattered
+     * into stays in L2 (256 KB): over the whole array (2 MB at 1M documents) the scattering
+     * took 1.8x as long on bench/sparse. Each term's postings are still read in order, a few
+     * long runs. */
+    const uint32_t n_rd = NB * SP_BMP_BLOCK_DOCS, chunk = 1u << 17;
+    for (uint32_t i = 0; i < nq; i++) qt[i].at = qt[i].c == 0 ? 0 : m->side[qt[i].w < 0].sp_off[qt[i].lt];
+    for (uint32_t c0 = 0; c0 < n_rd; c0 += chunk) {
+        uint32_t c1 = n_rd - c0 > chunk ? c0 + chunk : n_rd;
+        memset(rd + c0, 0, (size_t)(c1 - c0) * sizeof *rd);
+        for (uint32_t i = 0; i < nq; i++) {
+            if (qt[i].c == 0) continue;
+            const bmp_side *x = &m->side[qt[i].w < 0];
+            uint32_t t = qt[i].lt, a = qt[i].a;
+            if (x->dense_at[t] != UINT32_MAX) continue;
+            uint64_t j = qt[i].at;
+            for (const uint64_t e = x->sp_off[t + 1]; j < e && x->sp_doc[j] < c1; j++)
+                rd[x->sp_doc[j]] = sat_add(rd[x->sp_doc[j]], x->sp_step[j], a);
+            qt[i].at = j;
+        }
+        max4(avx2, ub + c0 / SP_BMP_BLOCK_DOCS, rd + c0, (c1 - c0) / SP_BMP_BLOCK_DOCS);
+    }
+    /* Then the frequent terms, term after term over all blocks, not a chunk of blocks (in L1)
+     * at a time for every term: each row is then one sequential run that the hardware
      * prefetcher follows, where 8,192-block chunks restarted ~30 short runs per term; the
      * bounds (2 bytes a block, 500 KB at 1M documents) stay in L2. In one process on
      * bench/sparse, block_max 0.9 was 1.16x faster so. */
     const uint8_t *dd[MAX_FUSED];
     uint16_t da[MAX_FUSED];
     uint32_t n_d = 0;
-    memset(ub, 0, (size_t)NB * sizeof *ub);
     for (uint32_t i = 0; i < nq; i++) {
         if (qt[i].c == 0) continue;
         const bmp_side *x = &m->side[qt[i].w < 0];
-        uint32_t t = qt[i].lt, a = qt[i].a;
-        if (x->dense_at[t] != UINT32_MAX) {
-            dd[n_d] = x->dense + (size_t)x->dense_at[t] * NB, da[n_d++] = (uint16_t)a;
-            if (n_d == MAX_FUSED) add_dense(avx2, ub, dd, da, n_d, NB), n_d = 0;
-        } else {
-            for (uint64_t j = x->sp_off[t], e = x->sp_off[t + 1]; j < e; j++)
-                ub[x->sp_blk[j]] = sat_add(ub[x->sp_blk[j]], x->sp_max[j], a);
-        }
+        uint32_t t = qt[i].lt;
+        if (x->dense_at[t] == UINT32_MAX) continue;
+        dd[n_d] = x->dense + (size_t)x->dense_at[t] * NB, da[n_d++] = qt[i].a;
+        if (n_d == MAX_FUSED) add_dense(avx2, ub, dd, da, n_d, NB), n_d = 0;
     }
     if (n_d) add_dense(avx2, ub, dd, da, n_d, NB);
     uint32_t top = bounds_max(avx2, ub, NB);
-    *n_pre = top >= 2 ? collect(avx2, ub, NB, (uint16_t)(top / 2), 0, pre) : 0;
+    *n_pre = top >= 2 ? collect(avx2, ub, NB, (uint16_t)first_round(top), 65535, 0, pre) : 0;
     return top;
 }
 
-int silt_spbmp_bounds(const sp_seg *s, const sp_query *q, double *out, char **err) {
+int silt_spbmp_bounds(const sp_seg *s, const sp_query *q, double *out, double *doc_out, char **err) {
     sp_bmp *m = bmp_get(s);
     if (!m) return silt_err(err, "out of memory deriving block maxima for a sparse segment of %u documents", s->n_docs);
     bterm *qt = malloc(((size_t)q->n + 1) * sizeof *qt);
     uint16_t *ub = malloc(((size_t)m->n_blocks + 1) * sizeof *ub);
+    uint16_t *rd = malloc(rd_len(m) * sizeof *rd);
     uint32_t *pre = malloc(((size_t)m->n_blocks + 1) * sizeof *pre);
     int rc = -1;
-    if (!qt || !ub || !pre) {
+    if (!qt || !ub || !rd || !pre) {
         silt_err(err, "out of memory in a sparse search over %u documents", s->n_docs);
         goto done;
     }
     uint32_t nq = map_terms(s, m, q, qt), n_pre;
     double S;
-    bound_units(m, qt, nq, ub, pre, &n_pre, &S);
-    for (uint32_t j = 0; j < m->n_blocks; j++) out[j] = bound_of(ub[j], 1 / S);
+    bound_units(m, qt, nq, ub, rd, pre, &n_pre, &S);
+    for (uint32_t j = 0; j < m->n_blocks; j++) {
+        if (out) out[j] = bound_of(ub[j], 1 / S);
+        for (uint32_t d = block_start(s, j); doc_out && d < block_start(s, j + 1); d++)
+            doc_out[d] = bound_of(doc_units(ub[j], rd + 4 * (size_t)j, d - 4 * j), 1 / S);
+    }
     rc = 0;
 done:
-    free(qt), free(ub), free(pre);
+    free(qt), free(ub), free(rd), free(pre);
     return rc;
 }
 
@@ -532,25 +645,25 @@ int silt_spbmp_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
     uint16_t *ub = w->ub;
     uint32_t n_pre;
     double S;
-    uint32_t top = bound_units(m, qt, nq, ub, w->taken, &n_pre, &S);
+    const uint16_t *rd = w->rd;
+    uint32_t top = bound_units(m, qt, nq, ub, w->rd, w->taken, &n_pre, &S);
     const double inv_s = 1 / S;
     /* The unit sums are exact and cover the float steps (bound_units); this slack covers the
      * double arithmetic below and the exact scores' own rounding with a wide margin. */
     const double slack = 1 + 1e-9;
-    /* Blocks are taken in rounds, bounds in units [lo, hi): first those of at least half the
-     * largest, bucketed by bound and scored best first; only when they run out before the
-     * stopping rule does the next round take every block the rule still allows (all of them
-     * while fewer than k documents were found: an exhaustive, hence exact, end). Bucketing
-     * every block would cost more than scoring the few that matter. */
-    uint32_t lo = top / 2, hi = 65536;
+    /* Blocks are taken in rounds, bounds in units [lo, hi): first those of at least 5/8 of the
+     * largest (first_round), bucketed by bound and scored best first; only when they run out
+     * before the stopping rule does the next round take every block the rule still allows (all
+     * of them while fewer than k documents were found: an exhaustive, hence exact, end).
+     * Bucketing every block would cost more than scoring the few that matter. */
+    uint32_t lo = first_round(top), hi = 65536;
     for (int round = 0;; round++) {
         uint32_t n_take = 0;
         if (round == 0 && lo > 0) {
             for (uint32_t i = 0; i < n_pre; i++)
                 if (ub[w->taken[i]] >= lo) w->taken[n_take++] = w->taken[i];
         } else {
-            for (uint32_t j = 0; j < NB; j++)
-                if (ub[j] >= lo && ub[j] < hi) w->taken[n_take++] = j;
+            n_take = collect(avx2, ub, NB, (uint16_t)lo, (uint16_t)(hi - 1), 0, w->taken);
         }
         /* Bucket of u: (u - lo) x N_BUCKETS / span over [lo, top_r]; its largest u is
          * lo + ((bucket + 1) x span - 1) / N_BUCKETS (top_r for the last bucket). */
@@ -565,12 +678,22 @@ int silt_spbmp_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
             w->sorted[fill[(uint64_t)(ub[j] - lo) * N_BUCKETS / span]++] = j;
         }
         int stopped = 0;
-        /* sorted[] ascends by bucket: walk it backwards, fetching blocks ahead. Scoring waits
-         * on memory: on bench/sparse, in one process, 12 blocks ahead was 1.14x faster than 4,
-         * and 16 to 24 about as fast as 12. */
+        /* sorted[] ascends by bucket: walk it backwards, fetching blocks ahead. */
         for (uint32_t oi = n_take; oi-- > 0;) {
-            if (oi >= 32) prefetch_first(s, w->sorted[oi - 32]);
-            if (oi >= 16) prefetch_block(s, w->sorted[oi - 16]);
+            if (oi >= 2 * PREFETCH_AHEAD) {
+                prefetch_first(s, w->sorted[oi - 2 * PREFETCH_AHEAD]);
+                __builtin_prefetch(rd + 4 * (size_t)w->sorted[oi - 2 * PREFETCH_AHEAD]);
+            }
+            if (oi >= PREFETCH_AHEAD) {
+                /* Only the documents that may still be scored (the k-th best only rises). */
+                uint32_t jp = w->sorted[oi - PREFETCH_AHEAD], need = 0;
+                if (h->n == h->k && h->score[0] > 0) {
+                    double u = h->score[0] / (alpha * slack) * S;
+                    need = u >= 65535 ? 65535 : (uint32_t)u;
+                }
+                for (uint32_t d = block_start(s, jp), d1 = block_start(s, jp + 1); d < d1; d++)
+                    if (doc_units(ub[jp], rd + 4 * (size_t)jp, d - 4 * jp) >= need) prefetch_doc(s, d);
+            }
             uint32_t j = w->sorted[oi];
             if (h->n == h->k) {
                 double theta = h->score[0];
@@ -585,6 +708,9 @@ int silt_spbmp_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
             }
             for (uint32_t d = block_start(s, j), d1 = block_start(s, j + 1); d < d1; d++) {
                 if ((s->n_dead && silt_spseg_is_dead(s, d)) || (allow && !((allow[d >> 6] >> (d & 63)) & 1))) continue;
+                if (h->n == h->k &&
+                    alpha * bound_of(doc_units(ub[j], rd + 4 * (size_t)j, d - 4 * j), inv_s) * slack < h->score[0])
+                    continue;
                 float e;
                 float a = approx(avx2, s, d, w->qc, &e);
                 if (e == 0) continue; /* no query term */

@@ -170,7 +170,8 @@ int64_t silt_spseg_local_term(const sp_seg *s, uint32_t id);
 /* ---- block-max pruning (sparse_bmp.c) ------------------------------------------------------ */
 
 /* Documents per block of the block-max tables: on bench/sparse's collection 4-document
- * blocks bound scores tightly enough to skip most blocks, 8 and more do not. */
+ * blocks bound scores tightly enough to skip most blocks, 8 and more do not. sparse_bmp.c
+ * relies on 4 (a block's per-document bounds are one 64-bit word). */
 #define SP_BMP_BLOCK_DOCS 4
 
 typedef struct sp_bmp sp_bmp;
@@ -185,9 +186,10 @@ int silt_spbmp_search(const sp_seg *s, const sp_query *q, const uint64_t *allow,
                       sp_heap *h, char **err);
 
 /* Every block's upper bound for q as silt_spbmp_search computes it (INFINITY where the
- * integer sum saturated) into out[ceil(n_docs / SP_BMP_BLOCK_DOCS)]: for tests. 0, or -1 (out
- * of memory) with *err. */
-int silt_spbmp_bounds(const sp_seg *s, const sp_query *q, double *out, char **err);
+ * integer sum saturated) into out[ceil(n_docs / SP_BMP_BLOCK_DOCS)], and every document's
+ * own bound (at most its block's) into doc_out[n_docs]; either may be NULL. For tests. 0, or
+ * -1 (out of memory) with *err. */
+int silt_spbmp_bounds(const sp_seg *s, const sp_query *q, double *out, double *doc_out, char **err);
 
 /* Exact score of local document d for a query mapped to local terms (qloc[n_terms], 0 where
  * the term is not in the query); *shares is set when the document has a query term. */

@@ -24,8 +24,9 @@
  * 0 = all: only the heaviest query_terms query terms admit candidates): the fast search's
  * defaults, which the hidden columns of the same names override per query; block_max (0 or
  * (0, 1], default 0 = off): the fast search is Block-Max Pruning instead, scoring blocks of
- * 4 documents while block_max x their score bound reaches the k-th best (1: exact answer;
- * index/sparse_index.h), except in queries that set heap_factor or query_terms.
+ * 4 documents, and in them single documents, while block_max x their score bound reaches
+ * the k-th best (1: exact answer; index/sparse_index.h), except in queries that set
+ * heap_factor or query_terms.
  * Columns: terms (sparse BLOB: core/sparse_vec.h; accepts the BLOB or JSON
  * {"token or id": weight}), content (TEXT), and hidden: score (dot product, highest first),
  * k (rows wanted; default: every row sharing a term), exact (1: exhaustive search),

@@ -133,7 +133,7 @@ int main(int argc, char **argv) {
     /* Block-Max Pruning settings: block_max values from argv[7] (comma-separated). */
     for (const char *p = argc > 7 ? argv[7] : ""; *p && n_set < 31;) {
         double bm = atof(p);
-        snprintf(names[n_set], sizeof names[n_set], "fast block_max=%.2f", bm);
+        snprintf(names[n_set], sizeof names[n_set], "fast block_max=%g", bm);
         sets[n_set].name = names[n_set];
         sets[n_set].o = (silt_spidx_search_opts){0, 1.0, 0, bm};
         n_set++;

@@ -14,7 +14,7 @@ N_QUERIES=${N_QUERIES:-1000}
 PRUNE=${PRUNE:-0.01}
 HEAP_FACTORS=${HEAP_FACTORS:-0.6,0.5,0.45}
 QUERY_CUT=${QUERY_CUT:-8}
-BLOCK_MAX=${BLOCK_MAX:-1,0.95,0.9}
+BLOCK_MAX=${BLOCK_MAX:-1,0.95,0.91,0.905,0.9}
 OUT=build/bench
 mkdir -p "$OUT"
 cc -std=c11 -O2 -D_GNU_SOURCE -I. -o "$OUT/bench_sparse" bench/sparse/bench_sparse.c \
