@@ -79,24 +79,31 @@ static size_t int_text(int64_t i, char *out, size_t out_bytes) {
     return n > 0 ? (size_t)n : 0;
 }
 
+/* Prepares sql (sqlite3_mprintf'd, NULL when that ran out of memory; freed here), a read of
+ * column col. SQLITE_OK; SQLITE_NOMEM; or SQLITE_ERROR with *err naming the column. */
+static int prepare_read(sqlite3 *db, char *sql, const char *schema, const char *table, const char *col,
+                        sqlite3_stmt **st, char **err) {
+    if (!sql) return SQLITE_NOMEM;
+    int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+    sqlite3_free(sql);
+    if (rc == SQLITE_OK) return SQLITE_OK;
+    if (rc == SQLITE_NOMEM) return rc;
+    *err = sqlite3_mprintf("silt_join: cannot read column %s.%s.%s: %s", schema, table, col, sqlite3_errmsg(db));
+    return SQLITE_ERROR;
+}
+
 /* ---- the definition: SQLite's own grouping and order ----------------------------------- */
 
 /* The columns' values in SQLite's order of values (GROUP BY v ORDER BY v: one sort, which
  * the GROUP BY already does), each with its count. The text form is SQLite's, except that an
  * integral REAL reads as an integer, so 3 in an INTEGER column joins 3.0 in a REAL one. */
 static int read_sql(sqlite3 *db, const char *schema, const char *table, const char *col, collector *c, char **err) {
-    char *sql = sqlite3_mprintf(
+    sqlite3_stmt *st;
+    int rc = prepare_read(db, sqlite3_mprintf(
         "SELECT v, count(*) AS c FROM (SELECT \"%w\" AS v FROM \"%w\".\"%w\") "
         "WHERE v IS NOT NULL AND v <> '' GROUP BY v ORDER BY v",
-        col, schema, table);
-    if (!sql) return SQLITE_NOMEM;
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    sqlite3_free(sql);
-    if (rc != SQLITE_OK) {
-        *err = sqlite3_mprintf("silt_join: cannot read column %s.%s.%s: %s", schema, table, col, sqlite3_errmsg(db));
-        return SQLITE_ERROR;
-    }
+        col, schema, table), schema, table, col, &st, err);
+    if (rc != SQLITE_OK) return rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         group g = {0};
         g.count = sqlite3_column_int64(st, 1);
@@ -217,15 +224,10 @@ static int is_utf8(sqlite3 *db, const char *schema, int *yes) {
  * another text form) or where the order of texts would (non-ASCII text in a UTF-16
  * database); then the caller reads the column with read_sql. */
 static int read_fast(sqlite3 *db, const char *schema, const char *table, const char *col, collector *c, char **err) {
-    char *sql = sqlite3_mprintf("SELECT \"%w\" FROM \"%w\".\"%w\"", col, schema, table);
-    if (!sql) return SQLITE_NOMEM;
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    sqlite3_free(sql);
-    if (rc != SQLITE_OK) {
-        *err = sqlite3_mprintf("silt_join: cannot read column %s.%s.%s: %s", schema, table, col, sqlite3_errmsg(db));
-        return SQLITE_ERROR;
-    }
+    int rc = prepare_read(db, sqlite3_mprintf("SELECT \"%w\" FROM \"%w\".\"%w\"", col, schema, table), schema,
+                          table, col, &st, err);
+    if (rc != SQLITE_OK) return rc;
     int non_ascii = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int type = sqlite3_column_type(st, 0);

@@ -66,6 +66,20 @@ static void index_lake(sqlite3 *db, const char *lj, const char *p) {
     }
 }
 
+/* make_lake, opened and indexed as lj: how most tests start (drop_lake ends them). */
+static sqlite3 *indexed_lake(uint64_t seed, int least, int span, char **path) {
+    *path = make_lake(seed, least, span);
+    sqlite3 *db = test_open(*path);
+    index_lake(db, "lj", "");
+    return db;
+}
+
+static void drop_lake(sqlite3 *db, char *path) {
+    sqlite3_close(db);
+    unlink(path);
+    free(path);
+}
+
 /* A query's containments, best first, as text (free() it). */
 static char *containments(sqlite3 *db, const char *lj, const char *qt, int k, int exact) {
     char sql[400];
@@ -180,9 +194,8 @@ static void assert_lookups_match_tables(sqlite3 *db, const silt_join_summary *s)
 
 Test(join_sample, lookups_and_names_match_the_tables) {
     provide_counter();
-    char *path = make_lake(14, LARGE);
-    sqlite3 *db = test_open(path);
-    index_lake(db, "lj", "");
+    char *path;
+    sqlite3 *db = indexed_lake(14, LARGE, &path);
     exec_ok(db, "DELETE FROM lj WHERE tbl = 't5'"); /* ids without a column */
     silt_join_summary s;
     cr_assert_eq(silt_join_summary_load(db, "main", "lj", &s), SQLITE_OK);
@@ -190,9 +203,7 @@ Test(join_sample, lookups_and_names_match_the_tables) {
     const char *t, *c;
     cr_assert(!silt_join_summary_name(&s, 6, &t, &c), "t5's column id 6 is gone");
     silt_join_summary_free(&s);
-    sqlite3_close(db);
-    unlink(path);
-    free(path);
+    drop_lake(db, path);
 }
 
 /* Hashes crowded into a few buckets of the lookup index (not what a hash gives, but what a
@@ -233,25 +244,21 @@ Test(join_sample, lookups_on_crowded_hashes) {
 
 Test(join_sample, the_sample_holds_exactly_the_sampled_lists) {
     provide_counter();
-    char *path = make_lake(11, SMALL);
-    sqlite3 *db = test_open(path);
-    index_lake(db, "lj", "");
+    char *path;
+    sqlite3 *db = indexed_lake(11, SMALL, &path);
     silt_join_summary s;
     cr_assert_eq(silt_join_summary_load(db, "main", "lj", &s), SQLITE_OK);
     assert_sample_matches_table(db, &s);
     silt_join_summary_free(&s);
-    sqlite3_close(db);
-    unlink(path);
-    free(path);
+    drop_lake(db, path);
 }
 
 /* A posting missing from <t>_values, or one more than <t>_df counts: the tables disagree, so
  * the summary comes without a sample (searches read the table) and searches still answer. */
 Test(join_sample, a_lake_whose_tables_disagree_has_no_sample) {
     provide_counter();
-    char *path = make_lake(12, SMALL);
-    sqlite3 *db = test_open(path);
-    index_lake(db, "lj", "");
+    char *path;
+    sqlite3 *db = indexed_lake(12, SMALL, &path);
     char sql[200];
     snprintf(sql, sizeof sql, "SELECT h, col_id FROM lj_values WHERE h < %lld ORDER BY h LIMIT 1",
              (long long)SILT_JOIN_SAMPLE_TAU);
@@ -284,9 +291,7 @@ Test(join_sample, a_lake_whose_tables_disagree_has_no_sample) {
         free(qt);
         exec_ok(db, "ROLLBACK");
     }
-    sqlite3_close(db);
-    unlink(path);
-    free(path);
+    drop_lake(db, path);
 }
 
 /* Each allocation of the load fails in turn: an error and an empty summary, never a half
@@ -294,9 +299,8 @@ Test(join_sample, a_lake_whose_tables_disagree_has_no_sample) {
 Test(join_sample, every_allocation_failure_of_the_load_is_an_error) {
     install_faulty_allocator();
     provide_counter();
-    char *path = make_lake(13, SMALL);
-    sqlite3 *db = test_open(path);
-    index_lake(db, "lj", "");
+    char *path;
+    sqlite3 *db = indexed_lake(13, SMALL, &path);
     int failures = 0;
     for (long n = 1;; n++) {
         silt_join_summary s;
@@ -321,9 +325,7 @@ Test(join_sample, every_allocation_failure_of_the_load_is_an_error) {
     cr_assert_eq(silt_join_summary_load(db, "main", "lj", &s), SQLITE_OK);
     assert_sample_matches_table(db, &s);
     silt_join_summary_free(&s);
-    sqlite3_close(db);
-    unlink(path);
-    free(path);
+    drop_lake(db, path);
 }
 
 /* ---- equi with the sample ------------------------------------------------------------ */
@@ -331,15 +333,12 @@ Test(join_sample, every_allocation_failure_of_the_load_is_an_error) {
 Test(join_sample, equi_returns_the_exact_containments_on_small_lakes) {
     provide_counter();
     for (uint64_t seed = 1; seed <= 6; seed++) {
-        char *path = make_lake(seed * 7919, SMALL);
-        sqlite3 *db = test_open(path);
-        index_lake(db, "lj", "");
+        char *path;
+        sqlite3 *db = indexed_lake(seed * 7919, SMALL, &path);
         char when[32];
         snprintf(when, sizeof when, "seed %llu", (unsigned long long)seed);
         assert_equi_is_exact(db, "lj", "", when);
-        sqlite3_close(db);
-        unlink(path);
-        free(path);
+        drop_lake(db, path);
     }
 }
 
@@ -347,9 +346,8 @@ Test(join_sample, equi_returns_the_exact_containments_on_small_lakes) {
  * the table, all of them for a small column) and of which every value is. */
 Test(join_sample, queries_with_no_or_only_sampled_values) {
     provide_counter();
-    char *path = make_lake(14, SMALL);
-    sqlite3 *db = test_open(path);
-    index_lake(db, "lj", "");
+    char *path;
+    sqlite3 *db = indexed_lake(14, SMALL, &path);
     exec_ok(db, "CREATE TABLE t16(v TEXT); CREATE TABLE t17(v TEXT)");
     int n_none = 0, n_all = 0;
     char sql[96], v[16];
@@ -374,9 +372,7 @@ Test(join_sample, queries_with_no_or_only_sampled_values) {
             free(x);
         }
     }
-    sqlite3_close(db);
-    unlink(path);
-    free(path);
+    drop_lake(db, path);
 }
 
 /* ---- invalidation -------------------------------------------------------------------- */
@@ -483,9 +479,8 @@ Test(join_sample, the_sample_follows_every_change_of_an_attached_lake) {
  * exact's where the best matches share many values. */
 Test(join_sample, a_query_mostly_in_the_sample_does_not_search_the_embedding) {
     count_encoder *enc = provide_counter();
-    char *path = make_lake(17, SMALL);
-    sqlite3 *db = test_open(path);
-    index_lake(db, "lj", "");
+    char *path;
+    sqlite3 *db = indexed_lake(17, SMALL, &path);
     exec_ok(db, "CREATE TABLE big(v TEXT); WITH RECURSIVE r(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM r WHERE i < 199)"
                 " INSERT INTO big SELECT 'v' || i FROM r;");
     int n_sampled = 0;
@@ -504,9 +499,7 @@ Test(join_sample, a_query_mostly_in_the_sample_does_not_search_the_embedding) {
         free(x);
     }
     cr_assert_eq(texts_embedded(enc), before, "big's text was not embedded");
-    sqlite3_close(db);
-    unlink(path);
-    free(path);
+    drop_lake(db, path);
 }
 
 /* Values the sample does not hold, "u0", "u1", ...: their lists are read from the table. */
@@ -525,9 +518,8 @@ static int unsampled_values(char (*out)[16], int n) {
  * embedding as before. Values no column holds cost no read (their length is 0). */
 Test(join_sample, equi_reads_the_few_lists_left_instead_of_searching_the_embedding) {
     count_encoder *enc = provide_counter();
-    char *path = make_lake(19, SMALL);
-    sqlite3 *db = test_open(path);
-    index_lake(db, "lj", "");
+    char *path;
+    sqlite3 *db = indexed_lake(19, SMALL, &path);
     char u[90][16];
     unsampled_values(u, 90);
     char sql[256];
@@ -574,7 +566,5 @@ Test(join_sample, equi_reads_the_few_lists_left_instead_of_searching_the_embeddi
     cr_assert_eq(texts_embedded(enc), before + 1, "wide: lists left unread, the embedding searched");
     free(e);
     free(x);
-    sqlite3_close(db);
-    unlink(path);
-    free(path);
+    drop_lake(db, path);
 }
