@@ -162,6 +162,14 @@ static void assert_sample_matches_table(sqlite3 *db, const silt_join_summary *s)
     cr_assert_eq(n, 0);
 }
 
+/* A summary loaded now holds exactly the sampled lists of lj's tables. */
+static void assert_fresh_sample_matches_table(sqlite3 *db) {
+    silt_join_summary s;
+    cr_assert_eq(silt_join_summary_load(db, "main", "lj", &s), SQLITE_OK);
+    assert_sample_matches_table(db, &s);
+    silt_join_summary_free(&s);
+}
+
 /* Every list length and every column's names as the tables hold them; nothing for a hash or
  * an id the lake lacks. */
 static void assert_lookups_match_tables(sqlite3 *db, const silt_join_summary *s) {
@@ -246,10 +254,7 @@ Test(join_sample, the_sample_holds_exactly_the_sampled_lists) {
     provide_counter();
     char *path;
     sqlite3 *db = indexed_lake(11, SMALL, &path);
-    silt_join_summary s;
-    cr_assert_eq(silt_join_summary_load(db, "main", "lj", &s), SQLITE_OK);
-    assert_sample_matches_table(db, &s);
-    silt_join_summary_free(&s);
+    assert_fresh_sample_matches_table(db);
     drop_lake(db, path);
 }
 
@@ -321,10 +326,7 @@ Test(join_sample, every_allocation_failure_of_the_load_is_an_error) {
         if (!injected) break;
     }
     cr_assert_gt(failures, 3);
-    silt_join_summary s;
-    cr_assert_eq(silt_join_summary_load(db, "main", "lj", &s), SQLITE_OK);
-    assert_sample_matches_table(db, &s);
-    silt_join_summary_free(&s);
+    assert_fresh_sample_matches_table(db);
     drop_lake(db, path);
 }
 
