@@ -736,6 +736,7 @@ silt_dense_index *silt_dense_index_deserialize(const void *buf, size_t n_bytes, 
         silt_err(err, "snapshot FAISS data does not match its slot table");
         goto fail;
     }
+    silt_faiss_prefer_huge_pages(ix->faiss);
     ix->standin = (flags & 1u) != 0;
     ix->n_faiss = ix->n_slots = n_slots;
     /* The graph remembers the breadth it was built with; keep building with it unless the

@@ -75,6 +75,11 @@ int silt_faiss_set_ef_construction(FaissIndex *index, int ef_construction);
 /* efConstruction of the index's first HNSW graph (as above), 0 when it has none. */
 int silt_faiss_get_ef_construction(const FaissIndex *index);
 
+/* Moves the large arrays a search reads (flat codes, HNSW graphs; through pre-transforms and
+ * IVF quantizers) onto transparent huge pages where the kernel allows them. For an index
+ * just read from a snapshot; on failure the arrays stay where they are. */
+void silt_faiss_prefer_huge_pages(FaissIndex *index);
+
 /* Copies index->reconstruct(key) into out[d]. Returns 0 or -1 with *err set. */
 int silt_faiss_reconstruct(const FaissIndex *index, int64_t key, float *out, char **err);
 

@@ -7,8 +7,9 @@
 // standard library may unwind into C.
 #include "index/faiss_bridge.h"
 
+#include "core/hugepages.h"
+
 #include <omp.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -237,6 +238,43 @@ int64_t clusters_needed(const faiss::Index *ix) {
     return 0;
 }
 
+// Large arrays of an index live on transparent huge pages where the kernel has them: a
+// search reads a few hundred entries scattered over the whole storage, which costs several
+// times more on 4 KiB pages on a VM (core/hugepages.h has the numbers). The advice must come
+// before the storage is first written, so a new array is reserved, advised, then filled.
+template <class T> void reserve_huge(std::vector<T> &v, size_t n) {
+    v.reserve(n);
+    if (v.empty()) silt_advise_huge(v.data(), v.capacity() * sizeof(T));
+}
+
+// Moves an array that FAISS filled (on 4 KiB pages) into storage advised as above. Below two
+// huge pages, or when memory for the copy is short, the array stays where it is.
+template <class T> void rehome_huge(std::vector<T> &v) {
+    if (v.size() * sizeof(T) < 2 * SILT_HUGE_PAGE) return;
+    try {
+        std::vector<T> fresh;
+        reserve_huge(fresh, v.size());
+        fresh.insert(fresh.end(), v.begin(), v.end());
+        v.swap(fresh);
+    } catch (const std::bad_alloc &) {
+    }
+}
+
+// The arrays a search walks: flat codes (vectors, or their codes) and HNSW graphs, looking
+// through pre-transforms and into an IVF's quantizer. IVF lists are many small arrays,
+// each below a huge page, and are left alone.
+void rehome_index(faiss::Index *ix) {
+    if (!ix) return;
+    if (auto pt = dynamic_cast<faiss::IndexPreTransform *>(ix)) return rehome_index(pt->index);
+    if (auto h = dynamic_cast<faiss::IndexHNSW *>(ix)) {
+        rehome_huge(h->hnsw.neighbors);
+        rehome_huge(h->hnsw.offsets);
+        return rehome_index(h->storage);
+    }
+    if (auto ivf = dynamic_cast<faiss::IndexIVF *>(ix)) return rehome_index(ivf->quantizer);
+    if (auto fc = dynamic_cast<faiss::IndexFlatCodes *>(ix)) rehome_huge(fc->codes);
+}
+
 // Appends n vectors to a plain flat index's storage, as IndexFlat::add does, but without
 // its costs on this kind of machine: add() resizes the codes vector (zero-filling the new
 // bytes, then copying over them) and lets it grow by doubling, each time into fresh memory.
@@ -264,16 +302,12 @@ bool flat_append(faiss::Index *ix, int64_t n, const float *x) {
         std::vector<uint8_t> grown;
         for (size_t factor = need < (size_t(256) << 20) ? 16 : 2;; factor /= 2) {
             try {
-                grown.reserve(need <= SIZE_MAX / factor ? need * factor : need);
+                reserve_huge(grown, need <= SIZE_MAX / factor ? need * factor : need);
                 break;
             } catch (const std::bad_alloc &) {
                 if (factor == 1) throw;
             }
         }
-        const size_t huge = size_t(2) << 20;
-        uintptr_t lo = ((uintptr_t)grown.data() + huge - 1) & ~(uintptr_t)(huge - 1);
-        uintptr_t hi = ((uintptr_t)grown.data() + grown.capacity()) & ~(uintptr_t)(huge - 1);
-        if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
         grown.insert(grown.end(), codes.begin(), codes.end());
         codes.swap(grown);
     }
@@ -410,6 +444,14 @@ int silt_faiss_get_ef_construction(const FaissIndex *index) {
         return h ? h->hnsw.efConstruction : 0;
     } catch (...) {
         return 0;
+    }
+}
+
+void silt_faiss_prefer_huge_pages(FaissIndex *index) {
+    try {
+        rehome_index(midx(index));
+    } catch (...) {
+        // Only allocation can fail here, and the arrays stay usable where they were.
     }
 }
 

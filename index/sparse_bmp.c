@@ -32,6 +32,7 @@
 #endif
 
 #include "core/err.h"
+#include "core/hugepages.h"
 #include "index/sparse_segment.h"
 
 _Static_assert(SP_BMP_BLOCK_DOCS == 4, "sparse_bmp.c keeps a block's four per-document bounds in one 64-bit word");
@@ -157,10 +158,10 @@ static int side_build(const sp_seg *s, uint32_t n_blocks, int sign, bmp_side *x)
     fill = malloc(((size_t)T + 1) * sizeof *fill);
     if (!x->dense || !x->sp_doc || !x->sp_step || !fill) goto done;
     /* Read at places spread over hundreds of MB: huge pages spare TLB misses, as for the
-     * forward index (silt_sp_advise_huge). */
-    silt_sp_advise_huge(x->dense, (size_t)n_dense * n_blocks + 1);
-    silt_sp_advise_huge(x->sp_doc, (size_t)(n_sp + 1) * sizeof *x->sp_doc);
-    silt_sp_advise_huge(x->sp_step, (size_t)n_sp + 1);
+     * forward index (silt_advise_huge). */
+    silt_advise_huge(x->dense, (size_t)n_dense * n_blocks + 1);
+    silt_advise_huge(x->sp_doc, (size_t)(n_sp + 1) * sizeof *x->sp_doc);
+    silt_advise_huge(x->sp_step, (size_t)n_sp + 1);
     memcpy(fill, x->sp_off, (size_t)T * sizeof *fill);
     for (uint32_t j = 0; j < n_blocks; j++) {
         uint32_t nt = 0;

@@ -6,22 +6,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "core/err.h"
+#include "core/hugepages.h"
 #include "index/varint.h"
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
 static inline void bit_set(uint64_t *b, uint64_t i) { b[i >> 6] |= (uint64_t)1 << (i & 63); }
-
-void silt_sp_advise_huge(void *p, size_t n) {
-    const uintptr_t H = (uintptr_t)1 << 21;
-    if (!p || n < 2 * H) return;
-    uintptr_t a = ((uintptr_t)p + H - 1) & ~(H - 1), e = ((uintptr_t)p + n) & ~(H - 1);
-    /* Advice only: where the kernel has no transparent huge pages it fails, harmlessly. */
-    if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
-}
 
 /* Impact (rounded to nearest) of weight w on a term of scale sc. */
 static inline int quant(float w, float sc) {
@@ -139,7 +131,7 @@ static sp_scratch *scratch_take(const sp_seg *cs, int *owned) {
             if (w) {
                 w->acc = calloc((size_t)s->n_docs + 1, sizeof *w->acc);
                 w->touched = calloc(((size_t)s->n_docs + 63) / 64 + 1, sizeof *w->touched);
-                silt_sp_advise_huge(w->acc, ((size_t)s->n_docs + 1) * sizeof *w->acc);
+                silt_advise_huge(w->acc, ((size_t)s->n_docs + 1) * sizeof *w->acc);
                 w->qloc = calloc((size_t)s->n_terms + 1, sizeof *w->qloc);
                 w->qc = calloc((size_t)s->n_terms + 1, sizeof *w->qc);
                 if (!w->acc || !w->touched || !w->qloc || !w->qc) scratch_free(w), w = NULL;
@@ -223,7 +215,7 @@ int silt_spseg_derive_fwd_q(sp_seg *s) {
     uint64_t n = s->fwd_first[s->n_docs];
     s->fwd_q = malloc(n + 1);
     if (!s->fwd_q) return -1;
-    silt_sp_advise_huge(s->fwd_q, n + 1);
+    silt_advise_huge(s->fwd_q, n + 1);
     for (uint32_t d = 0; d < s->n_docs; d++)
         for (uint64_t i = s->fwd_first[d]; i < s->fwd_first[d + 1]; i++)
             s->fwd_q[i] = (int8_t)quant(s->fwd_w[i], s->scale[fwd_id(s, i)]);
@@ -296,7 +288,7 @@ sp_seg *silt_spseg_build(sp_doc_fn get, void *ctx, uint32_t n_docs, uint32_t blo
     s->dead = calloc(((size_t)n_docs + 63) / 64 + 1, sizeof *s->dead);
     s->fwd_first = malloc(((size_t)n_docs + 1) * sizeof *s->fwd_first);
     /* read at a random place per candidate and block, as the forward index itself */
-    silt_sp_advise_huge(s->fwd_first, ((size_t)n_docs + 1) * sizeof *s->fwd_first);
+    silt_advise_huge(s->fwd_first, ((size_t)n_docs + 1) * sizeof *s->fwd_first);
     if (!s->rowids || !s->by_rowid || !s->dead || !s->fwd_first ||
         tmap_init(&m, 4096))
         return build_oom(s, &t, &m, err, "documents"), NULL;
@@ -339,8 +331,8 @@ sp_seg *silt_spseg_build(sp_doc_fn get, void *ctx, uint32_t n_docs, uint32_t blo
     s->fwd_w = malloc((total + 1) * sizeof *s->fwd_w);
     s->id_bytes = nt <= 65536 ? 2 : 4;
     s->fwd_ids = malloc((total + 1) * s->id_bytes);
-    silt_sp_advise_huge(s->fwd_w, (total + 1) * sizeof *s->fwd_w);
-    silt_sp_advise_huge(s->fwd_ids, (total + 1) * s->id_bytes);
+    silt_advise_huge(s->fwd_w, (total + 1) * sizeof *s->fwd_w);
+    silt_advise_huge(s->fwd_ids, (total + 1) * s->id_bytes);
     if (!t.n_post || !t.n_ent || !t.gap_bytes || !t.last_block || !t.maxw || !s->scale ||
         !s->fwd_w || !s->fwd_ids)
         return build_oom(s, &t, &m, err, "forward index"), NULL;
@@ -455,8 +447,8 @@ sp_seg *silt_spseg_build(sp_doc_fn get, void *ctx, uint32_t n_docs, uint32_t blo
     s->head_off[nt] = ho;
     s->post = malloc(po + 1);
     s->head = malloc(ho + 1);
-    silt_sp_advise_huge(s->post, po + 1);
-    silt_sp_advise_huge(s->head, ho + 1);
+    silt_advise_huge(s->post, po + 1);
+    silt_advise_huge(s->head, ho + 1);
     if (!s->post || !s->head) return build_oom(s, &t, NULL, err, "postings"), NULL;
     s->post[po] = 0, s->head[ho] = 0; /* padding read by head_gap, defined */
 

@@ -68,12 +68,6 @@ typedef struct {
                                      index at the first block-max search; NULL before */
 } sp_seg;
 
-/* Asks the kernel to back [p, p + n) with huge pages where it can (no-op for small
- * ranges). The forward index and the posting streams are read at random places, one short
- * run per document or term: with 4 KiB pages nearly every run is a TLB miss, and on a virtual
- * machine a TLB miss walks two page tables. Call it before the memory is first written. */
-void silt_sp_advise_huge(void *p, size_t n);
-
 /* Fills s->fwd_q from fwd_w and scale; 0, or -1 when out of memory. */
 int silt_spseg_derive_fwd_q(sp_seg *s);
 

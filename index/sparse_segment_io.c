@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/hugepages.h"
 #include "index/sparse_segment.h"
 #include "index/varint.h"
 
@@ -68,7 +69,7 @@ static void *take(const uint8_t *data, size_t len, size_t *pos, uint64_t n_bytes
     }
     void *p = malloc(n_bytes + 8);
     if (!p) return NULL;
-    silt_sp_advise_huge(p, n_bytes + 8); /* before memcpy first touches it */
+    silt_advise_huge(p, n_bytes + 8); /* before memcpy first touches it */
     memcpy(p, data + *pos, n_bytes);
     memset((uint8_t *)p + n_bytes, 0, 8); /* padding that decoders may read, defined */
     *pos += n_bytes;

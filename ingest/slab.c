@@ -7,6 +7,8 @@
  * which is the usual case for the parts of a sample. */
 #include "ingest/slab.h"
 
+#include "core/hugepages.h"
+
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -39,9 +41,7 @@ void *silt_map_huge(size_t n, size_t align) {
     if (lead) munmap(p, lead);
     if (align - lead) munmap(p + lead + n, align - lead);
     p += lead;
-#ifdef MADV_HUGEPAGE
-    madvise(p, n, MADV_HUGEPAGE); /* a hint: failure only means 4 KiB pages */
-#endif
+    silt_advise_huge(p, n);
     return p;
 }
 
