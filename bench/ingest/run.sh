@@ -111,7 +111,9 @@ for i in "${!R_NAME[@]}"; do
       name, mb, r, a[1], mb / a[1], r / a[1], a[2], b[1], mb / b[1], r / b[1], b[2], a[1] / b[1], med }'
 done
 
-# Loopback HTTP: the generated file served by the test server, against the local file.
+# Loopback HTTP: the generated file served by the test server, against the local file. A port
+# file left by an interrupted run would name a port nobody listens on: it goes first.
+rm -f "$WORK/port"
 python3 tests/shell/ingest_http_server.py --port-file "$WORK/port" --files-dir "$WORK" &
 SERVER=$!
 for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
