@@ -20,8 +20,9 @@
  * the SHA-256 of the model's identity and the exact text each column was embedded from, so
  * that querying with an indexed, unchanged column reuses its stored embedding instead of
  * running the encoder (tables made before it get it at 'rebuild'); <t>_vec is a
- * silt_dense table (cosine, HNSW32) holding each column's embedding under its id, so the
- * ANN index inherits silt_dense's transactional storage instead of a copy of it.
+ * silt_dense table (cosine, HNSW32 over half-precision vectors) holding each column's
+ * embedding under its id, so the ANN index inherits silt_dense's transactional storage
+ * instead of a copy of it.
  *
  * Modes (hidden column `mode`): 'equi' (default) takes the 3·k (at least 30) columns
  * holding most of the query's rarest values and of its values in an in-memory sample of the
@@ -65,6 +66,13 @@ enum { C_TBL, C_COL, C_SCORE, C_CONTAINMENT, C_QTABLE, C_QCOLUMN, C_K, C_EXACT, 
  * 8 the same as 16 (0.981 / 0.991; 4 too) for a search of ~0.5 ms instead of ~0.8 at 100,000
  * columns (session 7): the graph walk reads ~2 KB per vector visited, most of it from memory. */
 #define EQUI_MIN_CANDIDATES 20
+/* The ANN index of the column embeddings. A search's cost is reading the vectors it visits,
+ * 2 KB each in single precision at USE-Lite's 512 dimensions; in half precision they are half
+ * the bytes: on the 100,000-column benchmark lake a search (k 20, breadth 8) took 0.14 ms
+ * instead of 0.17, the ratio of exact's mean latency to equi's rose ~8%, and
+ * NDCG@10 did not move (0.979; bench/README.md, join, session 8). The stored embeddings
+ * (<t>_vec_data) stay single precision. */
+#define JOIN_ANN_INDEX "HNSW32,SQfp16"
 #define EQUI_EMBED_CANDIDATES_PER_K 2
 #define EQUI_EF_SEARCH 8
 /* equi: columns taken from the lists counted. 3 rather than 5 (session 6, with the sample's
@@ -316,7 +324,7 @@ static int join_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
                       "CREATE TABLE \"%w\".\"%w_df\"(h INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
                       "CREATE TABLE \"%w\".\"%w_sets\"(id INTEGER PRIMARY KEY, hashes BLOB NOT NULL);"
                       "CREATE TABLE \"%w\".\"%w_digests\"(id INTEGER PRIMARY KEY, sha256 BLOB NOT NULL);"
-                      "CREATE VIRTUAL TABLE \"%w\".\"%w_vec\" USING silt_dense(dim=%d, metric=cosine, index='HNSW32');",
+                      "CREATE VIRTUAL TABLE \"%w\".\"%w_vec\" USING silt_dense(dim=%d, metric=cosine, index='" JOIN_ANN_INDEX "');",
                       v->schema, v->name, v->schema, v->name, v->schema, v->name, v->name,
                       v->schema, v->name, v->schema, v->name, v->schema, v->name, v->schema, v->name,
                       v->enc->dim);
