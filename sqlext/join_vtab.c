@@ -68,10 +68,11 @@ enum { C_TBL, C_COL, C_SCORE, C_CONTAINMENT, C_QTABLE, C_QCOLUMN, C_K, C_EXACT, 
 #define EQUI_MIN_CANDIDATES 20
 /* The ANN index of the column embeddings. A search's cost is reading the vectors it visits,
  * 2 KB each in single precision at USE-Lite's 512 dimensions; in half precision they are half
- * the bytes: on the 100,000-column benchmark lake a search (k 20, breadth 8) took 0.14 ms
- * instead of 0.17, the ratio of exact's mean latency to equi's rose ~8%, and
- * NDCG@10 did not move (0.979; bench/README.md, join, session 8). The stored embeddings
- * (<t>_vec_data) stay single precision. */
+ * the bytes and half the memory. On the 100,000-column benchmark lake (both lakes vacuumed) a
+ * k-20, breadth-8 search statement took 0.17-0.20 ms instead of 0.20-0.24; NDCG@10 did not
+ * move (0.979 there, 0.992 on fivethirtyeight); equi's mean latency moved less than the
+ * run-to-run noise, since 63% of its searches skip the ANN index (bench/README.md, join,
+ * session 8). The stored embeddings (<t>_vec_data) stay single precision. */
 #define JOIN_ANN_INDEX "HNSW32,SQfp16"
 #define EQUI_EMBED_CANDIDATES_PER_K 2
 #define EQUI_EF_SEARCH 8
