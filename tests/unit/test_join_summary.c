@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "join_testutil.h"
+#include "sqlext/join_summary.h"
 #include "sqlite_faults.h"
 
 /* A lake file of 12 one-column tables drawn from 40 values, skewed so that list lengths
@@ -279,6 +280,66 @@ Test(join_summary, a_grown_column_is_found_in_an_attached_lake) {
     sqlite3_close(b);
     unlink(path);
     free(path);
+}
+
+/* ---- a large summary ----------------------------------------------------------------- */
+
+/* A lake with 700,000 distinct values: the copy's value arrays (8 and 4 bytes a value) pass
+ * the two-huge-page size at which they are moved into memory advised for huge pages once
+ * loaded. The answers must be the exact ones: a.x holds every value of b.y (half of its own),
+ * c.z ten of them and 100,000 values of its own; equi finds a.x for b.y. */
+Test(join_summary, a_copy_large_enough_to_move_keeps_every_length_and_answers_exactly) {
+    provide_counter();
+    sqlite3 *db = test_open(":memory:");
+    exec_ok(db, "CREATE TABLE a(x INTEGER); CREATE TABLE b(y INTEGER); CREATE TABLE c(z INTEGER);"
+                "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 599999)"
+                " INSERT INTO a SELECT i FROM n;"
+                "INSERT INTO b SELECT x FROM a WHERE x < 300000;"
+                "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 99999)"
+                " INSERT INTO c SELECT 1000000 + i FROM n;"
+                "INSERT INTO c SELECT x * 1000 FROM a WHERE x < 10;"
+                "CREATE VIRTUAL TABLE lj USING silt_join(model=counter);"
+                "INSERT INTO lj(tbl) VALUES ('a'); INSERT INTO lj(tbl) VALUES ('b'); INSERT INTO lj(tbl) VALUES ('c');");
+    const char *q[][2] = {
+        {"SELECT group_concat(tbl || ':' || containment, ' ') FROM lj WHERE query_table = 'b' AND query_column = 'y'"
+         " AND k = 1",
+         "a:1.0"},
+        {"SELECT group_concat(tbl || ':' || containment, ' ') FROM lj WHERE query_table = 'b' AND query_column = 'y'"
+         " AND exact = 1",
+         "a:1.0 c:3.33333333333333e-05"}, /* 10 / 300,000 */
+        {"SELECT group_concat(tbl || ':' || containment, ' ') FROM lj WHERE query_table = 'a' AND query_column = 'x'"
+         " AND exact = 1",
+         "b:0.5 c:1.66666666666667e-05"}, /* 10 / 600,000 */
+        {"SELECT group_concat(tbl || ':' || containment, ' ') FROM lj WHERE query_table = 'c' AND query_column = 'z'"
+         " AND exact = 1",
+         "a:9.99900009999e-05 b:9.99900009999e-05"}, /* 10 / 100,010 */
+    };
+    for (size_t i = 0; i < sizeof q / sizeof *q; i++) {
+        char *got = test_query1(db, q[i][0]);
+        cr_assert_str_eq(got ? got : "(null)", q[i][1], "query %zu", i);
+        free(got);
+    }
+    /* The moved copy itself: every value's list length and every column's size as the
+     * tables hold them (the answers above would survive some damage to it). */
+    silt_join_summary sum;
+    cr_assert_eq(silt_join_summary_load(db, "main", "lj", &sum), SQLITE_OK);
+    cr_assert_eq(sum.n_h, 700000);
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT h, n FROM lj_df", -1, &st, NULL), SQLITE_OK);
+    size_t rows = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t h = sqlite3_column_int64(st, 0);
+        cr_assert_eq(silt_join_summary_df(&sum, h), (size_t)sqlite3_column_int64(st, 1), "value %lld", (long long)h);
+        rows++;
+    }
+    sqlite3_finalize(st);
+    cr_assert_eq(rows, 700000);
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT id, n_distinct FROM lj_cols", -1, &st, NULL), SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        cr_assert_eq(silt_join_summary_size(&sum, sqlite3_column_int64(st, 0)), (size_t)sqlite3_column_int64(st, 1));
+    sqlite3_finalize(st);
+    silt_join_summary_free(&sum);
+    sqlite3_close(db);
 }
 
 /* ---- out of memory ------------------------------------------------------------------ */
