@@ -27,6 +27,13 @@ extern "C" {
 /* Advises the whole 2 MiB pages inside [p, p + n) to be huge; a no-op below one page. */
 void silt_advise_huge(void *p, size_t n);
 
+/* 1 when a temporary copy of n bytes would take at most a quarter of the memory the machine
+ * has free now, else 0. Moving an array that is already filled onto advised memory holds two
+ * copies for a moment; for a multi-gigabyte index that must not push the host process into
+ * the kernel's out-of-memory killer, so such a move is skipped (the array stays on small
+ * pages, which costs speed only). */
+int silt_huge_move_affordable(size_t n);
+
 #ifdef __cplusplus
 }
 #endif

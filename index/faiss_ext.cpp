@@ -250,7 +250,7 @@ template <class T> void reserve_huge(std::vector<T> &v, size_t n) {
 // Moves an array that FAISS filled (on 4 KiB pages) into storage advised as above. Below two
 // huge pages, or when memory for the copy is short, the array stays where it is.
 template <class T> void rehome_huge(std::vector<T> &v) {
-    if (v.size() * sizeof(T) < 2 * SILT_HUGE_PAGE) return;
+    if (v.size() * sizeof(T) < 2 * SILT_HUGE_PAGE || !silt_huge_move_affordable(v.size() * sizeof(T))) return;
     try {
         std::vector<T> fresh;
         reserve_huge(fresh, v.size());

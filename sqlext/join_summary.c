@@ -22,7 +22,8 @@ void silt_join_summary_free(silt_join_summary *s) {
  * this project runs on an entry whose 4 KiB page was not read recently costs several times
  * more than one on a huge page (core/hugepages.h). Arrays allocated at their final size are
  * advised before they are written; arrays grown while loading are moved once, at the end,
- * into advised memory (when that allocation fails they stay where they are). */
+ * into advised memory (when memory is short or that allocation fails they stay where they
+ * are). */
 static void *alloc_huge(size_t bytes) {
     void *p = sqlite3_malloc64(bytes);
     silt_advise_huge(p, bytes);
@@ -30,7 +31,7 @@ static void *alloc_huge(size_t bytes) {
 }
 
 static void *settle_huge(void *p, size_t bytes) {
-    if (!p || bytes < 2 * SILT_HUGE_PAGE) return p;
+    if (!p || bytes < 2 * SILT_HUGE_PAGE || !silt_huge_move_affordable(bytes)) return p;
     void *q = alloc_huge(bytes);
     if (!q) return p;
     memcpy(q, p, bytes);

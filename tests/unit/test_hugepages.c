@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "c_api/index_factory_c.h"
 #include "core/hugepages.h"
@@ -188,4 +189,13 @@ Test(hugepages, an_index_answers_the_same_after_its_arrays_moved) {
     }
     free(x);
     free(q);
+}
+
+Test(hugepages, a_move_is_affordable_only_within_free_memory) {
+    cr_assert(silt_huge_move_affordable(0));
+    cr_assert(silt_huge_move_affordable(SILT_HUGE_PAGE), "2 MiB: this machine has more than 8 MiB free");
+    cr_assert(!silt_huge_move_affordable(SIZE_MAX / 2), "more than any machine has");
+    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    cr_assert_gt(pages, 0);
+    cr_assert(!silt_huge_move_affordable((size_t)pages * (size_t)page), "all of the free memory");
 }
