@@ -7,7 +7,7 @@
  * 4 KiB pages, 0.39-0.46 us on huge pages (repeated at once: 0.34-0.42 us either way). A
  * search that reads scattered entries of a large index (HNSW vectors, posting lengths) pays
  * the second cost on every entry it has not read recently; and with 4 KiB pages nearly every
-such read is a TLB miss, which on a virtual machine walks two page tables.
+ * such read is a TLB miss, which on a virtual machine walks two page tables.
  *
  * The kernel picks a page's size when the page is first faulted in, so the advice must come
  * before the array is first written. It is only a hint: where transparent huge pages are off
