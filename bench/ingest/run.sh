@@ -37,7 +37,11 @@ else
 fi
 
 SERVER=
-cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true; rm -f "$WORK"/*.db "$WORK"/*.db-journal "$WORK/port"; }
+SERVER_DEFAULT=
+cleanup() {
+  for p in $SERVER $SERVER_DEFAULT; do kill "$p" 2>/dev/null || true; done
+  rm -f "$WORK"/*.db "$WORK"/*.db-journal "$WORK/port" "$WORK/port-default" "$WORK/server.out"
+}
 trap cleanup EXIT
 
 # run_timed OUTVAR CMD...: runs CMD, sets OUTVAR to "wall cpu" in seconds, discards output.
@@ -113,21 +117,39 @@ done
 
 # Loopback HTTP: the generated file served by the test server, against the local file. A port
 # file left by an interrupted run would name a port nobody listens on: it goes first.
-rm -f "$WORK/port"
-python3 tests/shell/ingest_http_server.py --port-file "$WORK/port" --files-dir "$WORK" &
+#
+# Two servers: one with TCP congestion control cubic (the rate the target is read from), one
+# with the system's default. On a machine whose default is BBR without the fq qdisc, TCP paces
+# a sender with a high-resolution timer per socket; over loopback the sender's ACK processing,
+# and so its timer, runs on the receiving CPU: the server's pacing is charged to the loading
+# machine, which a remote server would not do (bench/README.md, ingest, session 9: ~7,300
+# timer interrupts and +0.3 s of CPU per 500 MB on this VM).
+rm -f "$WORK/port" "$WORK/port-default"
+python3 tests/shell/ingest_http_server.py --port-file "$WORK/port" --files-dir "$WORK" --congestion cubic > "$WORK/server.out" &
 SERVER=$!
-for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+python3 tests/shell/ingest_http_server.py --port-file "$WORK/port-default" --files-dir "$WORK" &
+SERVER_DEFAULT=$!
+for _ in $(seq 100); do [ -s "$WORK/port" ] && [ -s "$WORK/port-default" ] && break; sleep 0.05; done
 URL="http://127.0.0.1:$(cat "$WORK/port")/files/$(basename "$GEN")"
+URL_DEFAULT="http://127.0.0.1:$(cat "$WORK/port-default")/files/$(basename "$GEN")"
+CC=$(sed -n 's/^tcp congestion control: //p' "$WORK/server.out")
+CC_DEFAULT=$(cat /proc/sys/net/ipv4/tcp_congestion_control 2>/dev/null || echo unknown)
 export no_proxy=127.0.0.1 NO_PROXY=127.0.0.1
-bf=""; bh=""
+bf=""; bh=""; bd=""; rounds=""
 for r in $(seq "$ROUNDS"); do
   rm -f "$WORK/silt.db"; run_timed tf "${SILT_LOAD[@]}" "$WORK/silt.db" "SELECT silt_ingest('$GEN', 't')"; bf=$(best "$bf" "$tf")
   rm -f "$WORK/silt.db"; run_timed th "${SILT_LOAD[@]}" "$WORK/silt.db" "SELECT silt_ingest('$URL', 't')"; bh=$(best "$bh" "$th")
+  rm -f "$WORK/silt.db"; run_timed td "${SILT_LOAD[@]}" "$WORK/silt.db" "SELECT silt_ingest('$URL_DEFAULT', 't')"; bd=$(best "$bd" "$td")
+  rounds="$rounds $(awk -v f="${tf%% *}" -v h="${th%% *}" -v b="${base%% *}" 'BEGIN { printf "%.2f", (f - b) / (h - b) }')"
 done
 bytes=$(stat -c %s "$GEN")
-bf=$(sub "$bf"); bh=$(sub "$bh")
+bf=$(sub "$bf"); bh=$(sub "$bh"); bd=$(sub "$bd")
 printf '\n| %s via | silt_ingest s | MB/s | CPU s |\n|---|---|---|---|\n' "$(basename "$GEN")"
-awk -v by="$bytes" -v f="$bf" -v h="$bh" 'BEGIN { split(f, a, " "); split(h, b, " "); mb = by / 1e6;
-  printf "| local file | %.2f | %.1f | %.2f |\n| loopback HTTP | %.2f | %.1f | %.2f |\n", a[1], mb / a[1], a[2], b[1], mb / b[1], b[2];
-  printf "\nHTTP / file rate: %.2fx\n", a[1] / b[1] }'
+awk -v by="$bytes" -v f="$bf" -v h="$bh" -v d="$bd" -v cc="${CC:-unknown}" -v ccd="$CC_DEFAULT" 'BEGIN {
+  split(f, a, " "); split(h, b, " "); split(d, c, " "); mb = by / 1e6;
+  printf "| local file | %.2f | %.1f | %.2f |\n", a[1], mb / a[1], a[2];
+  printf "| loopback HTTP, server on %s | %.2f | %.1f | %.2f |\n", cc, b[1], mb / b[1], b[2];
+  printf "| loopback HTTP, server on the default (%s) | %.2f | %.1f | %.2f |\n", ccd, c[1], mb / c[1], c[2];
+  printf "\nHTTP / file rate: %.2fx (server on %s); %.2fx with the server on the system default, %s\n", a[1] / b[1], cc, a[1] / c[1], ccd }'
+printf 'HTTP / file rate of each round (server on %s, start-up subtracted):%s\n' "${CC:-unknown}" "$rounds"
 printf 'Load at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -20,6 +20,11 @@ Binds 127.0.0.1 on a free port, writes the port to --port-file, and serves until
   /same-etag.csv     ignores If-None-Match but always sends ETag "same"
   /no-validators.csv no ETag, no Last-Modified
   /files/NAME        NAME from --files-dir, sent with sendfile (benchmark)
+
+--congestion NAME sets the TCP congestion control of the served connections (the benchmark
+uses cubic; see bench/README.md, ingest, on BBR's pacing timers over loopback) and prints the
+one in effect as "tcp congestion control: NAME" on stdout; without it the system's default
+applies.
 """
 import argparse
 import gzip
@@ -160,11 +165,22 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--files-dir")
+    ap.add_argument("--congestion", help="TCP congestion control of the served connections (e.g. cubic)")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve https with this certificate")
     args = ap.parse_args()
     Handler.files_dir = args.files_dir
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
+    if args.congestion:
+        # Accepted connections inherit the listening socket's congestion control. A name the
+        # kernel refuses (not loaded, or not allowed without CAP_NET_ADMIN) leaves the default,
+        # and the line below says which one is in effect.
+        try:
+            srv.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, args.congestion.encode())
+        except OSError as e:
+            print(f"cannot set TCP congestion control {args.congestion}: {e}", file=sys.stderr)
+        cc = srv.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).split(b"\0")[0].decode()
+        print(f"tcp congestion control: {cc}", flush=True)
     if args.tls:
         import ssl
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
