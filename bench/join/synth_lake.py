@@ -21,7 +21,13 @@ Steps (each cached under bench/out/join/, or the directory --dir names; rerun to
                timed (the build time reported);
   3. query:    50 query columns (seed 42): latency of equi mode and of exact = 1 (which runs
                first alternates), and
-               NDCG@10 / precision@10 of equi against exact.
+               NDCG@10 / precision@10 of equi against exact;
+  4. blocks:   the same queries again, every one in one mode, then every one in the other,
+               --blocks times (which mode goes first alternates): each mode's latency when
+               its searches follow each other, as a user's do. In step 3 each search follows
+               a search of the other mode, which leaves its own data out of the CPU caches
+               (exact reads ~1,000 pages a query), and equi's smaller working set loses more
+               from that (bench/README.md, join, session 9).
 
 Usage: /usr/bin/python3 bench/join/synth_lake.py BUILD [--columns N] [--seed S] [--queries Q] [--dir DIR]
        [--mmap BYTES] [--cache-mb MB] [--os-cache warm|cold|asis]
@@ -134,6 +140,8 @@ def main():
                     help="PRAGMA mmap_size for the query step (bytes; 0 = SQLite's default, no mmap)")
     ap.add_argument("--cache-mb", type=int, default=0,
                     help="PRAGMA cache_size for the query step, in MB (0 = SQLite's default, ~2 MB)")
+    ap.add_argument("--blocks", type=int, default=4,
+                    help="rounds of the block order: every query in one mode, then in the other (see the docstring)")
     ap.add_argument("--os-cache", choices=("warm", "cold", "asis"), default="warm",
                     help="the lake file in the OS page cache before the queries (see the docstring)")
     ap.add_argument("--dir", default=WORK,
@@ -224,13 +232,32 @@ def main():
     med = lambda xs: 1000 * sorted(xs)[len(xs) // 2]
     p99 = lambda xs: 1000 * sorted(xs)[min(len(xs) - 1, int(math.ceil(0.99 * len(xs))) - 1)]
     e, x = lat["equi"], lat["exact"]
-    print(f"\n| synthetic lake: {n_cols} columns, {len(queries)} queries | equi | exact = 1 | exact / equi |\n|---|---|---|---|")
+    print(f"\n| synthetic lake: {n_cols} columns, {len(queries)} queries, interleaved | equi | exact = 1 | exact / equi |\n|---|---|---|---|")
     print(f"| mean latency (ms) | {ms(e):.2f} | {ms(x):.2f} | {ms(x) / ms(e):.1f}x |")
     print(f"| median latency (ms) | {med(e):.2f} | {med(x):.2f} | {med(x) / med(e):.1f}x |")
     print(f"| p99 latency (ms) | {p99(e):.2f} | {p99(x):.2f} | {p99(x) / p99(e):.1f}x |")
     print(f"| max latency (ms) | {1000 * max(e):.2f} | {1000 * max(x):.2f} | |")
     print(f"| precision@10 / NDCG@10 of equi vs exact ({counted} queries) | "
           f"{p10 / max(counted, 1):.3f} / {nd10 / max(counted, 1):.3f} | 1 / 1 | |")
+    if a.blocks <= 0:
+        return
+    tot = {"equi": 0.0, "exact": 0.0}
+    per_round = []
+    for r in range(a.blocks):
+        took = {}
+        for mode in (("equi", "exact") if r % 2 == 0 else ("exact", "equi")):
+            sql = equi_sql if mode == "equi" else exact_sql
+            s = time.perf_counter()
+            for q in queries:
+                db.execute(sql, q).fetchall()
+            took[mode] = time.perf_counter() - s
+            tot[mode] += took[mode]
+        per_round.append(took["exact"] / took["equi"])
+    n = a.blocks * len(queries)
+    print(f"\n| blocks: each mode's {len(queries)} queries back to back, {a.blocks} rounds | equi | exact = 1 | exact / equi |\n|---|---|---|---|")
+    print(f"| mean latency (ms) | {1000 * tot['equi'] / n:.2f} | {1000 * tot['exact'] / n:.2f} | "
+          f"{tot['exact'] / tot['equi']:.1f}x |")
+    print(f"| ratio of each round | | | {', '.join(f'{x:.1f}x' for x in per_round)} |")
 
 if __name__ == "__main__":
     main()
