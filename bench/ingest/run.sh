@@ -6,8 +6,8 @@
 # then silt_ingest of the generated file over loopback HTTP against the same from the local
 # file (HTTP_ROUNDS pairs). Best wall time of ROUNDS runs each (SMALL_ROUNDS for files under
 # 50 MB, which take a fraction of a second), interleaved; MB/s and rows/s from it; CPU
-# seconds (user+sys) alongside, since the machine is shared. Wall times are taken with nanosecond clocks
-# (/usr/bin/time rounds to 10 ms, a tenth of a small file's load).
+# seconds (user+sys) alongside, since the machine is shared. Wall times are taken with
+# nanosecond clocks (/usr/bin/time rounds to 10 ms, a tenth of a small file's load).
 #
 #   bash bench/ingest/run.sh build                     # what `make bench` runs
 #   SILT_BENCH_INGEST_MB=100 SILT_BENCH_ROUNDS=2 SILT_BENCH_HTTP_ROUNDS=3 bash bench/ingest/run.sh build
