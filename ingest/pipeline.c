@@ -265,17 +265,37 @@ static int hand_over(pipe_state *ps, int sample_end, char **err) {
     return 0;
 }
 
-/* The first sample part's buffers, sized before the first byte is parsed from the body's
- * announced size: growing them from nothing copies each into fresh memory at every
- * doubling, and on a 3 MB file that page-faulting was most of the ~4 ms the first part
- * took to parse. A field takes at least one byte of input; up to 64 fields a record are
- * reserved for, more grow as needed. A hint: failing leaves the buffers to grow. */
-static void reserve_first_part(pipe_state *ps) {
+/* The first sample part's buffers, sized before the first byte is parsed: growing them from
+ * nothing copies each into fresh memory at every doubling, and on a 3 MB file that
+ * page-faulting was most of the ~4 ms the first part took to parse. The size comes from the
+ * first chunk of input (p, n): its lines give the bytes of a record and, for a delimited
+ * file, its delimiters the fields of one (quoted delimiters and line breaks only make the
+ * estimate larger or the buffers grow as before). Without a line in the chunk, or for JSON
+ * Lines, it falls back to what the body's announced size bounds: up to PIPE_EARLY_BYTES of
+ * text and 64 fields a record. A hint: failing leaves the buffers to grow. */
+static void reserve_first_part(pipe_state *ps, const char *p, size_t n) {
     int64_t early = ps->consumer->early_rows;
-    if (ps->expect_bytes <= 0 || early <= 0) return;
-    size_t bytes = ps->expect_bytes < (int64_t)PIPE_EARLY_BYTES ? (size_t)ps->expect_bytes : PIPE_EARLY_BYTES;
-    size_t rows = (size_t)early < bytes ? (size_t)early : bytes;
-    size_t fields = rows * 64 < bytes ? rows * 64 : bytes;
+    if (early <= 0) return;
+    size_t lines = 0, delims = 0;
+    int delim = ps->format == SILT_FMT_JSONL ? -1
+                : ps->opts->delimiter >= 0   ? ps->opts->delimiter
+                : ps->format == SILT_FMT_TSV ? '\t'
+                                             : ',';
+    for (size_t i = 0; i < n; i++) {
+        lines += p[i] == '\n';
+        delims += (unsigned char)p[i] == delim;
+    }
+    size_t rows = (size_t)early, bytes, fields;
+    if (lines && delim >= 0) {
+        bytes = rows * (n / lines + 1);
+        fields = rows * (delims / lines + 1);
+        if (bytes > PIPE_EARLY_BYTES) bytes = PIPE_EARLY_BYTES;
+    } else {
+        if (ps->expect_bytes <= 0) return;
+        bytes = ps->expect_bytes < (int64_t)PIPE_EARLY_BYTES ? (size_t)ps->expect_bytes : PIPE_EARLY_BYTES;
+        if (rows > bytes) rows = bytes;
+        fields = rows * 64 < bytes ? rows * 64 : bytes;
+    }
     (void)silt_rows_reserve(&ps->rows, rows + 1, fields + 64, bytes + 4096);
 }
 
@@ -284,7 +304,7 @@ static int on_decoded(void *ctx, const char *p, size_t n, char **err) {
     pipe_state *ps = ctx;
     if (!ps->rd) {
         if (start_reader(ps, p, n, err)) return -1;
-        reserve_first_part(ps);
+        reserve_first_part(ps, p, n);
     }
     if (ps->rd->feed(ps->rd, p, n, err)) return -1;
     const silt_rows *r = &ps->rows;

@@ -325,3 +325,35 @@ Test(ingest, rows_survive_growth_into_mapped_buffers) {
     silt_rows_free(&rows);
     silt_rows_free(&other);
 }
+
+/* A reservation takes what was asked and an eighth more, not the next power of two (the
+ * sample's parts are carved from shared huge pages, and rounding up spread them over more
+ * of them), and a batch that outgrows it keeps every record. */
+Test(ingest, rows_reserve_takes_an_eighth_more_and_grows_past_it) {
+    silt_rows rows;
+    silt_rows_init(&rows);
+    const size_t n = 70000, fields = 2 * n, bytes = 9 * n; /* ~1.1 MB of fields: slab memory */
+    cr_assert_eq(silt_rows_reserve(&rows, n, fields, bytes), 0);
+    cr_assert(rows.rows_cap >= n && rows.rows_cap <= n + n / 8, "%zu rows", rows.rows_cap);
+    cr_assert(rows.fields_cap >= fields && rows.fields_cap <= fields + fields / 8, "%zu fields", rows.fields_cap);
+    cr_assert(rows.arena_cap >= bytes && rows.arena_cap <= bytes + bytes / 8, "%zu bytes", rows.arena_cap);
+    /* smaller reservations change nothing */
+    size_t rc = rows.rows_cap, fc = rows.fields_cap, ac = rows.arena_cap;
+    cr_assert_eq(silt_rows_reserve(&rows, 10, 20, 30), 0);
+    cr_assert(rows.rows_cap == rc && rows.fields_cap == fc && rows.arena_cap == ac);
+    char buf[32];
+    const size_t m = 2 * n; /* past the reservation: the buffers double from it */
+    for (size_t i = 0; i < m; i++) {
+        int k = snprintf(buf, sizeof buf, "r%zu", i);
+        cr_assert_eq(silt_rows_add_text(&rows, SILT_VAL_RAW, buf, (size_t)k), 0);
+        cr_assert_eq(silt_rows_add_int(&rows, (int64_t)i), 0);
+        cr_assert_eq(silt_rows_end(&rows, (int64_t)i + 2), 0);
+    }
+    cr_assert_gt(rows.rows_cap, rc);
+    for (size_t i = 0; i < m; i += 7919) {
+        snprintf(buf, sizeof buf, "r%zu", i);
+        cr_assert_str_eq(silt_rows_text(&rows, silt_rows_field(&rows, i, 0)), buf);
+        cr_assert_eq(silt_rows_field(&rows, i, 1)->u.i, (int64_t)i);
+    }
+    silt_rows_free(&rows);
+}
