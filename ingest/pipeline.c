@@ -287,9 +287,11 @@ static void reserve_first_part(pipe_state *ps, const char *p, size_t n) {
     }
     size_t rows = (size_t)early, bytes, fields;
     if (lines && delim >= 0) {
-        bytes = rows * (n / lines + 1);
+        /* The part ends at early_rows records or PIPE_EARLY_BYTES of text, whichever first. */
+        size_t per_row = n / lines + 1;
+        if (rows > PIPE_EARLY_BYTES / per_row + 1) rows = PIPE_EARLY_BYTES / per_row + 1;
+        bytes = rows * per_row;
         fields = rows * (delims / lines + 1);
-        if (bytes > PIPE_EARLY_BYTES) bytes = PIPE_EARLY_BYTES;
     } else {
         if (ps->expect_bytes <= 0) return;
         bytes = ps->expect_bytes < (int64_t)PIPE_EARLY_BYTES ? (size_t)ps->expect_bytes : PIPE_EARLY_BYTES;

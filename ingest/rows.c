@@ -194,8 +194,9 @@ void silt_rows_drop(silt_rows *r, size_t n) {
 /* A reservation is an estimate (a sample part's size from the part before it), so it gets
  * an eighth more, not the next power of two: the buffers of the sample's parts are carved one
  * after the other from the same huge pages, and rounding them up left a 3 MB file's load
- * zeroing 12 huge pages for ~6.5 of records, 10 with this (bench/README.md, ingest, session
- * 9). A part that outgrows its estimate doubles from there, as before. */
+ * zeroing 12 huge pages for ~6.5 of records: 10 with this, 8 with the first part sized from
+ * the input (pipeline.c; bench/README.md, ingest, session 9). A part that outgrows its
+ * estimate doubles from there, as before. */
 int silt_rows_reserve(silt_rows *r, size_t n_rows, size_t n_fields, size_t n_bytes) {
     if (grow_to((void **)&r->rows, &r->rows_cap, r->n_rows, n_rows, sizeof *r->rows, 1) ||
         grow_to((void **)&r->fields, &r->fields_cap, r->n_fields, n_fields, sizeof *r->fields, 1) ||
