@@ -51,6 +51,7 @@ typedef struct pipe_state {
     int started;               /* gzip detection done */
     silt_gunzip *gz;           /* gzip decoder, when the data is gzip */
     silt_format format;        /* decided format */
+    int delim;                 /* the delimiter of a delimited format, -1 for JSON Lines */
     silt_reader *rd;           /* reader, created at the first decoded bytes */
     silt_rows rows;            /* records being filled */
     int64_t n_bytes_in;        /* downloaded bytes */
@@ -120,10 +121,11 @@ static int start_reader(pipe_state *ps, const char *p, size_t n, char **err) {
     if (f == SILT_FMT_AUTO) f = format_from_content_type(ps->content_type);
     if (f == SILT_FMT_AUTO) f = format_from_content(p, n);
     ps->format = f;
+    ps->delim = -1;
     if (f == SILT_FMT_JSONL) {
         ps->rd = silt_jsonl_reader_new(&ps->rows, err);
     } else {
-        int delim = ps->opts->delimiter >= 0 ? ps->opts->delimiter : f == SILT_FMT_TSV ? '\t' : ',';
+        int delim = ps->delim = ps->opts->delimiter >= 0 ? ps->opts->delimiter : f == SILT_FMT_TSV ? '\t' : ',';
         int quote = ps->opts->quote != SILT_QUOTE_DEFAULT ? ps->opts->quote
                     : f == SILT_FMT_TSV                   ? SILT_CSV_NO_QUOTE
                                                           : '"';
@@ -277,10 +279,7 @@ static void reserve_first_part(pipe_state *ps, const char *p, size_t n) {
     int64_t early = ps->consumer->early_rows;
     if (early <= 0) return;
     size_t lines = 0, delims = 0;
-    int delim = ps->format == SILT_FMT_JSONL ? -1
-                : ps->opts->delimiter >= 0   ? ps->opts->delimiter
-                : ps->format == SILT_FMT_TSV ? '\t'
-                                             : ',';
+    int delim = ps->delim;
     for (size_t i = 0; i < n; i++) {
         lines += p[i] == '\n';
         delims += (unsigned char)p[i] == delim;

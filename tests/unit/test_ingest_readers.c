@@ -357,3 +357,55 @@ Test(ingest, rows_reserve_takes_an_eighth_more_and_grows_past_it) {
     }
     silt_rows_free(&rows);
 }
+
+#include "ingest/pipeline.h"
+
+/* The first part's buffers as the consumer receives them. */
+typedef struct {
+    int seen;
+    size_t rows, arena_bytes, arena_cap, n_fields, fields_cap;
+} first_part;
+
+static int take_first(void *ctx, const silt_batch *b, int final, char **err) {
+    (void)err;
+    first_part *fp = ctx;
+    if (!final && !fp->seen) {
+        fp->seen = 1;
+        fp->rows = b->rows.n_rows;
+        fp->arena_bytes = b->rows.arena_bytes, fp->arena_cap = b->rows.arena_cap;
+        fp->n_fields = b->rows.n_fields, fp->fields_cap = b->rows.fields_cap;
+    }
+    return 0;
+}
+
+/* The first sample part is sized from the first chunk of input (its lines and delimiters),
+ * not from the bound of 1 MiB of text and 64 fields a record: its buffers are then close to
+ * what its records fill, which is fresh memory a small file's load does not zero. */
+Test(ingest, first_sample_part_is_sized_from_the_input) {
+    char path[] = "/tmp/silt-first-XXXXXX.csv";
+    int fd = mkstemps(path, 4);
+    cr_assert(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    cr_assert(f);
+    fprintf(f, "a,b,c,d,e,f,g,h\n");
+    for (int i = 0; i < 5000; i++) fprintf(f, "%d,x%d,%d.5,yy,%d,z,%d,w\n", i, i, i, i * 7, i % 13);
+    cr_assert_eq(fclose(f), 0);
+    char url[128];
+    snprintf(url, sizeof url, "file://%s", path);
+    silt_ingest_opts o;
+    silt_ingest_opts_default(&o);
+    first_part fp = {0};
+    silt_pipeline_consumer c = {.records = take_first, .ctx = &fp, .sample_rows = 20000, .early_rows = 1000};
+    silt_fetch_info info;
+    memset(&info, 0, sizeof info);
+    char *err = NULL;
+    cr_assert_eq(silt_pipeline_run(url, &o, 0, NULL, NULL, &c, &info, &err), 0, "%s", err ? err : "");
+    silt_fetch_info_free(&info);
+    silt_ingest_opts_free(&o);
+    unlink(path);
+    cr_assert(fp.seen);
+    cr_assert(fp.rows >= 1000 && fp.rows < 2000, "%zu records", fp.rows);
+    /* ~30 KB of text and 8 fields a record: the old bound reserved 2 MiB and 65,536 fields */
+    cr_assert(fp.arena_cap <= 2 * fp.arena_bytes + 8192, "%zu bytes reserved for %zu", fp.arena_cap, fp.arena_bytes);
+    cr_assert(fp.fields_cap <= 2 * fp.n_fields + 128, "%zu fields reserved for %zu", fp.fields_cap, fp.n_fields);
+}
