@@ -168,12 +168,15 @@ Test(hugepages, an_index_answers_the_same_after_its_arrays_moved) {
         long before = process_huge_kb();
         silt_faiss_prefer_huge_pages(ix);
         /* FAISS's own add filled the HNSW storage on small pages (under "madvise"; with
-         * "always" it may have had huge pages from the start): the move puts its 6 MB (at
-         * least two whole huge pages) on huge pages. */
+         * "always" it may have had huge pages from the start): the move puts its 6 MB on
+         * huge pages. Its advised interior spans two or three whole huge pages, but the
+         * kernel does not always back all of them at once: on this project's VMs about one
+         * run in ten gained a single one while no fault fell back to small pages
+         * (thp_fault_fallback stayed 0), so at least one is asked for. */
         char thp[32];
         thp_setting("enabled", thp, sizeof thp);
         if (strcmp(factories[f], "HNSW48,Flat") == 0 && strcmp(thp, "madvise") == 0 && thp_on_advice() && before >= 0)
-            cr_assert_geq(process_huge_kb() - before, 4096, "moved storage is not on huge pages");
+            cr_assert_geq(process_huge_kb() - before, 2048, "moved storage is not on huge pages");
         silt_faiss_prefer_huge_pages(ix); /* again: nothing changes */
         search_all(ix, q, nq, k, I1, D1);
         cr_assert_eq(memcmp(I0, I1, sizeof I0), 0, "%s: different ids after moving", factories[f]);
