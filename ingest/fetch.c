@@ -199,14 +199,29 @@ char *silt_fetch_basename(const char *url) {
     return percent_decode(last, (size_t)(p + n - last));
 }
 
-static void http_date(time_t t, char out[64]) {
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+/* The calendar is computed here rather than with gmtime_r: glibc's first gmtime_r reads
+ * the time zone (/etc/localtime), which put ~0.3 ms on the path to a local file's first
+ * byte for a date that is UTC by definition. Days since 1970-01-01 to a proleptic
+ * Gregorian date, counting in 400-year eras of 146,097 days that start on 1 March (so that
+ * the leap day ends a year); valid for every time_t a file can carry. */
+void silt_fetch_http_date(int64_t t, char out[64]) {
+    static const char *const days[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
     static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    snprintf(out, 64, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7], tm.tm_mday,
-             months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    int64_t day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400); /* floor */
+    int64_t sec = t - day * 86400;
+    int64_t z = day + 719468; /* days since 0000-03-01 */
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;                                  /* [0, 146096] */
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);            /* [0, 365] */
+    int64_t mp = (5 * doy + 2) / 153;                                 /* March = 0 */
+    int64_t mday = doy - (153 * mp + 2) / 5 + 1;
+    int64_t mon = mp < 10 ? mp + 2 : mp - 10; /* January = 0 */
+    int64_t year = yoe + era * 400 + (mon <= 1);
+    int64_t wday = ((day % 7) + 7) % 7; /* 1970-01-01 was a Thursday */
+    snprintf(out, 64, "%s, %02d %s %04lld %02d:%02d:%02d GMT", days[wday], (int)mday, months[mon],
+             (long long)year, (int)(sec / 3600), (int)(sec / 60 % 60), (int)(sec % 60));
 }
 
 int silt_fetch_file_validators(const char *url, char **etag, char **last_modified, char **err) {
@@ -228,7 +243,7 @@ int silt_fetch_file_validators(const char *url, char **etag, char **last_modifie
     char e[96], lm[64];
     snprintf(e, sizeof e, "\"%lld-%lld.%09ld\"", (long long)st.st_size,
              (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
-    http_date(st.st_mtim.tv_sec, lm);
+    silt_fetch_http_date((int64_t)st.st_mtim.tv_sec, lm);
     *etag = strdup(e);
     *last_modified = strdup(lm);
     if (!*etag || !*last_modified) {
@@ -374,18 +389,23 @@ void silt_fetch_info_free(silt_fetch_info *info) {
 int silt_fetch(const char *url, const silt_fetch_opts *opts, const silt_fetch_sink *sink,
                silt_fetch_info *info, char **err) {
     memset(info, 0, sizeof *info);
-    pthread_once(&curl_once, curl_init_once);
-    if (curl_init_rc != CURLE_OK)
-        return silt_err(err, "libcurl initialisation failed: %s", curl_easy_strerror(curl_init_rc));
     size_t sl = scheme_len(url);
     if (!sl) return silt_err(err, "'%s' is not a URL", url);
     fetch_ctx fc = {.opts = opts, .sink = sink, .info = info, .is_file = silt_fetch_is_file(url)};
     if (fc.is_file &&
         silt_fetch_file_validators(url, &info->etag, &info->last_modified, err))
         return -1;
-
+    /* Before waiting for libcurl's initialisation, which the warm-up thread is usually
+     * still running (2-3 ms, OpenSSL's setup mostly): the digest's first use costs ~1 ms
+     * too (libcrypto looks up SHA-256 in its provider), and the two overlap this way.
+     * libcrypto initialises itself safely from any thread. */
     fc.digest = silt_digest_new();
     if (!fc.digest) return silt_err(err, "out of memory (SHA-256 context)");
+    pthread_once(&curl_once, curl_init_once);
+    if (curl_init_rc != CURLE_OK) {
+        silt_digest_free(fc.digest);
+        return silt_err(err, "libcurl initialisation failed: %s", curl_easy_strerror(curl_init_rc));
+    }
     CURL *c = curl_easy_init();
     if (!c) {
         silt_digest_free(fc.digest);

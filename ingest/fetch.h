@@ -82,6 +82,10 @@ char *silt_fetch_file_path(const char *url, char **err);
  * last_modified), without reading the file. 0, or -1 with *err set (no such file...). */
 int silt_fetch_file_validators(const char *url, char **etag, char **last_modified, char **err);
 
+/* t (seconds since 1970-01-01 UTC, negative before) as an HTTP date (RFC 9110 IMF-fixdate,
+ * "Sun, 06 Nov 1994 08:49:37 GMT"), the form last_modified takes for a file. */
+void silt_fetch_http_date(int64_t t, char out[64]);
+
 /* Runs the transfer. Returns 0 (info filled; free it with silt_fetch_info_free) or -1 with
  * *err set (info still needs freeing). */
 int silt_fetch(const char *url, const silt_fetch_opts *opts, const silt_fetch_sink *sink,

@@ -1,6 +1,7 @@
 /* test_ingest_fetch.c: URL handling, file:// downloads with their hash and limits, gzip
  * streams, table names for silt_ingest_dir, and interrupted loads (suite ingest). */
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -72,6 +73,37 @@ Test(ingest, local_paths_become_encoded_file_urls) {
     free(err);
     unlink(path);
     rmdir(dir);
+}
+
+/* silt_fetch_http_date against the C library's calendar (gmtime_r, and strftime in the C
+ * locale for the names) on fixed dates (RFC 9110's example, leap days, the ends of 32-bit time, times
+ * before 1970) and on a sweep of a million years at uneven steps. */
+static void expect_http_date(int64_t t) {
+    char got[64], want[128];
+    silt_fetch_http_date(t, got);
+    time_t tt = (time_t)t;
+    struct tm tm;
+    cr_assert_not_null(gmtime_r(&tt, &tm));
+    /* strftime's %Y drops the zeros of years before 1000; HTTP dates have four digits. */
+    char head[32], tail[32];
+    strftime(head, sizeof head, "%a, %d %b", &tm);
+    strftime(tail, sizeof tail, "%H:%M:%S GMT", &tm);
+    snprintf(want, sizeof want, "%s %04d %s", head, tm.tm_year + 1900, tail);
+    cr_assert_str_eq(got, want, "t = %lld", (long long)t);
+}
+
+Test(ingest, http_dates_match_the_c_library) {
+    char d[64];
+    silt_fetch_http_date(784111777, d);
+    cr_assert_str_eq(d, "Sun, 06 Nov 1994 08:49:37 GMT");
+    const int64_t fixed[] = {0, -1, 1, 86399, 86400, -86400, -86401, 951782400 /* 2000-02-29 */,
+                             4107542400 /* 2100-03-01 */, 2147483647, -2147483648LL,
+                             -62135596800LL /* 0001-01-01 */, 253402300799LL /* 9999-12-31 */};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) expect_http_date(fixed[i]);
+    for (int64_t t = -62135596800LL; t < 253402300799LL; t += 86400LL * 365 + 12345 * 7 + 1)
+        expect_http_date(t);
+    for (int64_t t = 946684800 - 86400 * 400LL; t < 946684800 + 86400 * 400LL; t += 3600 * 7 + 13)
+        expect_http_date(t);
 }
 
 Test(ingest, basenames_and_formats) {
