@@ -151,7 +151,7 @@ void silt_colstats_add(silt_colstats *st, const silt_rows *r, const silt_field *
     case SILT_VAL_RAW: {
         int64_t iv;
         double dv;
-        switch (silt_infer_classify(silt_rows_text(r, f), f->n_bytes, &iv, &dv)) {
+        switch (silt_infer_field_class(r, f, &iv, &dv)) {
         case SILT_CLASS_EMPTY: st->n_empty++; break;
         case SILT_CLASS_INT: st->n_int++; break;
         case SILT_CLASS_REAL: st->n_real++; break;
@@ -179,29 +179,32 @@ static int year_like(int64_t v) { return v >= 1000 && v <= 2999; }
 
 void silt_infer_sample_stats(const silt_rows *r, size_t n_rows, size_t j0, size_t j1, silt_colstats *st,
                              unsigned char *non_year) {
-    silt_infer_rows_stats(r, 1, n_rows, j0, j1, st, non_year, NULL);
+    silt_infer_rows_stats(r, 1, n_rows, j0, j1, st, non_year);
 }
 
-void silt_infer_classify_rows(const silt_rows *r, silt_classed *out) {
+void silt_infer_classify_rows(silt_rows *r) {
     for (size_t k = 0; k < r->n_fields; k++) {
-        const silt_field *f = &r->fields[k];
-        silt_classed *c = &out[k];
-        if (f->kind != SILT_VAL_RAW) {
-            c->cls = 0;
-            c->v.i = 0;
-            continue;
-        }
+        silt_field *f = &r->fields[k];
+        if (f->kind != SILT_VAL_RAW || f->cls) continue;
         int64_t iv = 0;
         double dv = 0;
         silt_valclass cls = silt_infer_classify(silt_rows_text(r, f), f->n_bytes, &iv, &dv);
-        if (cls == SILT_CLASS_REAL) c->v.d = dv;
-        else c->v.i = iv;
-        c->cls = (uint32_t)cls;
+        if (cls == SILT_CLASS_REAL) f->v.d = dv;
+        else f->v.i = iv;
+        f->cls = (uint8_t)(1 + cls);
     }
 }
 
+silt_valclass silt_infer_field_class(const silt_rows *r, const silt_field *f, int64_t *iv, double *dv) {
+    if (!f->cls) return silt_infer_classify(silt_rows_text(r, f), f->n_bytes, iv, dv);
+    silt_valclass cls = (silt_valclass)(f->cls - 1);
+    if (cls == SILT_CLASS_REAL) *dv = f->v.d;
+    else *iv = f->v.i;
+    return cls;
+}
+
 void silt_infer_rows_stats(const silt_rows *r, size_t i0, size_t i1, size_t j0, size_t j1, silt_colstats *st,
-                           unsigned char *non_year, const silt_classed *known) {
+                           unsigned char *non_year) {
     if (i1 > r->n_rows) i1 = r->n_rows;
     for (size_t i = i0; i < i1; i++) {
         const silt_row *row = &r->rows[i];
@@ -214,15 +217,8 @@ void silt_infer_rows_stats(const silt_rows *r, size_t i0, size_t i1, size_t j0, 
                 continue;
             }
             int64_t iv = 0;
-            silt_valclass cls;
-            if (known) {
-                const silt_classed *k = &known[row->first_field + j];
-                cls = (silt_valclass)k->cls;
-                if (cls == SILT_CLASS_INT) iv = k->v.i;
-            } else {
-                double dv;
-                cls = silt_infer_classify(silt_rows_text(r, f), f->n_bytes, &iv, &dv);
-            }
+            double dv;
+            silt_valclass cls = silt_infer_field_class(r, f, &iv, &dv);
             switch (cls) {
             case SILT_CLASS_EMPTY: c->n_empty++; break;
             case SILT_CLASS_INT:
@@ -249,7 +245,7 @@ static int column_vote(const silt_rows *r, size_t j, const silt_colstats *st, in
     double dv;
     silt_valclass c0 = SILT_CLASS_EMPTY;
     if (f0 && f0->kind == SILT_VAL_RAW)
-        c0 = silt_infer_classify(silt_rows_text(r, f0), f0->n_bytes, &iv, &dv);
+        c0 = silt_infer_field_class(r, f0, &iv, &dv);
     else if (f0 && f0->kind != SILT_VAL_NULL)
         *typed = 1;
     *c0_out = (int)c0;

@@ -75,28 +75,20 @@ int silt_infer_has_header(const silt_rows *r, size_t n_rows, size_t n_cols);
  * walk the whole sample once per column); silt_infer_header_vote decides from them. */
 void silt_infer_sample_stats(const silt_rows *r, size_t n_rows, size_t j0, size_t j1, silt_colstats *st,
                              unsigned char *non_year);
-/* A field's class and number as silt_infer_classify gives them. The parser thread classifies
- * every field of a delimited file as it hands a batch over (silt_infer_classify_rows), so
- * that neither the statistics pass nor binding on the inserting thread, a load's critical
+/* Classifies every SILT_VAL_RAW field of r not yet classified, storing the class and number
+ * in the field (silt_field.cls and .v). The parser thread does this as it hands a batch over,
+ * so that neither the statistics pass nor binding on the inserting thread, a load's critical
  * path, parses a value's text again. */
-typedef struct silt_classed {
-    union {
-        int64_t i;
-        double d;
-    } v;
-    uint32_t cls; /* silt_valclass; meaningful for SILT_VAL_RAW fields only */
-    uint32_t pad;
-} silt_classed;
+void silt_infer_classify_rows(silt_rows *r);
 
-/* out[k] = the class of field k of r (SILT_VAL_RAW fields; the others are left zeroed), for
- * every field of r. */
-void silt_infer_classify_rows(const silt_rows *r, silt_classed *out);
+/* The class of RAW field f of r and its number (*iv for INT, *dv for REAL): the one stored
+ * by silt_infer_classify_rows, or silt_infer_classify's when the field was not classified. */
+silt_valclass silt_infer_field_class(const silt_rows *r, const silt_field *f, int64_t *iv, double *dv);
 
 /* The same statistics over records i0..i1-1 (record i0 counts, whatever its index), added
- * to st and non_year: for a sample that arrives in parts. known, when not NULL, holds the
- * classes of r's fields (silt_infer_classify_rows), which are then not computed again. */
+ * to st and non_year: for a sample that arrives in parts. */
 void silt_infer_rows_stats(const silt_rows *r, size_t i0, size_t i1, size_t j0, size_t j1, silt_colstats *st,
-                           unsigned char *non_year, const silt_classed *known);
+                           unsigned char *non_year);
 int silt_infer_header_vote(const silt_rows *r, size_t n_rows, size_t n_cols, const silt_colstats *st,
                            const unsigned char *non_year);
 

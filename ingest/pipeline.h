@@ -33,12 +33,11 @@
 /* Records handed to the consumer. */
 typedef struct silt_batch {
     silt_rows rows;      /* finished records (the consumer reads them; the pipeline clears) */
-    /* classes[k]: the class of rows.fields[k] (silt_infer_classify_rows), computed on the
-     * producer thread for delimited files; NULL when not available (JSON Lines, or no
-     * memory for them). */
-    const silt_classed *classes;
-    silt_classed *class_buf; /* the memory behind classes */
-    size_t class_cap;        /* its entries */
+    /* The fields of a delimited file come classified (silt_infer_classify_rows: the class
+     * and number of every RAW field stored in it), by the producer thread or, when the
+     * consumer was waiting for the batch, by the pipeline on the consumer's thread before
+     * the batch is handed to it. */
+    int classified;
     char **keys;         /* JSON Lines: the column keys known when the batch was handed over
                             (the strings belong to the reader and live until the run ends) */
     size_t n_keys;       /* entries of keys */

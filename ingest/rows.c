@@ -111,9 +111,7 @@ int silt_rows_add_text(silt_rows *r, silt_val_kind kind, const char *s, size_t n
     if (need > r->arena_cap && grow((void **)&r->arena, &r->arena_cap, r->arena_bytes, need, 1)) return -1;
     silt_field *f = new_field(r);
     if (!f) return -1;
-    f->kind = kind;
-    f->n_bytes = (uint32_t)n_bytes;
-    f->u.off = r->arena_bytes;
+    *f = (silt_field){.off = r->arena_bytes, .n_bytes = (uint32_t)n_bytes, .kind = (uint8_t)kind};
     if (n_bytes) memcpy(r->arena + r->arena_bytes, s, n_bytes);
     r->arena[r->arena_bytes + n_bytes] = 0;
     r->arena_bytes = need;
@@ -123,27 +121,21 @@ int silt_rows_add_text(silt_rows *r, silt_val_kind kind, const char *s, size_t n
 int silt_rows_add_int(silt_rows *r, int64_t v) {
     silt_field *f = new_field(r);
     if (!f) return -1;
-    f->kind = SILT_VAL_INT;
-    f->n_bytes = 0;
-    f->u.i = v;
+    *f = (silt_field){.v.i = v, .kind = SILT_VAL_INT};
     return 0;
 }
 
 int silt_rows_add_real(silt_rows *r, double v) {
     silt_field *f = new_field(r);
     if (!f) return -1;
-    f->kind = SILT_VAL_REAL;
-    f->n_bytes = 0;
-    f->u.d = v;
+    *f = (silt_field){.v.d = v, .kind = SILT_VAL_REAL};
     return 0;
 }
 
 int silt_rows_add_null(silt_rows *r) {
     silt_field *f = new_field(r);
     if (!f) return -1;
-    f->kind = SILT_VAL_NULL;
-    f->n_bytes = 0;
-    f->u.i = 0;
+    *f = (silt_field){.kind = SILT_VAL_NULL};
     return 0;
 }
 
@@ -174,7 +166,7 @@ void silt_rows_drop(silt_rows *r, size_t n) {
         for (size_t j = 0; j < keep_fields; j++) {
             uint32_t k = r->fields[j].kind;
             if (k == SILT_VAL_RAW || k == SILT_VAL_TEXT || k == SILT_VAL_JSON)
-                r->fields[j].u.off -= b0;
+                r->fields[j].off -= b0;
         }
     }
     if (keep_bytes) memmove(r->arena, r->arena + b0, keep_bytes);
@@ -214,7 +206,7 @@ int silt_rows_move_partial(silt_rows *dst, silt_rows *src) {
     for (size_t j = 0; j < n_fields; j++) {
         silt_field f = src->fields[src->cur_field + j];
         if (f.kind == SILT_VAL_RAW || f.kind == SILT_VAL_TEXT || f.kind == SILT_VAL_JSON)
-            f.u.off -= src->cur_arena;
+            f.off -= src->cur_arena;
         dst->fields[j] = f;
     }
     if (n_bytes) memcpy(dst->arena, src->arena + src->cur_arena, n_bytes);

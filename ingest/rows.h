@@ -23,14 +23,20 @@ typedef enum silt_val_kind {
     SILT_VAL_JSON, /* nested JSON object or array, as compact JSON text */
 } silt_val_kind;
 
+/* 24 bytes. A RAW field's class and number are kept in the field itself, where the parser
+ * thread writes them (silt_infer_classify_rows) so that neither the statistics nor binding
+ * on the inserting thread parse the text again: a separate array of them cost 16 bytes a
+ * value more, and the sample of a small file holds every value (fresh memory, see rows.c). */
 typedef struct silt_field {
-    uint32_t kind;    /* silt_val_kind */
-    uint32_t n_bytes; /* text length (RAW, TEXT, JSON), without the NUL */
+    size_t off;       /* text offset in the arena (RAW, TEXT, JSON) */
     union {
-        size_t off; /* text offset in the arena */
-        int64_t i;
-        double d;
-    } u;
+        int64_t i;    /* INT; a RAW field of class INT */
+        double d;     /* REAL; a RAW field of class REAL */
+    } v;
+    uint32_t n_bytes; /* text length (RAW, TEXT, JSON), without the NUL */
+    uint8_t kind;     /* silt_val_kind */
+    uint8_t cls;      /* RAW: 0 not classified yet, else 1 + its silt_valclass (infer.h) */
+    uint16_t spare;
 } silt_field;
 
 typedef struct silt_row {
@@ -94,7 +100,7 @@ static inline const silt_field *silt_rows_field(const silt_rows *r, size_t i, si
     return j < row->n_fields ? &r->fields[row->first_field + j] : NULL;
 }
 static inline const char *silt_rows_text(const silt_rows *r, const silt_field *f) {
-    return r->arena + f->u.off;
+    return r->arena + f->off;
 }
 
 #endif

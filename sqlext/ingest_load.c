@@ -384,7 +384,7 @@ static int grow_stats(silt_colstats **st, unsigned char **ny, size_t *cap, size_
 /* Adds the sample part b (records acc_records.., those within the first infer_rows + 1) to
  * the running statistics. The result equals silt_infer_sample_stats over the whole sample
  * at once: a column first seen in a later record counts the earlier ones as empty, as a
- * short record does. The classes come from the parser thread (silt_batch.classes). 0 or
+ * short record does. The classes come from the parser thread (silt_batch.classified). 0 or
  * -1 with *err set. */
 static int accumulate(loader *L, const silt_batch *b, char **err) {
     const silt_rows *r = &b->rows;
@@ -403,7 +403,7 @@ static int accumulate(loader *L, const silt_batch *b, char **err) {
     }
     L->acc_max_cols = max_cols;
     size_t i0 = g0 == 0 ? 1 : 0; /* record 0 of the sample is the header candidate */
-    if (n > i0) silt_infer_rows_stats(r, i0, n, 0, L->acc_n, L->acc_st, L->acc_ny, b->classes);
+    if (n > i0) silt_infer_rows_stats(r, i0, n, 0, L->acc_n, L->acc_st, L->acc_ny);
     return 0;
 }
 
@@ -685,11 +685,10 @@ static int numeric_affinity(silt_coltype t) {
     return t == SILT_COL_INTEGER || t == SILT_COL_REAL || t == SILT_COL_NUMERIC;
 }
 
-/* Binds f as a value of a column of type t; c, when not NULL, is f's class as the
- * statistics found it. *texted is set when a text goes into a column with numeric
- * affinity. */
-static int bind_field(sqlite3_stmt *st, int idx, const silt_rows *r, const silt_field *f, const silt_classed *c,
-                      silt_coltype t, int *texted) {
+/* Binds f as a value of a column of type t. *texted is set when a text goes into a column
+ * with numeric affinity. */
+static int bind_field(sqlite3_stmt *st, int idx, const silt_rows *r, const silt_field *f, silt_coltype t,
+                      int *texted) {
     if (!f) return sqlite3_bind_null(st, idx);
     int numeric = numeric_affinity(t);
     switch ((silt_val_kind)f->kind) {
@@ -698,15 +697,7 @@ static int bind_field(sqlite3_stmt *st, int idx, const silt_rows *r, const silt_
         if (t == SILT_COL_TEXT || t == SILT_COL_BLOB) return sqlite3_bind_text(st, idx, s, (int)f->n_bytes, SQLITE_STATIC);
         int64_t iv = 0;
         double dv = 0;
-        silt_valclass cls;
-        if (c) {
-            cls = (silt_valclass)c->cls;
-            if (cls == SILT_CLASS_REAL) dv = c->v.d;
-            else iv = c->v.i;
-        } else {
-            cls = silt_infer_classify(s, f->n_bytes, &iv, &dv);
-        }
-        switch (cls) {
+        switch (silt_infer_field_class(r, f, &iv, &dv)) {
         case SILT_CLASS_EMPTY: return sqlite3_bind_null(st, idx);
         case SILT_CLASS_INT: return t == SILT_COL_REAL ? sqlite3_bind_double(st, idx, (double)iv) : sqlite3_bind_int64(st, idx, iv);
         case SILT_CLASS_REAL: return sqlite3_bind_double(st, idx, dv);
@@ -717,8 +708,8 @@ static int bind_field(sqlite3_stmt *st, int idx, const silt_rows *r, const silt_
         return sqlite3_bind_null(st, idx);
     }
     case SILT_VAL_NULL: return sqlite3_bind_null(st, idx);
-    case SILT_VAL_INT: return sqlite3_bind_int64(st, idx, f->u.i);
-    case SILT_VAL_REAL: return sqlite3_bind_double(st, idx, f->u.d);
+    case SILT_VAL_INT: return sqlite3_bind_int64(st, idx, f->v.i);
+    case SILT_VAL_REAL: return sqlite3_bind_double(st, idx, f->v.d);
     case SILT_VAL_TEXT:
     case SILT_VAL_JSON:
         *texted = numeric;
@@ -799,7 +790,7 @@ static int field_texted(const silt_rows *r, const silt_field *f, silt_coltype t)
     if (f->kind != SILT_VAL_RAW) return 0;
     int64_t iv;
     double dv;
-    return silt_infer_classify(silt_rows_text(r, f), f->n_bytes, &iv, &dv) == SILT_CLASS_TEXT;
+    return silt_infer_field_class(r, f, &iv, &dv) == SILT_CLASS_TEXT;
 }
 
 /* L->checking: records first.. of b are checked for more columns that need TEXT, not
@@ -823,8 +814,7 @@ static int run_insert(loader *L, sqlite3_stmt *st, const silt_batch *b, size_t f
         for (size_t j = 0; j < L->n_cols; j++) {
             int texted = 0;
             const silt_field *f = silt_rows_field(r, i, j);
-            const silt_classed *c = b->classes && f ? &b->classes[f - r->fields] : NULL;
-            int rc = bind_field(st, idx++, r, f, c, L->types[j], &texted);
+            int rc = bind_field(st, idx++, r, f, L->types[j], &texted);
             if (rc != SQLITE_OK) return sql_fail(L, rc, err, "binding a value");
             if (texted && needs_retype(L, j, r, f, err)) return -1;
         }

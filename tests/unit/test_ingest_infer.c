@@ -234,33 +234,40 @@ Test(ingest, classify_reals_match_strtod) {
     }
 }
 
-/* The parser thread's classes (silt_infer_classify_rows) are what silt_infer_classify says of
- * each field, and statistics over them are the statistics over the text. */
+/* The parser thread's classes (silt_infer_classify_rows, stored in the fields) are what
+ * silt_infer_classify says of each field, and statistics over them are the statistics over
+ * the text; classifying again changes nothing, and the records can still be dropped and moved
+ * with their classes. */
 Test(ingest, classified_rows_give_the_same_stats) {
     silt_rows r;
     parse_csv("h1,h2,h3\n12,1.5,x\n,NA,-7\n007,2e3,0.1\n1999,,\n", &r);
-    silt_classed *cls = calloc(r.n_fields, sizeof *cls);
-    cr_assert_not_null(cls);
-    silt_infer_classify_rows(&r, cls);
-    for (size_t k = 0; k < r.n_fields; k++) {
-        const silt_field *f = &r.fields[k];
-        int64_t iv = 0;
-        double dv = 0;
-        silt_valclass c = silt_infer_classify(silt_rows_text(&r, f), f->n_bytes, &iv, &dv);
-        cr_assert_eq(cls[k].cls, (uint32_t)c, "field %zu", k);
-        if (c == SILT_CLASS_INT) cr_assert_eq(cls[k].v.i, iv);
-        if (c == SILT_CLASS_REAL) cr_assert_eq(cls[k].v.d, dv);
-    }
     silt_colstats a[3] = {{0}}, b[3] = {{0}};
     unsigned char nya[3] = {0}, nyb[3] = {0};
-    silt_infer_rows_stats(&r, 1, r.n_rows, 0, 3, a, nya, cls);
-    silt_infer_rows_stats(&r, 1, r.n_rows, 0, 3, b, nyb, NULL);
+    for (size_t k = 0; k < r.n_fields; k++) cr_assert_eq(r.fields[k].cls, 0, "field %zu classified early", k);
+    silt_infer_rows_stats(&r, 1, r.n_rows, 0, 3, b, nyb); /* from the text */
+    silt_infer_classify_rows(&r);
+    silt_infer_classify_rows(&r);
+    for (size_t k = 0; k < r.n_fields; k++) {
+        const silt_field *f = &r.fields[k];
+        int64_t iv = 0, iv2 = 0;
+        double dv = 0, dv2 = 0;
+        silt_valclass c = silt_infer_classify(silt_rows_text(&r, f), f->n_bytes, &iv, &dv);
+        cr_assert_eq(f->cls, 1 + (int)c, "field %zu", k);
+        cr_assert_eq(silt_infer_field_class(&r, f, &iv2, &dv2), c, "field %zu", k);
+        if (c == SILT_CLASS_INT) cr_assert(f->v.i == iv && iv2 == iv);
+        if (c == SILT_CLASS_REAL) cr_assert(f->v.d == dv && dv2 == dv);
+    }
+    silt_infer_rows_stats(&r, 1, r.n_rows, 0, 3, a, nya); /* from the stored classes */
     cr_assert_eq(memcmp(a, b, sizeof a), 0);
     cr_assert_eq(memcmp(nya, nyb, sizeof nya), 0);
     cr_assert_eq(a[0].n_int, 2);
     cr_assert_eq(a[0].n_text, 1); /* "007" */
     cr_assert_eq(a[1].n_real, 2);
     cr_assert_eq(nya[0], 1); /* 12 is not year-like */
-    free(cls);
+    silt_rows_drop(&r, 3); /* "007,2e3,0.1" comes first now */
+    cr_assert_eq(silt_rows_field(&r, 0, 0)->cls, 1 + SILT_CLASS_TEXT);
+    cr_assert_eq(silt_rows_field(&r, 0, 1)->cls, 1 + SILT_CLASS_REAL);
+    cr_assert(silt_rows_field(&r, 0, 1)->v.d == 2e3);
+    cr_assert_str_eq(silt_rows_text(&r, silt_rows_field(&r, 0, 2)), "0.1");
     silt_rows_free(&r);
 }

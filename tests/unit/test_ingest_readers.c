@@ -21,8 +21,8 @@ static void dump(const silt_rows *r, char *out, size_t cap) {
             case SILT_VAL_RAW: k += (size_t)snprintf(out + k, cap - k, "%s", silt_rows_text(r, f)); break;
             case SILT_VAL_TEXT: k += (size_t)snprintf(out + k, cap - k, "t:%s", silt_rows_text(r, f)); break;
             case SILT_VAL_JSON: k += (size_t)snprintf(out + k, cap - k, "j:%s", silt_rows_text(r, f)); break;
-            case SILT_VAL_INT: k += (size_t)snprintf(out + k, cap - k, "i:%lld", (long long)f->u.i); break;
-            case SILT_VAL_REAL: k += (size_t)snprintf(out + k, cap - k, "r:%g", f->u.d); break;
+            case SILT_VAL_INT: k += (size_t)snprintf(out + k, cap - k, "i:%lld", (long long)f->v.i); break;
+            case SILT_VAL_REAL: k += (size_t)snprintf(out + k, cap - k, "r:%g", f->v.d); break;
             case SILT_VAL_NULL: k += (size_t)snprintf(out + k, cap - k, "null"); break;
             }
         }
@@ -222,7 +222,7 @@ Test(ingest, rows_drop_keeps_later_records_and_the_partial_one) {
     silt_rows_add_text(&r, SILT_VAL_RAW, "partial", 7);
     silt_rows_drop(&r, 1);
     cr_assert_eq(r.n_rows, 1);
-    cr_assert_eq(silt_rows_field(&r, 0, 0)->u.i, 5);
+    cr_assert_eq(silt_rows_field(&r, 0, 0)->v.i, 5);
     cr_assert_str_eq(silt_rows_text(&r, silt_rows_field(&r, 0, 1)), "bb");
     cr_assert_eq(r.rows[0].line, 2);
     silt_rows_add_text(&r, SILT_VAL_RAW, "more", 4);
@@ -310,7 +310,7 @@ Test(ingest, rows_survive_growth_into_mapped_buffers) {
     for (size_t i = 0; i < n; i += 9973) {
         snprintf(buf, sizeof buf, "v%zu", i);
         cr_assert_str_eq(silt_rows_text(&rows, silt_rows_field(&rows, i, 0)), buf);
-        cr_assert_eq(silt_rows_field(&rows, i, 1)->u.i, (int64_t)i);
+        cr_assert_eq(silt_rows_field(&rows, i, 1)->v.i, (int64_t)i);
     }
     silt_rows_drop(&rows, n - 1);
     cr_assert_eq(rows.n_rows, 1);
@@ -353,7 +353,7 @@ Test(ingest, rows_reserve_takes_an_eighth_more_and_grows_past_it) {
     for (size_t i = 0; i < m; i += 7919) {
         snprintf(buf, sizeof buf, "r%zu", i);
         cr_assert_str_eq(silt_rows_text(&rows, silt_rows_field(&rows, i, 0)), buf);
-        cr_assert_eq(silt_rows_field(&rows, i, 1)->u.i, (int64_t)i);
+        cr_assert_eq(silt_rows_field(&rows, i, 1)->v.i, (int64_t)i);
     }
     silt_rows_free(&rows);
 }
