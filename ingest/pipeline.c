@@ -171,8 +171,8 @@ static void reserve_next(pipe_state *ps, const silt_rows *prev, size_t max_rows,
     if (n == 0 || ps->input_done) return;
     size_t rows = max_rows + 1;
     size_t bytes_per = prev->arena_bytes / n + 1, fields_per = prev->n_fields / n + 1;
-    if (ps->sample_done && !ps->gz && ps->expect_bytes > ps->n_bytes_in) {
-        size_t left = (size_t)(ps->expect_bytes - ps->n_bytes_in);
+    if (ps->sample_done && !ps->gz && ps->expect_bytes > 0) { /* the sample may end in the last chunk */
+        size_t left = ps->expect_bytes > ps->n_bytes_in ? (size_t)(ps->expect_bytes - ps->n_bytes_in) : 0;
         if (max_text > left) max_text = left;
     }
     if (bytes_per * rows > max_text) rows = max_text / bytes_per + 1;
