@@ -429,3 +429,61 @@ Test(ingest, fetch_long_file_hash) {
     silt_fetch_info_free(&info);
     unlink(path);
 }
+
+/* Pages the connection's cache holds now (SQLITE_DBSTATUS_CACHE_USED, bytes). */
+static int cache_used(sqlite3 *db) {
+    int cur = 0, hi = 0;
+    cr_assert_eq(sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_USED, &cur, &hi, 0), SQLITE_OK);
+    return cur;
+}
+
+/* A load into a table it creates runs with a small page cache (its pages are written once,
+ * in order: a large cache only takes fresh memory) and puts the connection's setting back,
+ * whether it succeeds or fails. The cache is not emptied when its size is put back, so what
+ * it holds after the load shows the size during it: ~100 pages, not the 3 MB a 3,000 KiB
+ * cache would have kept of this 4 MB table. An append keeps the connection's cache (the
+ * table may have indexes to read). */
+Test(ingest, a_new_table_loads_through_a_small_cache_then_the_setting_is_restored) {
+    char csv[] = "/tmp/silt-cache-XXXXXX.csv", dbp[] = "/tmp/silt-cache-XXXXXX.db";
+    int fd = mkstemps(csv, 4);
+    cr_assert(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    cr_assert(f);
+    fputs("id,name,note\n", f);
+    for (int i = 0; i < 40000; i++) fprintf(f, "%d,name %d,a note of some length for row %d\n", i, i, i);
+    cr_assert_eq(fclose(f), 0);
+    int dfd = mkstemps(dbp, 3);
+    cr_assert(dfd >= 0);
+    close(dfd);
+    sqlite3 *db = test_open(dbp);
+    cr_assert_eq(sqlite3_exec(db, "PRAGMA cache_size = -3000", NULL, NULL, NULL), SQLITE_OK);
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT silt_ingest('%s', 'big')", csv);
+    assert_query(db, sql, "40000");
+    assert_query(db, "PRAGMA cache_size", "-3000");
+    cr_assert_lt(cache_used(db), 1 << 20, "%d bytes cached after the load", cache_used(db));
+    assert_query(db, "SELECT count(*) || '|' || sum(id) FROM big", "40000|799980000");
+    /* a load that fails half-way puts it back too */
+    char bad[] = "/tmp/silt-cache-bad-XXXXXX.csv";
+    fd = mkstemps(bad, 4);
+    cr_assert(fd >= 0);
+    f = fdopen(fd, "w");
+    cr_assert(f);
+    fputs("id,name\n", f);
+    for (int i = 0; i < 30000; i++) fprintf(f, "%d,name %d\n", i, i);
+    fputs("1,2,3\n", f);
+    cr_assert_eq(fclose(f), 0);
+    snprintf(sql, sizeof sql, "SELECT silt_ingest('%s', 'bad')", bad);
+    assert_error(db, sql, "line 30002: 3 fields, expected 2");
+    assert_query(db, "PRAGMA cache_size", "-3000");
+    unlink(bad);
+    /* appending (forced: the same source) keeps the connection's cache */
+    cr_assert_eq(sqlite3_exec(db, "PRAGMA cache_size = -8000", NULL, NULL, NULL), SQLITE_OK);
+    snprintf(sql, sizeof sql, "SELECT silt_ingest('%s', 'big', '{\"if_exists\":\"append\",\"force\":true}')", csv);
+    assert_query(db, sql, "40000");
+    assert_query(db, "PRAGMA cache_size", "-8000");
+    cr_assert_gt(cache_used(db), 2 << 20, "%d bytes cached after the append", cache_used(db));
+    sqlite3_close(db);
+    unlink(csv);
+    unlink(dbp);
+}
