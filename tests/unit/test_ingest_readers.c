@@ -360,42 +360,42 @@ Test(ingest, rows_reserve_takes_an_eighth_more_and_grows_past_it) {
 
 #include "ingest/pipeline.h"
 
-/* The first part's buffers as the consumer receives them. */
+/* One batch's buffers as the consumer receives them: the first batch, or (after_sample) the
+ * first one after the sample. */
 typedef struct {
+    int after_sample;
     int seen;
     size_t rows, arena_bytes, arena_cap, n_fields, fields_cap;
-} first_part;
+} batch_seen;
 
-static int take_first(void *ctx, const silt_batch *b, int final, char **err) {
+static int take_batch(void *ctx, const silt_batch *b, int final, char **err) {
     (void)err;
-    first_part *fp = ctx;
-    if (!final && !fp->seen) {
-        fp->seen = 1;
-        fp->rows = b->rows.n_rows;
-        fp->arena_bytes = b->rows.arena_bytes, fp->arena_cap = b->rows.arena_cap;
-        fp->n_fields = b->rows.n_fields, fp->fields_cap = b->rows.fields_cap;
+    batch_seen *bs = ctx;
+    if (!final && !bs->seen && !(bs->after_sample && b->sample_part)) {
+        bs->seen = 1;
+        bs->rows = b->rows.n_rows;
+        bs->arena_bytes = b->rows.arena_bytes, bs->arena_cap = b->rows.arena_cap;
+        bs->n_fields = b->rows.n_fields, bs->fields_cap = b->rows.fields_cap;
     }
     return 0;
 }
 
-/* The first sample part is sized from the first chunk of input (its lines and delimiters),
- * not from the bound of 1 MiB of text and 64 fields a record: its buffers are then close to
- * what its records fill, which is fresh memory a small file's load does not zero. */
-Test(ingest, first_sample_part_is_sized_from_the_input) {
-    char path[] = "/tmp/silt-first-XXXXXX.csv";
+/* Writes a CSV of n records of eight columns (ids from id0) and runs the pipeline over it
+ * with a 20,000-record sample whose first part is 1,000 records, into bs. */
+static void run_on_csv(int n, int id0, batch_seen *bs) {
+    char path[] = "/tmp/silt-parts-XXXXXX.csv";
     int fd = mkstemps(path, 4);
     cr_assert(fd >= 0);
     FILE *f = fdopen(fd, "w");
     cr_assert(f);
     fprintf(f, "a,b,c,d,e,f,g,h\n");
-    for (int i = 0; i < 5000; i++) fprintf(f, "%d,x%d,%d.5,yy,%d,z,%d,w\n", i, i, i, i * 7, i % 13);
+    for (int i = 0; i < n; i++) fprintf(f, "%d,x%d,%d.5,yy,%d,z,%d,w\n", id0 + i, i, i, i * 7, i % 13);
     cr_assert_eq(fclose(f), 0);
     char url[128];
     snprintf(url, sizeof url, "file://%s", path);
     silt_ingest_opts o;
     silt_ingest_opts_default(&o);
-    first_part fp = {0};
-    silt_pipeline_consumer c = {.records = take_first, .ctx = &fp, .sample_rows = 20000, .early_rows = 1000};
+    silt_pipeline_consumer c = {.records = take_batch, .ctx = bs, .sample_rows = 20000, .early_rows = 1000};
     silt_fetch_info info;
     memset(&info, 0, sizeof info);
     char *err = NULL;
@@ -403,24 +403,19 @@ Test(ingest, first_sample_part_is_sized_from_the_input) {
     silt_fetch_info_free(&info);
     silt_ingest_opts_free(&o);
     unlink(path);
+}
+
+/* The first sample part is sized from the first chunk of input (its lines and delimiters),
+ * not from the bound of 1 MiB of text and 64 fields a record: its buffers are then close to
+ * what its records fill, which is fresh memory a small file's load does not zero. */
+Test(ingest, first_sample_part_is_sized_from_the_input) {
+    batch_seen fp = {0};
+    run_on_csv(5000, 0, &fp);
     cr_assert(fp.seen);
     cr_assert(fp.rows >= 1000 && fp.rows < 2000, "%zu records", fp.rows);
     /* ~30 KB of text and 8 fields a record: the old bound reserved 2 MiB and 65,536 fields */
     cr_assert(fp.arena_cap <= 2 * fp.arena_bytes + 8192, "%zu bytes reserved for %zu", fp.arena_cap, fp.arena_bytes);
     cr_assert(fp.fields_cap <= 2 * fp.n_fields + 128, "%zu fields reserved for %zu", fp.fields_cap, fp.n_fields);
-}
-
-/* The first batch after the sample as the consumer receives it. */
-static int take_after_sample(void *ctx, const silt_batch *b, int final, char **err) {
-    (void)err;
-    first_part *fp = ctx;
-    if (!final && !b->sample_part && !fp->seen) {
-        fp->seen = 1;
-        fp->rows = b->rows.n_rows;
-        fp->arena_bytes = b->rows.arena_bytes, fp->arena_cap = b->rows.arena_cap;
-        fp->n_fields = b->rows.n_fields, fp->fields_cap = b->rows.fields_cap;
-    }
-    return 0;
 }
 
 /* The batch that follows the sample starts from empty buffers (the consumer still holds the
@@ -429,29 +424,10 @@ static int take_after_sample(void *ctx, const silt_batch *b, int final, char **e
  * third to a half more (a power of two) after passing through every smaller size, each a
  * fresh allocation. */
 Test(ingest, batch_after_the_sample_is_sized_from_the_input_left) {
-    char path[] = "/tmp/silt-after-XXXXXX.csv";
-    int fd = mkstemps(path, 4);
-    cr_assert(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    cr_assert(f);
-    fprintf(f, "a,b,c,d,e,f,g,h\n");
-    for (int i = 0; i < 23000; i++) fprintf(f, "%d,x%d,%d.5,yy,%d,z,%d,w\n", 100000 + i, i, i, i * 7, i % 13);
-    cr_assert_eq(fclose(f), 0);
-    char url[128];
-    snprintf(url, sizeof url, "file://%s", path);
-    silt_ingest_opts o;
-    silt_ingest_opts_default(&o);
-    first_part fp = {0};
-    silt_pipeline_consumer c = {.records = take_after_sample, .ctx = &fp, .sample_rows = 20000, .early_rows = 1000};
-    silt_fetch_info info;
-    memset(&info, 0, sizeof info);
-    char *err = NULL;
-    cr_assert_eq(silt_pipeline_run(url, &o, 0, NULL, NULL, &c, &info, &err), 0, "%s", err ? err : "");
-    silt_fetch_info_free(&info);
-    silt_ingest_opts_free(&o);
-    unlink(path);
-    cr_assert(fp.seen, "no batch after the sample");
-    cr_assert(fp.rows > 500 && fp.rows <= 3000, "%zu records", fp.rows);
-    cr_assert(fp.arena_cap * 4 <= fp.arena_bytes * 5, "%zu bytes reserved for %zu", fp.arena_cap, fp.arena_bytes);
-    cr_assert(fp.fields_cap * 4 <= fp.n_fields * 5, "%zu fields reserved for %zu", fp.fields_cap, fp.n_fields);
+    batch_seen bs = {.after_sample = 1};
+    run_on_csv(23000, 100000, &bs);
+    cr_assert(bs.seen, "no batch after the sample");
+    cr_assert(bs.rows > 500 && bs.rows <= 3000, "%zu records", bs.rows);
+    cr_assert(bs.arena_cap * 4 <= bs.arena_bytes * 5, "%zu bytes reserved for %zu", bs.arena_cap, bs.arena_bytes);
+    cr_assert(bs.fields_cap * 4 <= bs.n_fields * 5, "%zu fields reserved for %zu", bs.fields_cap, bs.n_fields);
 }
