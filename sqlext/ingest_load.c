@@ -998,22 +998,23 @@ static int on_begin(void *ctx, const silt_fetch_info *info, char **err) {
     return 0;
 }
 
-/* A few times a second: was the statement interrupted (sqlite3_interrupt, Ctrl-C in the
- * shell)? SQLite 3.40 has no sqlite3_is_interrupted(), but preparing a statement fails with
- * SQLITE_INTERRUPT while the flag is set. */
 static int ensure_sources(loader *L, char **err);
+
+/* main's cache_size setting (pages, or KiB when negative) and page size; 0 when unreadable. */
+static int read_cache_size(sqlite3 *db, int64_t *cache, int64_t *page) {
+    sqlite3_stmt *st = NULL;
+    int ok = sqlite3_prepare_v2(db, "SELECT * FROM pragma_cache_size, pragma_page_size", -1, &st, NULL) == SQLITE_OK &&
+             sqlite3_step(st) == SQLITE_ROW;
+    if (ok) *cache = sqlite3_column_int64(st, 0), *page = sqlite3_column_int64(st, 1);
+    sqlite3_finalize(st);
+    return ok;
+}
 
 /* Room left in the page caches of db, in bytes: how much SQLite may still take from the
  * heap before it reuses its pages. */
 static size_t cache_room(sqlite3 *db) {
     int64_t cache = 0, page = 0;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT * FROM pragma_cache_size, pragma_page_size", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-        cache = sqlite3_column_int64(st, 0);
-        page = sqlite3_column_int64(st, 1);
-    }
-    sqlite3_finalize(st);
+    read_cache_size(db, &cache, &page);
     int64_t bytes = cache < 0 ? -cache * 1024 : cache * page;
     int used = 0, hi = 0;
     if (sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_USED, &used, &hi, 0) == SQLITE_OK) bytes -= used;
@@ -1034,13 +1035,8 @@ static size_t cache_room(sqlite3 *db) {
 /* Lowers main's cache to LOAD_CACHE_PAGES; *was gets the setting to put back. 1 when it was
  * lowered, else 0 (already small, or the pragma failed: the load goes on either way). */
 static int shrink_cache(loader *L, int64_t *was) {
-    sqlite3_stmt *st = NULL;
     int64_t cache = 0, page = 0;
-    int ok = sqlite3_prepare_v2(L->db, "SELECT * FROM pragma_cache_size, pragma_page_size", -1, &st, NULL) ==
-                 SQLITE_OK &&
-             sqlite3_step(st) == SQLITE_ROW;
-    if (ok) cache = sqlite3_column_int64(st, 0), page = sqlite3_column_int64(st, 1);
-    sqlite3_finalize(st);
+    int ok = read_cache_size(L->db, &cache, &page);
     int64_t pages = cache >= 0 ? cache : page > 0 ? -cache * 1024 / page : 0;
     if (!ok || pages <= LOAD_CACHE_PAGES) return 0;
     *was = cache;
@@ -1070,6 +1066,9 @@ static int on_idle(void *ctx, int last, char **err) {
     return silt_heap_warm_step(L->warm);
 }
 
+/* A few times a second: was the statement interrupted (sqlite3_interrupt, Ctrl-C in the
+ * shell)? SQLite 3.40 has no sqlite3_is_interrupted(), but preparing a statement fails with
+ * SQLITE_INTERRUPT while the flag is set. */
 static int on_tick(void *ctx, char **err) {
     loader *L = ctx;
     struct timespec now;
