@@ -13,7 +13,6 @@
 #include "ingest/csv_reader.h"
 #include "ingest/gunzip.h"
 #include "ingest/jsonl_reader.h"
-#include "ingest/slab.h"
 
 /* Buffers between the threads after the sample: one being filled, one queued, one being
  * consumed. Sample parts are held by the consumer until the sample is complete, so more

@@ -88,7 +88,7 @@ int silt_rows_move_partial(silt_rows *dst, silt_rows *src);
  * one step rather than by doubling (which touches every intermediate buffer). 0 or -1. */
 int silt_rows_reserve(silt_rows *r, size_t n_rows, size_t n_fields, size_t n_bytes);
 
-/* A zeroed buffer of n bytes for per-field data kept beside a batch: from 64 KiB up a 2 MiB
+/* A zeroed buffer of n bytes (the hashing thread's blocks, hasher.c): from 64 KiB up a 2 MiB
  * aligned huge-page mapping of its own (see rows.c), below that calloc. silt_big_free takes
  * the same n. NULL when out of memory. */
 void *silt_big_alloc(size_t n);
